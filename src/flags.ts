@@ -1,0 +1,61 @@
+/**
+ * Flag plumbing shared by every subcommand: each flag has an env var (shown by --help), Go-style
+ * durations, upstream's boolean spellings (`--x`, `--x=true`, `--x=false`), and a way to tell
+ * whether a value came from the command line (for flag > YAML > env/default precedence).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from './duration.js';
+
+export function intArg(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed)) throw new InvalidArgumentError(`"${value}" is not an integer`);
+  return parsed;
+}
+
+export function numberArg(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed)) throw new InvalidArgumentError(`"${value}" is not a number`);
+  return parsed;
+}
+
+export function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function boolArg(value: string | undefined): boolean {
+  if (value === undefined || value === '') return true;
+  const lowered = value.toLowerCase();
+  if (['true', '1', 't', 'yes'].includes(lowered)) return true;
+  if (['false', '0', 'f', 'no'].includes(lowered)) return false;
+  throw new InvalidArgumentError(`"${value}" is not a boolean`);
+}
+
+/** Comma-separated (and repeatable) list flag. */
+export function listArg(value: string, previous: string[] | undefined): string[] {
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  return [...(previous ?? []), ...items];
+}
+
+/** A boolean flag that accepts `--name`, `--name=true|false` and its env var. */
+export function boolOption(flags: string, description: string, env: string, defaultValue: boolean): Option {
+  return new Option(`${flags} [bool]`, description).env(env).default(defaultValue).argParser(boolArg);
+}
+
+export function option(flags: string, description: string, env: string): Option {
+  return new Option(flags, description).env(env);
+}
+
+/** True when the user set this option on the command line (not env, not default). */
+export function fromCli(command: Command, key: string): boolean {
+  return command.getOptionValueSource(key) === 'cli';
+}
+
+/** True when the value came from the command line or the environment. */
+export function explicitlySet(command: Command, key: string): boolean {
+  const source = command.getOptionValueSource(key);
+  return source === 'cli' || source === 'env';
+}

@@ -1,0 +1,59 @@
+/** Header handling for proxies: hop-by-hop removal (RFC 9110 §7.6.1) and copying between Node and undici. */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+export const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade',
+]);
+
+/** Request headers of one proxied leg, as a plain object undici accepts. */
+export type HeaderRecord = Record<string, string | string[]>;
+
+/**
+ * Copies request headers for forwarding: drops hop-by-hop headers (and those named by
+ * `Connection`), `host`, `content-length` (undici sets it from the body) and anything in `drop`.
+ */
+export function forwardRequestHeaders(headers: IncomingHttpHeaders, drop: ReadonlySet<string> = new Set()): HeaderRecord {
+  const connectionTokens = connectionListed(headers.connection);
+  const out: HeaderRecord = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name) || connectionTokens?.has(name)) continue;
+    if (name === 'host' || name === 'content-length') continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Response headers from undici, minus hop-by-hop ones, ready for `res.writeHead`. */
+export function forwardResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  drop: ReadonlySet<string> = new Set(),
+): OutgoingHttpHeaders {
+  const connectionTokens = connectionListed(headers.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name) || connectionTokens?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return new Set(joined.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
+}
+
+/** All values of a header as one list (Node joins repeated lines with ", " for most headers). */
+export function headerValues(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Appends the client address to X-Forwarded-For, as Go's ReverseProxy does. */
+export function appendForwardedFor(headers: HeaderRecord, clientIp: string | undefined): void {
+  if (!clientIp) return;
+  const prior = headers['x-forwarded-for'];
+  const priorText = Array.isArray(prior) ? prior.join(', ') : prior;
+  headers['x-forwarded-for'] = priorText ? `${priorText}, ${clientIp}` : clientIp;
+}

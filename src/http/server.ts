@@ -1,0 +1,73 @@
+/**
+ * Starting and stopping an HTTP(S) server the way every pd-router listener wants it: explicit
+ * timeouts (30 s for headers, none for long streams, 300 s keep-alive), 1 MiB headers, and a
+ * graceful close that stops accepting, lets in-flight requests finish, then cuts what is left.
+ */
+import http, { type RequestListener } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { SERVER_TLS_OPTIONS, type TlsMaterial } from './tls.js';
+
+export interface ListenOptions {
+  port: number;
+  host?: string;
+  tls?: TlsMaterial;
+}
+
+export interface ListeningServer {
+  readonly server: http.Server;
+  readonly port: number;
+  readonly host: string;
+  readonly url: string;
+  /** Replaces the TLS certificate for new connections (hot reload). */
+  setCertificate(material: TlsMaterial): void;
+  /** Stops accepting, waits for in-flight requests up to `graceMs`, then closes every connection. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const SERVER_OPTIONS = {
+  headersTimeout: 30_000,
+  requestTimeout: 0,
+  keepAliveTimeout: 300_000,
+  maxHeaderSize: 1024 * 1024,
+} as const;
+
+export async function listen(handler: RequestListener, options: ListenOptions): Promise<ListeningServer> {
+  const server: http.Server = options.tls
+    ? https.createServer({ ...SERVER_OPTIONS, ...SERVER_TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key }, handler)
+    : http.createServer(SERVER_OPTIONS, handler);
+  server.keepAliveTimeout = SERVER_OPTIONS.keepAliveTimeout;
+  const host = options.host ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const scheme = options.tls ? 'https' : 'http';
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    port,
+    host,
+    url: `${scheme}://${urlHost}:${port}`,
+    setCertificate(material) {
+      if (server instanceof https.Server) server.setSecureContext({ ...SERVER_TLS_OPTIONS, cert: material.cert, key: material.key });
+    },
+    close(graceMs = 60_000) {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Parse an OpenAI request body once: bytes → JSON → validated, typed structure. Failures become
+ * 400 OpenAIErrors naming the offending field, in the words a client can act on.
+ */
+import type { z } from 'zod';
+import { OpenAIError } from './errors.js';
+import * as schema from './schema.js';
+import type { ApiKind, InferenceBody } from './types.js';
+
+/** JSON.parse that requires a top-level object; 400 otherwise. */
+export function parseJsonObject(raw: string | Uint8Array): Record<string, unknown> {
+  const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new OpenAIError(400, `request body is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new OpenAIError(400, 'request body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+const schemas = {
+  completions: schema.CompletionsBody,
+  chat_completions: schema.ChatCompletionsBody,
+  responses: schema.ResponsesBody,
+} as const;
+
+function formatIssue(issue: z.core.$ZodIssue): { message: string; param: string | null } {
+  const path = issue.path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .join('');
+  return { message: path ? `${path}: ${issue.message}` : issue.message, param: path || null };
+}
+
+/** Validates an already JSON-parsed object as the body of `api`. */
+export function validateBody(api: ApiKind, value: Record<string, unknown>): InferenceBody {
+  const result = schemas[api].safeParse(value);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    const { message, param } = first ? formatIssue(first) : { message: 'invalid request body', param: null };
+    throw new OpenAIError(400, `invalid request body: ${message}`, { param });
+  }
+  return { api, body: result.data } as InferenceBody;
+}
+
+/** Bytes → typed body. */
+export function parseInferenceBody(api: ApiKind, raw: string | Uint8Array): InferenceBody {
+  return validateBody(api, parseJsonObject(raw));
+}
