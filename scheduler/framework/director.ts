@@ -1,0 +1,135 @@
+/**
+ * The Director: one request's way through the EPP, the same for both front doors.
+ * candidates → data producers → scheduler → PreRequest plugins → routing decision; and, when
+ * the response is done, the ResponseComplete plugins.
+ */
+import { performance } from 'node:perf_hooks';
+import { SpanKind } from '@opentelemetry/api';
+import type { Logger } from '../../src/log.js';
+import { withSpan } from '../../src/telemetry/tracing.js';
+import type { Endpoint } from './endpoint.js';
+import type { InferenceRequest } from './request.js';
+import { SchedulingContext } from './cycle-state.js';
+import { SchedulingError } from './errors.js';
+import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, SchedulingResult } from './plugins.js';
+import type { Scheduler } from './scheduler.js';
+import type { EppMetrics } from '../metrics.js';
+
+export const PREFILL_HEADER = 'x-prefiller-host-port';
+export const ENCODERS_HEADER = 'x-encoder-hosts-ports';
+export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
+export const EPP_TRACER = 'llm-d-inference-scheduler';
+
+/** Data producers get this long; a slow one is abandoned, not awaited (upstream: 400 ms). */
+const PRODUCER_TIMEOUT_MS = 400;
+
+export interface RoutingDecision {
+  readonly request: InferenceRequest;
+  readonly result: SchedulingResult;
+  /** The primary profile's endpoints (the decode pod for P/D). */
+  readonly targets: readonly Endpoint[];
+  /** `ip:port[,ip:port…]` for x-gateway-destination-endpoint. */
+  readonly destination: string;
+  readonly ctx: SchedulingContext;
+}
+
+export interface DirectorOptions {
+  scheduler: Scheduler;
+  endpoints: () => readonly Endpoint[];
+  /** False while the endpoint source has not synced: requests get 503. */
+  synced?: () => boolean;
+  producers?: readonly DataProducer[];
+  preRequests?: readonly PreRequest[];
+  responseCompletes?: readonly ResponseComplete[];
+  logger: Logger;
+  metrics?: EppMetrics;
+}
+
+export class Director {
+  private readonly options: DirectorOptions;
+
+  constructor(options: DirectorOptions) {
+    this.options = options;
+  }
+
+  /**
+   * Schedules one request. `subset` is Envoy's endpoint subset hint (list of `ip:port`; only the
+   * IP is matched); undefined means all endpoints. Throws OpenAIError-compatible errors.
+   */
+  async handleRequest(request: InferenceRequest, subset?: readonly string[]): Promise<RoutingDecision> {
+    return withSpan(EPP_TRACER, 'gateway.request_orchestration', {
+      kind: SpanKind.SERVER,
+      attributes: { target_model: request.targetModel, request_prio: 0, 'gen_ai.request.model': request.targetModel, 'gen_ai.request.id': request.id },
+    }, async () => {
+      const started = performance.now();
+      // Routing headers are the EPP's to set: a client-supplied value never reaches a sidecar.
+      request.headers.delete(PREFILL_HEADER);
+      request.headers.delete(ENCODERS_HEADER);
+      const ctx = new SchedulingContext(this.candidates(subset), this.options.logger.child({ requestId: request.id }));
+      await this.runProducers(ctx, request);
+      const result = await this.options.scheduler.schedule(ctx, request);
+      const targets = result.profileResults.get(result.primaryProfileName)?.targets ?? [];
+      if (targets.length === 0) throw new SchedulingError(503, `no endpoint available for profile ${result.primaryProfileName}`);
+      for (const plugin of this.options.preRequests ?? []) {
+        const t0 = performance.now();
+        await plugin.preRequest(ctx, request, result);
+        this.options.metrics?.pluginDuration.observe({ extension_point: 'PreRequest', plugin_type: plugin.type, plugin_name: plugin.name }, (performance.now() - t0) / 1000);
+      }
+      const destination = targets.map((endpoint) => endpoint.hostPort).join(',');
+      this.options.metrics?.schedulerE2e.observe((performance.now() - started) / 1000);
+      return { request, result, targets, destination, ctx };
+    });
+  }
+
+  /** Runs the ResponseComplete plugins once; their failures are logged, never thrown. */
+  handleResponseComplete(decision: RoutingDecision, response: ResponseInfo): void {
+    for (const plugin of this.options.responseCompletes ?? []) {
+      try {
+        plugin.responseComplete(decision.request, response, decision.targets);
+      } catch (err) {
+        this.options.logger.warn({ err, plugin: plugin.name, requestId: decision.request.id }, 'response plugin failed');
+      }
+    }
+  }
+
+  private candidates(subset: readonly string[] | undefined): readonly Endpoint[] {
+    if (this.options.synced && !this.options.synced()) throw new SchedulingError(503, 'the endpoint set has not been discovered yet; try again shortly');
+    let endpoints = this.options.endpoints();
+    if (subset !== undefined) {
+      const ips = new Set(subset.map(hostOf));
+      endpoints = endpoints.filter((endpoint) => ips.has(endpoint.address));
+    }
+    if (endpoints.length === 0) {
+      throw new SchedulingError(503, subset !== undefined ? 'no endpoint of the subset hint is in the pool' : 'no model-server endpoints are available');
+    }
+    return endpoints;
+  }
+
+  private async runProducers(ctx: SchedulingContext, request: InferenceRequest): Promise<void> {
+    for (const producer of this.options.producers ?? []) {
+      const t0 = performance.now();
+      try {
+        const pending = producer.produce(ctx, request, ctx.candidates);
+        if (pending instanceof Promise) await withTimeout(pending, PRODUCER_TIMEOUT_MS);
+      } catch (err) {
+        ctx.logger.warn({ err, producer: producer.name }, 'data producer failed; scheduling without its data');
+      }
+      this.options.metrics?.pluginDuration.observe({ extension_point: 'DataProducer', plugin_type: producer.type, plugin_name: producer.name }, (performance.now() - t0) / 1000);
+    }
+  }
+}
+
+function hostOf(hostPort: string): string {
+  const trimmed = hostPort.trim();
+  if (trimmed.startsWith('[')) return trimmed.slice(1, trimmed.indexOf(']'));
+  const colon = trimmed.lastIndexOf(':');
+  return colon > 0 && trimmed.indexOf(':') === colon ? trimmed.slice(0, colon) : trimmed;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

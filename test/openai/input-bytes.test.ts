@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { goJsonString, goMessagesJson, userInputBytes } from '../../src/openai/input-bytes.js';
+import { parseInferenceBody } from '../../src/openai/parse.js';
+
+function chatBytes(messages: unknown[]): number {
+  return userInputBytes(parseInferenceBody('chat_completions', JSON.stringify({ model: 'm', messages })));
+}
+
+describe('user input bytes', () => {
+  it('matches the spec examples (Go encoding/json of llm-d messages)', () => {
+    expect(chatBytes([{ role: 'user', content: 'Hello' }])).toBe(35);
+    const blocks = [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }];
+    expect(goMessagesJson(parseInferenceBody('chat_completions', JSON.stringify({ model: 'm', messages: blocks })).body.messages as never))
+      .toBe('[{"role":"user","content":[{"type":"text","text":"Hi","image_url":{},"input_audio":{},"video_url":{}}]}]');
+    expect(chatBytes(blocks)).toBe(104);
+  });
+
+  it('escapes like Go: HTML characters, control characters, line separators; non-ASCII raw', () => {
+    expect(goJsonString('a<b>&"\\\n\t\u0001\u2028é')).toBe('"a\\u003cb\\u003e\\u0026\\"\\\\\\n\\t\\u0001\\u2028é"');
+    // "é" is 2 UTF-8 bytes; "<" becomes 6 bytes.
+    expect(chatBytes([{ role: 'user', content: 'é<' }])).toBe(chatBytes([{ role: 'user', content: 'ab' }]) + 1 + 5);
+  });
+
+  it('counts null content as "" and ignores fields llm-d drops (tool_calls, name)', () => {
+    const withCalls = chatBytes([{ role: 'assistant', content: null, tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }], name: 'bot' }]);
+    expect(withCalls).toBe(Buffer.byteLength('[{"role":"assistant","content":""}]'));
+  });
+
+  it('counts completions prompts: strings, string arrays summed, token ids at 4 bytes each', () => {
+    const bytes = (prompt: unknown) => userInputBytes(parseInferenceBody('completions', JSON.stringify({ model: 'm', prompt })));
+    expect(bytes('héllo')).toBe(6);
+    expect(bytes(['ab', 'cde'])).toBe(5);
+    expect(bytes([1, 2, 3])).toBe(12);
+    expect(bytes([[1, 2], [3]])).toBe(12);
+  });
+
+  it('counts responses input', () => {
+    expect(userInputBytes(parseInferenceBody('responses', '{"model":"m","input":"abc"}'))).toBe(3);
+    expect(userInputBytes(parseInferenceBody('responses', '{"model":"m","input":[{"role":"user","content":"a"}]}'))).toBe(Buffer.byteLength('[{"content":"a","role":"user"}]'));
+  });
+});
