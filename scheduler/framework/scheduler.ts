@@ -56,6 +56,7 @@ export class Scheduler {
         return null;
       }
     }
+    endpoints = preferFresh(endpoints);
     const totals = new Float64Array(endpoints.length);
     for (const { scorer, weight } of profile.scorers) {
       const started = performance.now();
@@ -73,4 +74,12 @@ export class Scheduler {
     this.timer?.('Picker', profile.picker, (performance.now() - started) / 1000);
     return result.targets.length > 0 ? result : null;
   }
+}
+
+/** Endpoints whose metrics went stale are used only when no fresh endpoint passed the filters. */
+export function preferFresh(endpoints: readonly Endpoint[]): readonly Endpoint[] {
+  let stale = 0;
+  for (const endpoint of endpoints) if (endpoint.metrics.stale) stale++;
+  if (stale === 0 || stale === endpoints.length) return endpoints;
+  return endpoints.filter((endpoint) => !endpoint.metrics.stale);
 }

@@ -1,0 +1,93 @@
+/**
+ * Polls every endpoint's vLLM /metrics. A failed scrape keeps the last values; an endpoint with no
+ * good scrape for `stalenessMs` is marked stale, and profiles prefer fresh endpoints over stale
+ * ones (upstream keeps routing to them as if nothing happened).
+ */
+import { Agent } from 'undici';
+import type { Logger } from '../../src/log.js';
+import type { Endpoint } from '../framework/endpoint.js';
+import type { EppMetrics } from '../metrics.js';
+import type { EndpointStore } from './store.js';
+import { metricsFromScrape } from './vllm-metrics.js';
+
+export interface ScraperOptions {
+  intervalMs: number;
+  timeoutMs: number;
+  stalenessMs: number;
+  scheme?: 'http' | 'https';
+  path?: string;
+  insecureSkipVerify?: boolean;
+}
+
+export class MetricsScraper {
+  private readonly agent: Agent;
+  private readonly inFlight = new Set<string>();
+  private readonly firstSeen = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly store: EndpointStore;
+  private readonly options: Required<ScraperOptions>;
+  private readonly logger: Logger;
+  private readonly metrics: EppMetrics | undefined;
+
+  constructor(store: EndpointStore, options: ScraperOptions, logger: Logger, metrics?: EppMetrics) {
+    this.store = store;
+    this.options = { scheme: 'http', path: '/metrics', insecureSkipVerify: true, ...options };
+    this.logger = logger;
+    this.metrics = metrics;
+    this.agent = new Agent({ connections: 2, keepAliveTimeout: 30_000, connect: { rejectUnauthorized: !this.options.insecureSkipVerify } });
+  }
+
+  start(): void {
+    if (this.timer) return;
+    const tick = (): void => {
+      this.scrapeAll();
+      this.timer = setTimeout(tick, this.options.intervalMs);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  /** One round over all endpoints; resolves when every scrape of this round settled. */
+  async scrapeAll(): Promise<void> {
+    const now = Date.now();
+    const endpoints = this.store.list();
+    const live = new Set(endpoints.map((e) => e.name));
+    for (const name of this.firstSeen.keys()) if (!live.has(name)) this.firstSeen.delete(name);
+    await Promise.all(endpoints.map((endpoint) => {
+      if (!this.firstSeen.has(endpoint.name)) this.firstSeen.set(endpoint.name, now);
+      return this.inFlight.has(endpoint.name) ? undefined : this.scrape(endpoint);
+    }));
+  }
+
+  private async scrape(endpoint: Endpoint): Promise<void> {
+    this.inFlight.add(endpoint.name);
+    try {
+      const response = await this.agent.request({
+        origin: `${this.options.scheme}://${endpoint.metricsHost}`,
+        path: this.options.path,
+        method: 'GET',
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
+      this.store.updateMetrics(endpoint.name, metricsFromScrape(text, endpoint.metrics, Date.now()));
+    } catch (err) {
+      this.metrics?.pollErrors.inc({ source_type: 'metrics-data-source' });
+      const lastGood = endpoint.metrics.updatedAt || this.firstSeen.get(endpoint.name) || Date.now();
+      if (!endpoint.metrics.stale && Date.now() - lastGood > this.options.stalenessMs) {
+        this.logger.warn({ endpoint: endpoint.name, err: (err as Error).message }, 'endpoint metrics are stale; preferring other endpoints');
+        this.store.updateMetrics(endpoint.name, { ...endpoint.metrics, stale: true });
+      }
+    } finally {
+      this.inFlight.delete(endpoint.name);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.agent.close();
+  }
+}
