@@ -19,6 +19,10 @@ export async function main(argv: string[]): Promise<void> {
   addSimCommand(program);
   const { addSidecarCommand } = await import('../sidecar/options.js');
   addSidecarCommand(program);
+  const { addEppCommand } = await import('../scheduler/options.js');
+  addEppCommand(program);
+  const { addDemoCommand } = await import('./demo-options.js');
+  addDemoCommand(program);
 
   await program.parseAsync(argv);
 }

@@ -76,6 +76,7 @@ export class Director {
         this.options.metrics?.pluginDuration.observe({ extension_point: 'PreRequest', plugin_type: plugin.type, plugin_name: plugin.name }, (performance.now() - t0) / 1000);
       }
       const destination = targets.map((endpoint) => endpoint.hostPort).join(',');
+      ctx.logger.debug({ model: request.targetModel, destination, prefill: request.headers.get(PREFILL_HEADER) ?? null, inputBytes: request.userInputBytes() }, 'scheduled');
       this.options.metrics?.schedulerE2e.observe((performance.now() - started) / 1000);
       return { request, result, targets, destination, ctx };
     });

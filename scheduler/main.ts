@@ -1,0 +1,149 @@
+/**
+ * The EPP process: endpoint source + metrics scraper → config → Director, behind the built-in
+ * HTTP gateway, the Envoy ext_proc server, gRPC health and Prometheus metrics. `startEpp` is the
+ * in-process form (tests, demo, benchmarks); `runEpp` adds telemetry and signal handling.
+ */
+import { readFileSync } from 'node:fs';
+import { createLogger, type Logger } from '../src/log.js';
+import { listen, type ListeningServer } from '../src/http/server.js';
+import { loadCertificateDir, selfSignedCertificate } from '../src/http/tls.js';
+import { startTelemetry } from '../src/telemetry/sdk.js';
+import { loadEndpointPickerConfig } from './config/loader.js';
+import { EndpointStore } from './datalayer/store.js';
+import { StaticFileSource } from './datalayer/static-file.js';
+import { MetricsScraper } from './datalayer/scraper.js';
+import { startExtProcServer } from './extproc/server.js';
+import { startHealthServer } from './extproc/health.js';
+import { Director } from './framework/director.js';
+import { Gateway } from './gateway/server.js';
+import { EppMetrics } from './metrics.js';
+import { EPP_DEFAULTS, type EppConfig } from './options.js';
+import { createDefaultRegistry } from './plugins/index.js';
+
+export interface RunningEpp {
+  readonly director: Director;
+  readonly store: EndpointStore;
+  readonly metrics: EppMetrics;
+  /** Listener ports actually bound (port 0 resolved); undefined when that listener is off. */
+  readonly ports: { gateway?: number; grpc?: number; health?: number; metrics?: number };
+  readonly gatewayUrl?: string;
+  close(): Promise<void>;
+}
+
+type Closer = () => Promise<void> | void;
+
+export async function startEpp(partial: Partial<EppConfig>, logger: Logger = createLogger('epp')): Promise<RunningEpp> {
+  const config: EppConfig = { ...EPP_DEFAULTS, ...partial };
+  const closers: Closer[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        logger.warn({ err }, 'error while shutting down');
+      }
+    }
+  };
+  try {
+    const metrics = new EppMetrics({ defaultMetrics: true });
+    const store = new EndpointStore();
+    if (config.endpointsFile) {
+      const source = new StaticFileSource(config.endpointsFile, store, logger);
+      source.start();
+      closers.push(() => source.close());
+    } else {
+      logger.warn('no --endpoints file given: the endpoint set is empty and every request gets 503');
+      store.replaceAll([]);
+    }
+    const updateReady = (): void => metrics.readyPods.set({ name: 'static' }, store.list().length);
+    updateReady();
+    closers.push(store.onChange(updateReady));
+
+    const scraper = new MetricsScraper(store, { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs }, logger, metrics);
+    scraper.start();
+    closers.push(() => scraper.close());
+
+    const yamlText = config.configText ?? (config.configFile ? readFileSync(config.configFile, 'utf8') : '');
+    const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list() });
+    closers.push(() => loaded.close());
+    const director = new Director({
+      scheduler: loaded.scheduler,
+      endpoints: () => store.list(),
+      synced: () => store.synced,
+      producers: loaded.producers,
+      preRequests: loaded.preRequests,
+      responseCompletes: loaded.responseCompletes,
+      logger,
+      metrics,
+    });
+
+    const ports: { gateway?: number; grpc?: number; health?: number; metrics?: number } = {};
+    let gatewayUrl: string | undefined;
+    if (config.gatewayPort >= 0) {
+      const gateway = new Gateway({ director, endpoints: () => store.list(), logger, metrics, bodyLimit: config.bodyLimitBytes });
+      const server: ListeningServer = await gateway.listen(config.gatewayPort, config.host);
+      closers.push(() => gateway.close(), () => server.close(5_000));
+      ports.gateway = server.port;
+      gatewayUrl = server.url;
+      logger.info({ url: server.url, port: server.port, listener: 'gateway' }, 'listening');
+    }
+    if (config.grpcPort >= 0) {
+      const tls = !config.secureServing ? undefined
+        : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
+      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics });
+      closers.push(() => grpc.close());
+      ports.grpc = grpc.port;
+      logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');
+    }
+    if (config.grpcHealthPort >= 0) {
+      const health = await startHealthServer({ port: config.grpcHealthPort, host: config.host, isServing: () => store.synced });
+      closers.push(() => health.close());
+      ports.health = health.port;
+      logger.info({ url: `grpc://${config.host}:${health.port}`, port: health.port, listener: 'health' }, 'listening');
+    }
+    if (config.metricsPort >= 0) {
+      const server = await listen((req, res) => {
+        if (req.url !== '/metrics') {
+          res.writeHead(404).end();
+          return;
+        }
+        metrics.registry.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+        }, (err: unknown) => {
+          res.writeHead(500).end(String(err));
+        });
+      }, { port: config.metricsPort, host: config.host });
+      closers.push(() => server.close(1_000));
+      ports.metrics = server.port;
+      logger.info({ url: `${server.url}/metrics`, port: server.port, listener: 'metrics' }, 'listening');
+    }
+    return { director, store, metrics, ports, gatewayUrl, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+export async function runEpp(config: EppConfig): Promise<void> {
+  const logger = createLogger('epp');
+  const telemetry = startTelemetry('llm-d-router/epp', { force: config.tracing, logger });
+  let epp: RunningEpp;
+  try {
+    epp = await startEpp(config, logger);
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? err.message : err }, 'epp failed to start');
+    await telemetry.shutdown();
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await epp.close();
+    await telemetry.shutdown();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,81 @@
+/**
+ * `pd-router epp` flags. Every flag has an env var (shown by --help). The process itself
+ * (scheduler/main.ts) is imported only when the command runs.
+ */
+import { Command, Option } from 'commander';
+import { boolOption, durationArg, intArg, option } from '../src/flags.js';
+
+export interface EppConfig {
+  configFile?: string;
+  configText?: string;
+  endpointsFile?: string;
+  host: string;
+  gatewayPort: number;
+  grpcPort: number;
+  grpcHealthPort: number;
+  metricsPort: number;
+  secureServing: boolean;
+  certPath?: string;
+  refreshMetricsIntervalMs: number;
+  metricsTimeoutMs: number;
+  metricsStalenessMs: number;
+  tracing: boolean;
+  bodyLimitBytes: number;
+}
+
+export const EPP_DEFAULTS = {
+  host: '0.0.0.0',
+  gatewayPort: 8080,
+  grpcPort: 9002,
+  grpcHealthPort: 9003,
+  metricsPort: 9090,
+  secureServing: true,
+  refreshMetricsIntervalMs: 50,
+  metricsTimeoutMs: 1000,
+  metricsStalenessMs: 2000,
+  tracing: false,
+  bodyLimitBytes: 32 * 1024 * 1024,
+} as const satisfies Partial<EppConfig>;
+
+export function addEppCommand(program: Command): void {
+  program
+    .command('epp')
+    .description('Endpoint Picker: schedules inference requests (Envoy ext_proc gRPC and a built-in HTTP gateway)')
+    .addOption(option('--config <file>', 'EndpointPickerConfig YAML file (llm-d schema)', 'EPP_CONFIG').conflicts('configText'))
+    .addOption(option('--config-file <file>', 'alias of --config (llm-d flag name)', 'EPP_CONFIG_FILE'))
+    .addOption(option('--config-text <yaml>', 'EndpointPickerConfig YAML inline', 'EPP_CONFIG_TEXT'))
+    .addOption(option('--endpoints <file>', 'static endpoints file (YAML), reloaded on change', 'EPP_ENDPOINTS'))
+    .addOption(option('--host <addr>', 'address every listener binds', 'EPP_HOST').default(EPP_DEFAULTS.host))
+    .addOption(option('--gateway-port <port>', 'built-in HTTP gateway port (-1 = off)', 'EPP_GATEWAY_PORT').argParser(intArg).default(EPP_DEFAULTS.gatewayPort))
+    .addOption(option('--grpc-port <port>', 'Envoy ext_proc gRPC port (-1 = off)', 'EPP_GRPC_PORT').argParser(intArg).default(EPP_DEFAULTS.grpcPort))
+    .addOption(option('--grpc-health-port <port>', 'plaintext gRPC health port (-1 = off)', 'EPP_GRPC_HEALTH_PORT').argParser(intArg).default(EPP_DEFAULTS.grpcHealthPort))
+    .addOption(option('--metrics-port <port>', 'Prometheus /metrics port (-1 = off)', 'EPP_METRICS_PORT').argParser(intArg).default(EPP_DEFAULTS.metricsPort))
+    .addOption(boolOption('--secure-serving', 'serve ext_proc over TLS (self-signed unless --cert-path)', 'EPP_SECURE_SERVING', EPP_DEFAULTS.secureServing))
+    .addOption(option('--cert-path <dir>', 'directory holding tls.crt and tls.key for ext_proc', 'EPP_CERT_PATH'))
+    .addOption(option('--refresh-metrics-interval <duration>', 'how often each endpoint /metrics is scraped', 'EPP_REFRESH_METRICS_INTERVAL').argParser(durationArg).default(EPP_DEFAULTS.refreshMetricsIntervalMs, '50ms'))
+    .addOption(option('--metrics-timeout <duration>', 'timeout of one scrape', 'EPP_METRICS_TIMEOUT').argParser(durationArg).default(EPP_DEFAULTS.metricsTimeoutMs, '1s'))
+    .addOption(option('--metrics-staleness-threshold <duration>', 'endpoints without a good scrape for this long are not preferred', 'EPP_METRICS_STALENESS_THRESHOLD').argParser(durationArg).default(EPP_DEFAULTS.metricsStalenessMs, '2s'))
+    .addOption(boolOption('--tracing', 'force OpenTelemetry tracing on (otherwise on when OTEL_* env configures an exporter)', 'EPP_TRACING', EPP_DEFAULTS.tracing))
+    .addOption(new Option('--body-limit <bytes>', 'largest request body accepted (413 past it)').env('EPP_BODY_LIMIT').argParser(intArg).default(EPP_DEFAULTS.bodyLimitBytes))
+    .action(async (opts: Record<string, unknown>) => {
+      const config: EppConfig = {
+        configFile: (opts.config ?? opts.configFile) as string | undefined,
+        configText: opts.configText as string | undefined,
+        endpointsFile: opts.endpoints as string | undefined,
+        host: opts.host as string,
+        gatewayPort: opts.gatewayPort as number,
+        grpcPort: opts.grpcPort as number,
+        grpcHealthPort: opts.grpcHealthPort as number,
+        metricsPort: opts.metricsPort as number,
+        secureServing: opts.secureServing as boolean,
+        certPath: opts.certPath as string | undefined,
+        refreshMetricsIntervalMs: opts.refreshMetricsInterval as number,
+        metricsTimeoutMs: opts.metricsTimeout as number,
+        metricsStalenessMs: opts.metricsStalenessThreshold as number,
+        tracing: opts.tracing as boolean,
+        bodyLimitBytes: opts.bodyLimit as number,
+      };
+      const { runEpp } = await import('./main.js');
+      await runEpp(config);
+    });
+}

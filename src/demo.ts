@@ -1,0 +1,152 @@
+/**
+ * `npm start`: the local P/D demo. One prefill sim, N decode sims each behind a sidecar, and the
+ * EPP (HTTP gateway + ext_proc) with the P/D config, all on 127.0.0.1. Prints how to send requests,
+ * which pods served each one, and where traces go; Ctrl-C stops everything.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DemoConfig } from './demo-options.js';
+import { startChild, type ChildService, type LogLine } from './demo-stack.js';
+
+const EPP_CONFIG = fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url));
+
+/** Latency model: prefill costs per uncached token, decode per output token, KV transfer is cheap. */
+function simArgs(model: string, role: 'prefill' | 'decode'): string[] {
+  return [
+    'sim', '--port', '0', '--host', '127.0.0.1', '--model', model, '--role', role,
+    '--max-model-len', '32768', '--max-num-seqs', '16', '--enable-kvcache', '--kv-cache-size', '8192', '--block-size', '16',
+    '--latency-calculator', 'per-token', '--prefill-overhead', '5ms', '--prefill-time-per-token', '200us',
+    '--inter-token-latency', '5ms', '--kv-cache-transfer-time-per-token', '10us',
+  ];
+}
+
+const portOf = (lines: LogLine[]): number => Number(lines[0]!.port);
+
+function print(text = ''): void {
+  process.stdout.write(`${text}\n`);
+}
+
+export async function runDemo(config: DemoConfig): Promise<void> {
+  const services: ChildService[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'pd-router-demo-'));
+  const names = new Map<string, string>();
+  const routed: Array<(line: LogLine) => void> = [];
+  let stopping = false;
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    await Promise.all([...services].reverse().map((service) => service.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const onSignal = (): void => {
+    if (stopping) return;
+    print('\nstopping the demo stack…');
+    void stopAll().then(() => process.exit(0));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const simEnv = { POD_IP: '127.0.0.1', LOG_LEVEL: 'warn' };
+    const prefill = startChild('prefill-0', simArgs(config.model, 'prefill'), { env: simEnv });
+    const decodes = Array.from({ length: config.decodePods }, (_, i) => startChild(`decode-sim-${i}`, simArgs(config.model, 'decode'), { env: simEnv }));
+    services.push(prefill, ...decodes);
+    const prefillPort = portOf(await prefill.ready);
+    const decodePorts = await Promise.all(decodes.map(async (sim) => portOf(await sim.ready)));
+
+    const sidecars = decodePorts.map((vllmPort, i) => startChild(`decode-${i}`, [
+      'sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-port', String(vllmPort), '--secure-proxy=false', '--kv-connector', 'nixlv2',
+    ], { env: { LOG_LEVEL: 'warn', OTEL_SERVICE_NAME: process.env.OTEL_SERVICE_NAME ?? 'pd-router-sidecar' } }));
+    services.push(...sidecars);
+    const sidecarPorts = await Promise.all(sidecars.map(async (sidecar) => portOf(await sidecar.ready)));
+
+    const endpoints = [
+      { name: 'prefill-0', address: '127.0.0.1', port: prefillPort, labels: { 'llm-d.ai/role': 'prefill' } },
+      ...sidecarPorts.map((port, i) => ({ name: `decode-${i}`, address: '127.0.0.1', port, labels: { 'llm-d.ai/role': 'decode' } })),
+    ];
+    for (const endpoint of endpoints) names.set(`${endpoint.address}:${endpoint.port}`, endpoint.name);
+    const endpointsFile = join(dir, 'endpoints.yaml');
+    writeFileSync(endpointsFile, JSON.stringify({ endpoints }, null, 2));
+
+    const epp = startChild('epp', [
+      'epp', '--config', EPP_CONFIG, '--endpoints', endpointsFile, '--host', '127.0.0.1',
+      '--gateway-port', String(config.gatewayPort), '--grpc-port', String(config.grpcPort), '--secure-serving=false',
+      '--grpc-health-port', '-1', '--metrics-port', String(config.metricsPort),
+    ], {
+      env: { LOG_LEVEL: 'debug', OTEL_SERVICE_NAME: process.env.OTEL_SERVICE_NAME ?? 'pd-router-epp' },
+      listeners: 3,
+      onLog: (line) => {
+        if (line.msg === 'scheduled') for (const listener of routed) listener(line);
+      },
+    });
+    services.push(epp);
+    const eppListeners = await epp.ready;
+    const gateway = eppListeners.find((l) => l.listener === 'gateway')!;
+    const grpc = eppListeners.find((l) => l.listener === 'grpc')!;
+    const metrics = eppListeners.find((l) => l.listener === 'metrics')!;
+    const gatewayUrl = String(gateway.url);
+
+    routed.push((line) => {
+      const decode = String(line.destination).split(',').map((hp) => names.get(hp) ?? hp).join(',');
+      const prefillTarget = line.prefill ? names.get(String(line.prefill)) ?? String(line.prefill) : null;
+      print(`  routed ${String(line.requestId)}: ${prefillTarget ? `prefill=${prefillTarget} → ` : 'decode-only → '}decode=${decode} (${String(line.inputBytes)} input bytes)`);
+    });
+
+    print(banner(config, gatewayUrl, String(grpc.url), String(metrics.url), endpoints.map((e) => `${e.name} ${e.address}:${e.port} (${e.labels['llm-d.ai/role']})`)));
+    if (config.smoke) {
+      await smoke(gatewayUrl, config.model);
+      await stopAll();
+      return;
+    }
+    await new Promise<never>(() => undefined);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function banner(config: DemoConfig, gatewayUrl: string, grpcUrl: string, metricsUrl: string, pods: string[]): string {
+  const tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? `traces → ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT} (OTLP)`
+    : 'traces are off. Start Jaeger (OTLP on 4317/4318, UI on 16686) and run:\n    OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 OTEL_TRACES_SAMPLER=always_on npm start\n  then open http://localhost:16686 (docs/tracing.md)';
+  const long = 'Summarize the history of the printing press in detail. '.repeat(8).trim();
+  return `
+pd-router demo is up (model ${config.model})
+  pods:
+    ${pods.join('\n    ')}
+  EPP: HTTP gateway ${gatewayUrl} · ext_proc ${grpcUrl} · metrics ${metricsUrl}
+  ${tracing}
+
+Send a short request (decode-only):
+  curl -s ${gatewayUrl}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"${config.model}","messages":[{"role":"user","content":"Hello!"}],"max_tokens":16}'
+
+Send a long one (prefill pod + decode pod, handed off by the sidecar):
+  curl -sN ${gatewayUrl}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"${config.model}","stream":true,"messages":[{"role":"user","content":"${long}"}],"max_tokens":32}'
+
+With the openai client:
+  import OpenAI from 'openai';
+  const client = new OpenAI({ baseURL: '${gatewayUrl}/v1', apiKey: 'unused' });
+  const reply = await client.chat.completions.create({ model: '${config.model}', messages: [{ role: 'user', content: 'Hello!' }] });
+
+Each request's routing is printed below. Ctrl-C stops everything.
+`;
+}
+
+async function smoke(gatewayUrl: string, model: string): Promise<void> {
+  const send = async (label: string, content: string): Promise<void> => {
+    const response = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content }], max_tokens: 8 }),
+    });
+    const body = (await response.json()) as { usage?: unknown; choices?: Array<{ message?: { content?: string } }> };
+    print(`smoke ${label}: HTTP ${response.status} ${JSON.stringify(body.choices?.[0]?.message?.content ?? body)} usage=${JSON.stringify(body.usage)}`);
+  };
+  await send('short', 'Hello!');
+  await send('long', 'Summarize the history of the printing press in detail. '.repeat(8));
+  // Give the EPP's routing log lines a moment to arrive before the stack stops.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
