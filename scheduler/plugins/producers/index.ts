@@ -1,0 +1,7 @@
+/** Registers the data-producer plugins under their llm-d type strings. */
+import type { PluginRegistry } from '../../framework/registry.js';
+import { APPROX_PREFIX_CACHE_PRODUCER_TYPE, approxPrefixCacheProducerFactory } from './approx-prefix-cache-producer.js';
+
+export function registerProducerPlugins(registry: PluginRegistry): PluginRegistry {
+  return registry.register(APPROX_PREFIX_CACHE_PRODUCER_TYPE, approxPrefixCacheProducerFactory);
+}

@@ -1,0 +1,23 @@
+/** Registers the scorer plugins under their llm-d type strings. */
+import type { PluginRegistry } from '../../framework/registry.js';
+import { ACTIVE_REQUEST_SCORER_TYPE, activeRequestScorerFactory } from './active-request-scorer.js';
+import { KV_CACHE_SCORER_ALIAS, KV_CACHE_UTILIZATION_SCORER_TYPE, kvCacheUtilizationScorerFactory } from './kv-cache-utilization-scorer.js';
+import { LOAD_AWARE_SCORER_TYPE, loadAwareScorerFactory } from './load-aware-scorer.js';
+import { NO_HIT_LRU_SCORER_TYPE, noHitLruScorerFactory } from './no-hit-lru-scorer.js';
+import { PREFIX_CACHE_SCORER_TYPE, prefixCacheScorerFactory } from './prefix-cache-scorer.js';
+import { QUEUE_SCORER_TYPE, queueScorerFactory } from './queue-scorer.js';
+import { RUNNING_REQUESTS_SIZE_SCORER_TYPE, runningRequestsSizeScorerFactory } from './running-requests-size-scorer.js';
+import { SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory } from './session-affinity-scorer.js';
+
+export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry {
+  return registry
+    .register(QUEUE_SCORER_TYPE, queueScorerFactory)
+    .register(RUNNING_REQUESTS_SIZE_SCORER_TYPE, runningRequestsSizeScorerFactory)
+    .register(KV_CACHE_UTILIZATION_SCORER_TYPE, kvCacheUtilizationScorerFactory)
+    .alias(KV_CACHE_SCORER_ALIAS, KV_CACHE_UTILIZATION_SCORER_TYPE)
+    .register(LOAD_AWARE_SCORER_TYPE, loadAwareScorerFactory)
+    .register(ACTIVE_REQUEST_SCORER_TYPE, activeRequestScorerFactory)
+    .register(SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory)
+    .register(NO_HIT_LRU_SCORER_TYPE, noHitLruScorerFactory)
+    .register(PREFIX_CACHE_SCORER_TYPE, prefixCacheScorerFactory);
+}
