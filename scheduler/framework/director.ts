@@ -17,6 +17,8 @@ import type { EppMetrics } from '../metrics.js';
 
 export const PREFILL_HEADER = 'x-prefiller-host-port';
 export const ENCODERS_HEADER = 'x-encoder-hosts-ports';
+/** Deprecated data-parallel routing header; only a profile handler with `primaryPort` may set it. */
+export const DATA_PARALLEL_HEADER = 'x-data-parallel-host-port';
 export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 export const EPP_TRACER = 'llm-d-inference-scheduler';
 
@@ -65,6 +67,7 @@ export class Director {
       // Routing headers are the EPP's to set: a client-supplied value never reaches a sidecar.
       request.headers.delete(PREFILL_HEADER);
       request.headers.delete(ENCODERS_HEADER);
+      request.headers.delete(DATA_PARALLEL_HEADER);
       const ctx = new SchedulingContext(this.candidates(subset), this.options.logger.child({ requestId: request.id }));
       await this.runProducers(ctx, request);
       const result = await this.options.scheduler.schedule(ctx, request);

@@ -7,6 +7,7 @@ import type { Logger } from '../../src/log.js';
 import type { Endpoint } from './endpoint.js';
 import { ConfigError } from './errors.js';
 import type { Plugin } from './plugins.js';
+import type { EppMetrics } from '../metrics.js';
 
 /** What a factory may use while building a plugin. */
 export interface PluginHandle {
@@ -15,6 +16,8 @@ export interface PluginHandle {
   plugin(name: string): Plugin | undefined;
   /** The current endpoint set (for plugins that keep per-endpoint state and must purge it). */
   endpoints(): readonly Endpoint[];
+  /** The EPP's Prometheus metrics, for plugins that record their own counters (absent in some tests). */
+  readonly metrics?: EppMetrics;
 }
 
 export type PluginFactory = (name: string, parameters: unknown, handle: PluginHandle) => Plugin;

@@ -1,0 +1,65 @@
+/**
+ * Upstream plugin types pd-router covers natively, and the producers the loader injects when a
+ * plugin reads an attribute nothing produces (spec epp.md §5 "Defaults").
+ */
+import { PREFIX_CACHE_MATCH_INFO } from '../framework/cycle-state.js';
+import { isDataProducer, consumesOf, type DataProducer, type Plugin } from '../framework/plugins.js';
+
+/**
+ * Types an llm-d config may declare that pd-router does not build as plugins: the process does the
+ * job itself, or the feature does not exist here. Declaring them is accepted (with this note logged)
+ * so upstream configs load unchanged; their parameters are ignored. A registry registration of the
+ * same type takes precedence.
+ */
+export const NATIVE_PLUGIN_TYPES: ReadonlyMap<string, { level: 'info' | 'warn'; note: string }> = new Map([
+  ['openai-parser', { level: 'info', note: 'pd-router always parses OpenAI bodies itself' }],
+  ['metrics-data-source', { level: 'info', note: 'pd-router scrapes vLLM /metrics itself (--refresh-metrics-interval); parameters are ignored' }],
+  ['core-metrics-extractor', { level: 'info', note: 'pd-router maps vLLM metrics itself' }],
+  ['utilization-detector', { level: 'warn', note: 'pd-router has no saturation-based admission; ignored' }],
+  ['concurrency-detector', { level: 'warn', note: 'pd-router has no saturation-based admission; ignored' }],
+  ['fcfs-ordering-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
+  ['edf-ordering-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
+  ['global-strict-fairness-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
+  ['round-robin-fairness-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
+  ['static-usage-limit-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
+]);
+
+export const DEFAULT_PARSER = 'openai-parser';
+export const DEFAULT_SATURATION_DETECTOR = 'utilization-detector';
+export const DEFAULT_METRICS_SOURCE = 'metrics-data-source';
+export const DEFAULT_METRICS_EXTRACTOR = 'core-metrics-extractor';
+export const DEFAULT_PICKER = 'max-score-picker';
+export const DEFAULT_PROFILE_HANDLER = 'single-profile-handler';
+export const DEFAULT_PROFILE = 'default';
+export const DEFAULT_SCORER_WEIGHT = 1;
+
+/** Attribute key → the producer type injected (with default parameters) when nothing produces it. */
+export const DEFAULT_PRODUCERS: ReadonlyMap<string, string> = new Map([
+  [PREFIX_CACHE_MATCH_INFO, 'approx-prefix-cache-producer'],
+]);
+
+/** Attribute keys some plugin reads and no producer writes, with the plugins that read each. */
+export function unproducedAttributes(plugins: readonly Plugin[]): Map<string, string[]> {
+  const produced = new Set(plugins.filter(isDataProducer).flatMap((producer) => producer.produces));
+  const missing = new Map<string, string[]>();
+  for (const plugin of plugins) {
+    for (const key of consumesOf(plugin)) {
+      if (produced.has(key)) continue;
+      missing.set(key, [...(missing.get(key) ?? []), plugin.name]);
+    }
+  }
+  return missing;
+}
+
+/** Producers ordered so that one reading another's output runs after it; otherwise config order. */
+export function orderProducers(producers: readonly DataProducer[]): DataProducer[] {
+  const ordered: DataProducer[] = [];
+  const pending = [...producers];
+  while (pending.length > 0) {
+    const index = pending.findIndex((candidate) => consumesOf(candidate).every((key) =>
+      !pending.some((other) => other !== candidate && other.produces.includes(key))));
+    // A cycle cannot be ordered: keep config order for the rest.
+    ordered.push(...(index < 0 ? pending.splice(0) : pending.splice(index, 1)));
+  }
+  return ordered;
+}

@@ -1,0 +1,23 @@
+/** Reading the prefix-cache match info a data producer left on an endpoint, defensively. */
+import type { Endpoint } from '../../framework/endpoint.js';
+import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo, type SchedulingContext } from '../../framework/cycle-state.js';
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
+/**
+ * The endpoint's `PrefixCacheMatchInfo`, or undefined (logged as a warning, like upstream's error
+ * log) when it is missing or not the expected shape.
+ */
+export function readPrefixMatchInfo(ctx: SchedulingContext, endpoint: Endpoint, plugin: string): PrefixCacheMatchInfo | undefined {
+  const raw = ctx.attributes.get<unknown>(endpoint, PREFIX_CACHE_MATCH_INFO);
+  if (raw === undefined || raw === null) {
+    ctx.logger.warn({ plugin, endpoint: endpoint.name }, 'no prefix cache match info on the decode endpoint (is a prefix producer configured?)');
+    return undefined;
+  }
+  const info = raw as Partial<PrefixCacheMatchInfo>;
+  if (typeof raw !== 'object' || !isCount(info.matchBlocks) || !isCount(info.blockSizeTokens)) {
+    ctx.logger.warn({ plugin, endpoint: endpoint.name }, 'wrong type of prefix cache match info');
+    return undefined;
+  }
+  return raw as PrefixCacheMatchInfo;
+}

@@ -1,0 +1,201 @@
+/**
+ * `disagg-profile-handler`: the current llm-d P/D (and E/PD, E/P/D) profile handler
+ * (spec epp.md §2.1). Decode always runs first; then an optional encode stage and an optional
+ * prefill stage, each gated by a decider that sees the chosen decode endpoint.
+ *
+ * Pick, one profile per call:
+ * 1. decode not run → run `decode`;
+ * 2. decode found nothing → stop (ProcessResults answers 503 `no decode endpoint available: …`);
+ * 3. encode profile configured and not decided yet → run it iff `deciders.encode` says so;
+ * 4. prefill profile configured and not decided yet → run it iff `deciders.prefill` says so;
+ * 5. done → count `llm_d_inference_scheduler_disagg_decision_total{model_name,decision_type}`.
+ * A stage whose decider said yes but whose profile found no endpoint is dropped: the request is
+ * served without it (decode-only for prefill), logged and counted in
+ * `pd_router_prefill_unavailable_total{reason}`.
+ *
+ * Its own PreRequest writes `x-prefiller-host-port` / `x-encoder-hosts-ports` (no separate
+ * headers handler needed).
+ *
+ * Parameters (nested form; no decider = that stage disabled):
+ * - `profiles.decode` / `.prefill` / `.encode`: profile names (defaults `decode`, `prefill`, `encode`)
+ * - `deciders.prefill` / `.encode`: names of decider plugins declared in the same config
+ * Deprecated flat keys: `decodeProfile`, `prefillProfile`, `encodeProfile`,
+ * `prefillDeciderPluginName`, `encodeDeciderPluginName`, `deciderPluginName` (prefill fallback).
+ * Mixing the two forms is an error; other keys (`primaryPort`, `threshold`, …) are ignored.
+ *
+ * ```yaml
+ * - type: prefix-based-pd-decider
+ *   parameters: {nonCachedTokens: 16}
+ * - type: disagg-profile-handler
+ *   parameters: {deciders: {prefill: prefix-based-pd-decider}}
+ * ```
+ *
+ * Span per Pick: `llm_d.epp.disagg.profile_handler.pick` (spec tracing.md §2).
+ */
+import { z } from 'zod';
+import type { Logger } from '../../../src/log.js';
+import type { InferenceRequest } from '../../framework/request.js';
+import type { SchedulingContext } from '../../framework/cycle-state.js';
+import { ConfigError } from '../../framework/errors.js';
+import {
+  consumesOf,
+  type ConsumesAttributes, type Decider, type PreRequest, type ProfileHandler, type ProfileRunResult,
+  type SchedulerProfile, type SchedulingResult,
+} from '../../framework/plugins.js';
+import { parseParameters, type PluginFactory } from '../../framework/registry.js';
+import type { EppMetrics } from '../../metrics.js';
+import { setDisaggHeaders } from '../prerequest/disagg-headers-handler.js';
+import {
+  decisionType, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider, stageDecisions,
+} from './disagg-shared.js';
+
+export const DISAGG_PROFILE_HANDLER_TYPE = 'disagg-profile-handler';
+export const DISAGG_PICK_SPAN = 'llm_d.epp.disagg.profile_handler.pick';
+
+export const DEFAULT_DECODE_PROFILE = 'decode';
+export const DEFAULT_PREFILL_PROFILE = 'prefill';
+export const DEFAULT_ENCODE_PROFILE = 'encode';
+
+export interface DisaggProfileHandlerOptions {
+  decodeProfile?: string;
+  prefillProfile?: string;
+  encodeProfile?: string;
+  prefillDecider?: Decider;
+  encodeDecider?: Decider;
+  metrics?: EppMetrics;
+}
+
+export class DisaggProfileHandler implements ProfileHandler, PreRequest, ConsumesAttributes {
+  readonly type = DISAGG_PROFILE_HANDLER_TYPE;
+  readonly decodeProfile: string;
+  readonly prefillProfile: string;
+  readonly encodeProfile: string;
+  readonly prefillDecider: Decider | undefined;
+  readonly encodeDecider: Decider | undefined;
+  /** What the deciders read (so the loader injects a prefix producer when one needs it). */
+  readonly consumes: readonly string[];
+  private readonly metrics: EppMetrics | undefined;
+
+  constructor(readonly name: string, options: DisaggProfileHandlerOptions = {}) {
+    this.decodeProfile = options.decodeProfile || DEFAULT_DECODE_PROFILE;
+    this.prefillProfile = options.prefillProfile || DEFAULT_PREFILL_PROFILE;
+    this.encodeProfile = options.encodeProfile || DEFAULT_ENCODE_PROFILE;
+    this.prefillDecider = options.prefillDecider;
+    this.encodeDecider = options.encodeDecider;
+    this.metrics = options.metrics;
+    this.consumes = [...new Set([this.prefillDecider, this.encodeDecider].flatMap((decider) => (decider ? consumesOf(decider) : [])))];
+  }
+
+  pickProfiles(
+    ctx: SchedulingContext,
+    request: InferenceRequest,
+    profiles: ReadonlyMap<string, SchedulerProfile>,
+    results: ReadonlyMap<string, ProfileRunResult | null>,
+  ): SchedulerProfile[] {
+    return inSpan(DISAGG_PICK_SPAN, request, (span) => {
+      if (!results.has(this.decodeProfile)) {
+        const decode = profiles.get(this.decodeProfile);
+        if (!decode) {
+          span['llm_d.profile_handler.decision'] = 'error_missing_decode_profile';
+          throw noDecodeEndpoint(ctx, this.decodeProfile, false);
+        }
+        span['llm_d.profile_handler.decision'] = 'run_decode';
+        return [decode];
+      }
+      const decodeEndpoint = firstTarget(results.get(this.decodeProfile));
+      if (!decodeEndpoint) {
+        span['llm_d.profile_handler.decision'] = 'complete';
+        span['llm_d.profile_handler.decode_failed'] = true;
+        return [];
+      }
+      const decided = stageDecisions(ctx, this.name);
+      const stages = [
+        { stage: 'encode', profile: this.encodeProfile, decider: this.encodeDecider },
+        { stage: 'prefill', profile: this.prefillProfile, decider: this.prefillDecider },
+      ] as const;
+      for (const { stage, profile, decider } of stages) {
+        const configured = profiles.get(profile);
+        if (!configured || results.has(profile) || decided.has(stage)) continue;
+        const run = decider?.disaggregate(ctx, request, decodeEndpoint) ?? false;
+        decided.set(stage, run);
+        span['llm_d.profile_handler.decision'] = `${run ? 'run' : 'skip'}_${stage}`;
+        if (run) return [configured];
+      }
+      for (const { stage, profile } of stages) {
+        if (decided.get(stage) && !firstTarget(results.get(profile))) recordStageFallback(ctx, request, this.metrics, stage, profile);
+      }
+      const decision = decisionType(firstTarget(results.get(this.encodeProfile)) !== undefined, firstTarget(results.get(this.prefillProfile)) !== undefined);
+      this.metrics?.disaggDecision.inc({ model_name: modelLabel(request), decision_type: decision });
+      span['llm_d.profile_handler.decision'] = `complete_${decision}`;
+      return [];
+    });
+  }
+
+  processResults(ctx: SchedulingContext, _request: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult | null>): SchedulingResult {
+    const decode = results.get(this.decodeProfile);
+    if (!decode || decode.targets.length === 0) throw noDecodeEndpoint(ctx, this.decodeProfile, true);
+    const profileResults = new Map<string, ProfileRunResult | null>([[this.decodeProfile, decode]]);
+    const prefill = results.get(this.prefillProfile);
+    if (prefill && prefill.targets.length > 0) profileResults.set(this.prefillProfile, prefill);
+    const encode = results.get(this.encodeProfile);
+    if (encode && encode.targets.length > 0) profileResults.set(this.encodeProfile, encode);
+    return { primaryProfileName: this.decodeProfile, profileResults };
+  }
+
+  preRequest(_ctx: SchedulingContext, request: InferenceRequest, result: SchedulingResult): void {
+    setDisaggHeaders(request, result, { prefillProfile: this.prefillProfile, encodeProfile: this.encodeProfile });
+  }
+
+  /** Start-up check against the configured profile names (called by the config loader). */
+  validateProfiles(profileNames: readonly string[], logger: Logger): void {
+    const names = new Set(profileNames);
+    if (!names.has(this.decodeProfile)) {
+      throw new ConfigError('parameters', `the decode profile "${this.decodeProfile}" is not among the scheduling profiles (${profileNames.join(', ')})`);
+    }
+    for (const [stage, profile, decider] of [['prefill', this.prefillProfile, this.prefillDecider], ['encode', this.encodeProfile, this.encodeDecider]] as const) {
+      if (decider && !names.has(profile)) logger.warn({ plugin: this.name, profile }, `deciders.${stage} is set but there is no "${profile}" scheduling profile: ${stage} disaggregation never happens`);
+      if (!decider && names.has(profile)) logger.warn({ plugin: this.name, profile }, `a "${profile}" scheduling profile exists but deciders.${stage} is not set: ${stage} disaggregation is disabled`);
+    }
+  }
+}
+
+const name = z.string().optional();
+const Parameters = z.looseObject({
+  profiles: z.looseObject({ decode: name, prefill: name, encode: name }).optional(),
+  deciders: z.looseObject({ prefill: name, encode: name }).optional(),
+  decodeProfile: name,
+  prefillProfile: name,
+  encodeProfile: name,
+  prefillDeciderPluginName: name,
+  encodeDeciderPluginName: name,
+  deciderPluginName: name,
+});
+
+const LEGACY_KEYS = ['decodeProfile', 'prefillProfile', 'encodeProfile', 'prefillDeciderPluginName', 'encodeDeciderPluginName', 'deciderPluginName'] as const;
+
+export const disaggProfileHandlerFactory: PluginFactory = (pluginName, parameters, handle) => {
+  const p = parseParameters(Parameters, parameters);
+  const nested = [p.profiles?.decode, p.profiles?.prefill, p.profiles?.encode, p.deciders?.prefill, p.deciders?.encode].some(Boolean);
+  const legacy = LEGACY_KEYS.filter((key) => p[key]);
+  if (nested && legacy.length > 0) {
+    throw new ConfigError('parameters', `cannot mix deprecated flat parameters (${legacy.join(', ')}) with nested parameters (profiles, deciders): use one format or the other`);
+  }
+  for (const ignored of ['threshold', 'hashBlockSize'] as const) {
+    if (parameters && typeof parameters === 'object' && ignored in parameters) {
+      handle.logger.warn({ plugin: pluginName }, `disagg-profile-handler ignores "${ignored}": declare a prefix-based-pd-decider (nonCachedTokens) and name it in deciders.prefill`);
+    }
+  }
+  if (legacy.length > 0) handle.logger.warn({ plugin: pluginName, keys: legacy }, 'deprecated flat parameters: use profiles.{decode,prefill,encode} and deciders.{prefill,encode}');
+  const prefillDeciderName = nested ? p.deciders?.prefill : p.prefillDeciderPluginName || p.deciderPluginName;
+  const prefillDeciderPath = nested ? 'parameters.deciders.prefill' : p.prefillDeciderPluginName ? 'parameters.prefillDeciderPluginName' : 'parameters.deciderPluginName';
+  const encodeDeciderName = nested ? p.deciders?.encode : p.encodeDeciderPluginName;
+  const encodeDeciderPath = nested ? 'parameters.deciders.encode' : 'parameters.encodeDeciderPluginName';
+  return new DisaggProfileHandler(pluginName, {
+    decodeProfile: nested ? p.profiles?.decode : p.decodeProfile,
+    prefillProfile: nested ? p.profiles?.prefill : p.prefillProfile,
+    encodeProfile: nested ? p.profiles?.encode : p.encodeProfile,
+    prefillDecider: prefillDeciderName ? resolveDecider(handle, prefillDeciderName, prefillDeciderPath) : undefined,
+    encodeDecider: encodeDeciderName ? resolveDecider(handle, encodeDeciderName, encodeDeciderPath) : undefined,
+    metrics: handle.metrics,
+  });
+};

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo } from '../../../../scheduler/framework/cycle-state.js';
+import { ConfigError } from '../../../../scheduler/framework/errors.js';
+import { PrefixBasedPdDecider, prefixBasedPdDeciderFactory } from '../../../../scheduler/plugins/deciders/prefix-based-pd-decider.js';
+import { makeContext, makeEndpoint, makeHandle, makeRequest } from '../../helpers.js';
+
+const decode = makeEndpoint({ name: 'decode-0', role: 'decode' });
+
+/** A completions request whose prompt is `tokens`×4 bytes, i.e. exactly `tokens` estimated tokens. */
+function promptOf(tokens: number) {
+  return makeRequest({ model: 'm', prompt: 'abcd'.repeat(tokens) });
+}
+
+function decide(nonCachedTokens: number, inputTokens: number, info?: PrefixCacheMatchInfo | unknown, endpoint = decode): boolean {
+  const ctx = makeContext([decode]);
+  if (info !== undefined) ctx.attributes.set(decode, PREFIX_CACHE_MATCH_INFO, info);
+  return new PrefixBasedPdDecider('d', nonCachedTokens).disaggregate(ctx, promptOf(inputTokens), endpoint);
+}
+
+const hit = (matchBlocks: number, blockSizeTokens = 1, totalBlocks = 100): PrefixCacheMatchInfo => ({ matchBlocks, totalBlocks, blockSizeTokens });
+
+describe('prefix-based-pd-decider (spec epp.md §2.3, §11 Decider)', () => {
+  it('nonCachedTokens 0 disables P/D, even for long uncached input', () => {
+    expect(decide(0, 1000, hit(0))).toBe(false);
+  });
+
+  it('no decode endpoint → false', () => {
+    const ctx = makeContext([]);
+    expect(new PrefixBasedPdDecider('d', 4).disaggregate(ctx, promptOf(100), undefined)).toBe(false);
+  });
+
+  it('input shorter than nonCachedTokens → false without reading match info', () => {
+    expect(decide(10, 9)).toBe(false);
+  });
+
+  it('compares the non-cached suffix with N: below → false, equal → true, above → true', () => {
+    // 20 tokens of input, 4 cached (4 blocks × 1 token) → 16 non-cached.
+    expect(decide(17, 20, hit(4))).toBe(false);
+    expect(decide(16, 20, hit(4))).toBe(true);
+    expect(decide(15, 20, hit(4))).toBe(true);
+  });
+
+  it('fully cached → false; no hit → true', () => {
+    expect(decide(4, 20, hit(20))).toBe(false);
+    expect(decide(4, 20, hit(0))).toBe(true);
+  });
+
+  it('uses matchBlocks × blockSizeTokens (a partial last block counts whole, so nonCached may go negative)', () => {
+    // 40 tokens; 3 blocks of 16 = 48 cached tokens → nonCached = −8.
+    expect(decide(1, 40, hit(3, 16))).toBe(false);
+    // 2 blocks of 16 = 32 cached → 8 non-cached.
+    expect(decide(8, 40, hit(2, 16))).toBe(true);
+    expect(decide(9, 40, hit(2, 16))).toBe(false);
+  });
+
+  it('missing or wrongly typed match info → false', () => {
+    expect(decide(4, 100)).toBe(false);
+    expect(decide(4, 100, 'not match info')).toBe(false);
+    expect(decide(4, 100, { matchBlocks: '1', blockSizeTokens: 16 })).toBe(false);
+  });
+
+  it('spec example: N=16, 1-block hit of 16, [{"role":"user","content":"Hello"}] = 35 bytes → 8 tokens → no P/D', () => {
+    const ctx = makeContext([decode]);
+    ctx.attributes.set(decode, PREFIX_CACHE_MATCH_INFO, hit(1, 16));
+    const request = makeRequest({ model: 'm', messages: [{ role: 'user', content: 'Hello' }] });
+    expect(request.userInputBytes()).toBe(35);
+    expect(new PrefixBasedPdDecider('d', 16).disaggregate(ctx, request, decode)).toBe(false);
+  });
+
+  it('counts token-id and string-array prompts (upstream counts them as 0, llm-d#860)', () => {
+    const ctx = makeContext([decode]);
+    ctx.attributes.set(decode, PREFIX_CACHE_MATCH_INFO, hit(0));
+    const decider = new PrefixBasedPdDecider('d', 16);
+    expect(decider.disaggregate(ctx, makeRequest({ model: 'm', prompt: Array.from({ length: 16 }, (_, i) => i) }), decode)).toBe(true);
+    expect(decider.disaggregate(ctx, makeRequest({ model: 'm', prompt: ['abcd'.repeat(8), 'abcd'.repeat(8)] }), decode)).toBe(true);
+  });
+
+  it('declares that it reads PrefixCacheMatchInfo (so the loader injects a producer)', () => {
+    expect(new PrefixBasedPdDecider('d', 1).consumes).toEqual([PREFIX_CACHE_MATCH_INFO]);
+  });
+
+  describe('factory', () => {
+    const handle = makeHandle();
+    it('defaults nonCachedTokens to 0', () => {
+      expect((prefixBasedPdDeciderFactory('x', undefined, handle) as PrefixBasedPdDecider).nonCachedTokens).toBe(0);
+      expect((prefixBasedPdDeciderFactory('x', { nonCachedTokens: 16 }, handle) as PrefixBasedPdDecider).nonCachedTokens).toBe(16);
+    });
+    it('rejects negative and non-integer values, naming the parameter', () => {
+      expect(() => prefixBasedPdDeciderFactory('x', { nonCachedTokens: -1 }, handle)).toThrow(ConfigError);
+      expect(() => prefixBasedPdDeciderFactory('x', { nonCachedTokens: -1 }, handle)).toThrow(/^parameters\.nonCachedTokens: .*negative/);
+      expect(() => prefixBasedPdDeciderFactory('x', { nonCachedTokens: 1.5 }, handle)).toThrow(/^parameters\.nonCachedTokens/);
+      expect(() => prefixBasedPdDeciderFactory('x', { nonCachedTokens: '16' }, handle)).toThrow(/^parameters\.nonCachedTokens/);
+    });
+  });
+});
