@@ -52,13 +52,13 @@ import {
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { EppMetrics } from '../../metrics.js';
 import { AVERAGE_BYTES_PER_TOKEN, PREFIX_BASED_PD_DECIDER_TYPE } from '../deciders/prefix-based-pd-decider.js';
+import { DATA_PARALLEL_HEADER } from '../../framework/director.js';
 import { readPrefixMatchInfo } from '../deciders/match-info.js';
 import { DEFAULT_DECODE_PROFILE, DEFAULT_PREFILL_PROFILE } from './disagg-profile-handler.js';
 import { firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider, stageDecisions, type DecisionType } from './disagg-shared.js';
 
 export const PD_PROFILE_HANDLER_TYPE = 'pd-profile-handler';
 export const PD_PICK_SPAN = 'llm_d.epp.pd.profile_handler.pick';
-export const DATA_PARALLEL_HEADER = 'x-data-parallel-host-port';
 /** Seed-era default of `hashBlockSize` (characters per prefix hash block). */
 export const DEFAULT_HASH_BLOCK_SIZE = 64;
 
