@@ -1,0 +1,99 @@
+/**
+ * Builders for the ProcessingResponse messages the EPP sends (spec epp.md §6.2, §6.4, §6.5).
+ */
+import type { OpenAIError } from '../../src/openai/errors.js';
+import { DESTINATION_HEADER } from '../framework/director.js';
+import { LB_METADATA_NAMESPACE, SYSTEM_OWNED_HEADERS, TRACE_HEADERS, setHeader, toStruct } from './headers.js';
+import type { HeaderValueOption, ProcessingResponse } from './proto.js';
+
+/** Largest body chunk sent back to Envoy (upstream's bodyByteLimit). */
+export const BODY_CHUNK_BYTES = 62_000;
+
+export interface RouteHeaders {
+  /** `ip:port[,ip:port…]` */
+  destination: string;
+  /** Bytes of the body Envoy forwards; a Content-Length is set when > 0. */
+  bodySize: number;
+  /** traceparent (+ tracestate, baggage) injected from the EPP's span. */
+  trace: Readonly<Record<string, string>>;
+  /** The request's header map after scheduling and PreRequest plugins. */
+  headers: ReadonlyMap<string, string>;
+  /** Headers Envoy must drop when the final map holds no value for them (client-sent P/D headers). */
+  removeWhenAbsent: readonly string[];
+}
+
+/**
+ * The one request-headers answer: clear the route cache, set destination, Content-Length, trace
+ * headers, then echo every non-system header of the map, all as raw_value; remove EPP-owned
+ * routing headers the client sent but the plugins did not set. Dynamic metadata carries the
+ * destination for Envoy's load balancer (`envoy.lb`).
+ */
+export function requestHeadersResponse(route: RouteHeaders): ProcessingResponse {
+  const setHeaders: HeaderValueOption[] = [setHeader(DESTINATION_HEADER, route.destination)];
+  if (route.bodySize > 0) setHeaders.push(setHeader('content-length', String(route.bodySize)));
+  for (const [name, value] of Object.entries(route.trace)) setHeaders.push(setHeader(name, value));
+  for (const [name, value] of route.headers) {
+    if (SYSTEM_OWNED_HEADERS.has(name) || TRACE_HEADERS.has(name)) continue;
+    setHeaders.push(setHeader(name, value));
+  }
+  const removeHeaders = route.removeWhenAbsent.filter((name) => !route.headers.has(name));
+  return {
+    request_headers: {
+      response: {
+        clear_route_cache: true,
+        header_mutation: removeHeaders.length > 0 ? { set_headers: setHeaders, remove_headers: removeHeaders } : { set_headers: setHeaders },
+      },
+    },
+    dynamic_metadata: toStruct({ [LB_METADATA_NAMESPACE]: { [DESTINATION_HEADER]: route.destination } }),
+  };
+}
+
+/**
+ * A body as streamed_response chunks of at most 62000 bytes; only the last carries `endOfStream`.
+ * An empty body is one empty chunk.
+ */
+export function bodyChunks(phase: 'request_body' | 'response_body', body: Buffer, endOfStream: boolean): ProcessingResponse[] {
+  const out: ProcessingResponse[] = [];
+  let offset = 0;
+  do {
+    const end = Math.min(body.length, offset + BODY_CHUNK_BYTES);
+    const last = end >= body.length;
+    out.push({
+      [phase]: { response: { body_mutation: { streamed_response: { body: body.subarray(offset, end), end_of_stream: last && endOfStream } } } },
+    });
+    offset = end;
+  } while (offset < body.length);
+  return out;
+}
+
+/** An error reply instead of forwarding: Envoy answers the client with it and the stream ends. */
+export function immediateResponse(error: OpenAIError): ProcessingResponse {
+  return {
+    immediate_response: {
+      status: { code: error.status },
+      headers: { set_headers: [setHeader('content-type', 'application/json')] },
+      body: Buffer.from(error.toJSON(), 'utf8'),
+    },
+  };
+}
+
+/**
+ * The response-headers answer (§6.5): mark the response as seen by the EPP and echo every
+ * non-system header. `remove` lists headers Envoy must drop (Content-Length when the EPP may
+ * change the body's size).
+ */
+export function responseHeadersResponse(headers: ReadonlyMap<string, string>, remove: readonly string[]): ProcessingResponse {
+  const setHeaders: HeaderValueOption[] = [setHeader('x-went-into-resp-headers', 'true')];
+  for (const [name, value] of headers) {
+    if (!SYSTEM_OWNED_HEADERS.has(name)) setHeaders.push(setHeader(name, value));
+  }
+  return {
+    response_headers: {
+      response: { header_mutation: remove.length > 0 ? { set_headers: setHeaders, remove_headers: [...remove] } : { set_headers: setHeaders } },
+    },
+  };
+}
+
+export function responseTrailersResponse(): ProcessingResponse {
+  return { response_trailers: {} };
+}

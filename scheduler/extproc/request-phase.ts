@@ -1,0 +1,155 @@
+/**
+ * The request direction of one ext_proc stream (spec epp.md §1, §6.2): collect the headers and
+ * the body chunks, say nothing until end-of-stream, then parse the body once, let the Director
+ * schedule, and answer with one HeadersResponse followed by the body as streamed chunks.
+ */
+import { randomUUID } from 'node:crypto';
+import { context, type Context } from '@opentelemetry/api';
+import { OpenAIError } from '../../src/openai/errors.js';
+import { parseInferenceBody } from '../../src/openai/parse.js';
+import { patchMembers } from '../../src/openai/raw-json.js';
+import type { ApiKind } from '../../src/openai/types.js';
+import { injectContext } from '../../src/telemetry/tracing.js';
+import { ENCODERS_HEADER, PREFILL_HEADER, type Director, type RoutingDecision } from '../framework/director.js';
+import type { Endpoint } from '../framework/endpoint.js';
+import { createInferenceRequest, type InferenceRequest } from '../framework/request.js';
+import { headerMapToMap, subsetHint } from './headers.js';
+import { bodyChunks, requestHeadersResponse } from './messages.js';
+import type { HttpBody, HttpHeaders, Metadata, ProcessingResponse } from './proto.js';
+
+export const MODEL_REWRITE_HEADER = 'x-gateway-model-name-rewrite';
+const REMOVE_WHEN_ABSENT = [PREFILL_HEADER, ENCODERS_HEADER] as const;
+
+export interface RequestPhaseOptions {
+  director: Director;
+  endpoints: () => readonly Endpoint[];
+  /** Largest request body accepted; larger ones are answered 413. */
+  bodyLimit: number;
+  /** False ignores Envoy's endpoint subset hint (`--disable-endpoint-subset-filter`). */
+  subsetFilter: boolean;
+}
+
+/** What the request phase decided, and the messages that tell Envoy. */
+export interface RoutedRequest {
+  readonly responses: ProcessingResponse[];
+  readonly destination: string;
+  /** Absent for body-less requests, which are not scheduled. */
+  readonly decision?: RoutingDecision;
+  /** The client asked for a streamed answer (`"stream": true`). */
+  readonly streaming: boolean;
+}
+
+/**
+ * Which API a path speaks (§1.1 suffix rules). The query string is dropped first (upstream lets
+ * it defeat the suffix match — fixed on purpose). `undefined`: an API the shared OpenAI parser
+ * does not model (conversations, embeddings).
+ */
+export function apiForExtProcPath(path: string): ApiKind | undefined {
+  const bare = path.split('?', 1)[0] ?? path;
+  if (bare.endsWith('/conversations')) return undefined;
+  if (bare.endsWith('/responses')) return 'responses';
+  if (bare.endsWith('/chat/completions')) return 'chat_completions';
+  if (bare.endsWith('/completions')) return 'completions';
+  if (bare.endsWith('/embeddings')) return undefined;
+  return 'completions';
+}
+
+/** `:path`, else `x-original-path`, else `x-forwarded-path`, else `/v1/completions`. */
+export function requestPath(headers: ReadonlyMap<string, string>): string {
+  return headers.get(':path') || headers.get('x-original-path') || headers.get('x-forwarded-path') || '/v1/completions';
+}
+
+export class RequestPhase {
+  /** Lower-case header map; becomes the InferenceRequest's map. */
+  readonly headers: Map<string, string>;
+  readonly id: string;
+  readonly subset: string[] | undefined;
+  /** Headers came with end-of-stream: no body will follow. */
+  readonly bodyless: boolean;
+  private readonly options: RequestPhaseOptions;
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(options: RequestPhaseOptions, message: HttpHeaders, metadata: Metadata | undefined) {
+    this.options = options;
+    this.headers = headerMapToMap(message.headers);
+    this.id = this.headers.get('x-request-id') || randomUUID();
+    this.headers.set('x-request-id', this.id);
+    this.subset = options.subsetFilter ? subsetHint(metadata) : undefined;
+    this.bodyless = message.end_of_stream === true;
+  }
+
+  /** Appends a chunk; true once the body is complete. Throws 413 past the body limit. */
+  addBody(message: HttpBody): boolean {
+    const chunk = message.body;
+    if (chunk && chunk.length > 0) {
+      this.size += chunk.length;
+      if (this.size > this.options.bodyLimit) {
+        this.chunks = [];
+        throw new OpenAIError(413, `request body exceeds the ${this.options.bodyLimit}-byte limit`);
+      }
+      this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    }
+    return message.end_of_stream === true || message.end_of_stream_without_message === true;
+  }
+
+  /**
+   * A request without a body (e.g. GET /v1/models), or for an API the EPP does not schedule
+   * (embeddings, conversations), goes to a random endpoint with its body untouched (§1 step 1);
+   * no endpoint is a 500 as upstream.
+   */
+  routeBodyless(traceContext: Context, body?: Buffer, bodyEndOfStream = true): RoutedRequest {
+    const endpoints = this.options.endpoints();
+    if (endpoints.length === 0) throw new OpenAIError(500, 'no model-server endpoints are available');
+    const target = endpoints[Math.floor(Math.random() * endpoints.length)]!;
+    for (const name of REMOVE_WHEN_ABSENT) this.headers.delete(name);
+    const destination = target.hostPort;
+    const responses = [
+      requestHeadersResponse({ destination, bodySize: body?.length ?? 0, trace: traceHeaders(traceContext), headers: this.headers, removeWhenAbsent: REMOVE_WHEN_ABSENT }),
+      ...(body ? bodyChunks('request_body', body, bodyEndOfStream) : []),
+    ];
+    return { responses, destination, streaming: false };
+  }
+
+  /**
+   * Parses the complete body, schedules it and builds the answer. The forwarded body is the
+   * client's bytes unchanged unless the target model differs from the body's `model`, in which
+   * case only that member is rewritten. `bodyEndOfStream` is false when request trailers, not the
+   * last body chunk, ended the body (the trailers then end the stream).
+   */
+  async route(traceContext: Context, onParsed: (request: InferenceRequest) => void, bodyEndOfStream = true): Promise<RoutedRequest> {
+    const rawBody = Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
+    const path = requestPath(this.headers);
+    const api = apiForExtProcPath(path);
+    if (api === undefined) return this.routeBodyless(traceContext, rawBody, bodyEndOfStream);
+    const body = parseInferenceBody(api, rawBody);
+    const rewrite = this.headers.get(MODEL_REWRITE_HEADER) || undefined;
+    const request = createInferenceRequest({ id: this.id, path: path.split('?', 1)[0] ?? path, headers: this.headers, body, rawBody, targetModel: rewrite });
+    onParsed(request);
+    const decision = await context.with(traceContext, () => this.options.director.handleRequest(request, this.subset));
+    const forwarded = request.targetModel !== request.model
+      ? Buffer.from(patchMembers(rawBody.toString('utf8'), { model: JSON.stringify(request.targetModel) }), 'utf8')
+      : rawBody;
+    const responses = [
+      requestHeadersResponse({
+        destination: decision.destination,
+        bodySize: forwarded.length,
+        trace: traceHeaders(traceContext),
+        headers: request.headers,
+        removeWhenAbsent: REMOVE_WHEN_ABSENT,
+      }),
+      ...bodyChunks('request_body', forwarded, bodyEndOfStream),
+    ];
+    return { responses, destination: decision.destination, decision, streaming: body.body.stream === true };
+  }
+}
+
+/** traceparent (+ tracestate, baggage) of the EPP's `gateway.request` span; empty when untraced. */
+function traceHeaders(traceContext: Context): Record<string, string> {
+  const carrier: Record<string, string | string[]> = {};
+  injectContext(carrier, traceContext);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(carrier)) out[name] = Array.isArray(value) ? value.join(',') : value;
+  return out;
+}

@@ -1,0 +1,76 @@
+/**
+ * The EPP's Envoy front door: a gRPC server for `envoy.service.ext_proc.v3.ExternalProcessor/Process`
+ * in FULL_DUPLEX_STREAMED mode (spec epp.md §6, §8). TLS by default with the given or a self-signed
+ * certificate (ALPN h2, as grpc-js always negotiates); plaintext with `secure: false`.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../../src/log.js';
+import { selfSignedCertificate, type TlsMaterial } from '../../src/http/tls.js';
+import type { Director } from '../framework/director.js';
+import type { Endpoint } from '../framework/endpoint.js';
+import type { EppMetrics } from '../metrics.js';
+import { bind, shutdown } from './listen.js';
+import { loadProtos } from './proto.js';
+import { ExtProcStream, type ProcessCall } from './stream.js';
+
+/** Default largest request body (as the built-in gateway's --body-limit). */
+export const DEFAULT_EXTPROC_BODY_LIMIT = 32 * 1024 * 1024;
+
+export interface ExtProcServerOptions {
+  director: Director;
+  /** All endpoints; body-less requests (GET /v1/models …) go to a random one. */
+  endpoints: () => readonly Endpoint[];
+  port: number;
+  /** Bind address (default 0.0.0.0). */
+  host?: string;
+  /** TLS on the ext_proc port (upstream `--secure-serving`, default true). */
+  secure: boolean;
+  /** Certificate for `secure`; a self-signed one is made when absent. */
+  tls?: TlsMaterial;
+  logger: Logger;
+  metrics?: EppMetrics;
+  /** Largest request body accepted (413 past it). */
+  bodyLimit?: number;
+  /** False ignores Envoy's endpoint subset hint (`--disable-endpoint-subset-filter`). */
+  subsetFilter?: boolean;
+  /** How long close() lets open streams finish before cutting them (default 5 s). */
+  shutdownGraceMs?: number;
+}
+
+export interface ExtProcServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** gRPC message limits: Envoy's chunks are small, but a header map or a body chunk may exceed 4 MiB. */
+const SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  'grpc.max_send_message_length': 64 * 1024 * 1024,
+};
+
+export async function startExtProcServer(options: ExtProcServerOptions): Promise<ExtProcServer> {
+  const { extProc } = loadProtos();
+  const server = new grpc.Server(SERVER_OPTIONS);
+  const logger = options.logger.child({ listener: 'extproc' });
+  const streamOptions = {
+    director: options.director,
+    endpoints: options.endpoints,
+    bodyLimit: options.bodyLimit ?? DEFAULT_EXTPROC_BODY_LIMIT,
+    subsetFilter: options.subsetFilter ?? true,
+    logger,
+    metrics: options.metrics,
+  };
+  server.addService(extProc, {
+    Process: (call: ProcessCall) => new ExtProcStream(call, streamOptions).start(),
+  });
+  const credentials = options.secure ? await serverCredentials(options.tls) : grpc.ServerCredentials.createInsecure();
+  const host = options.host ?? '0.0.0.0';
+  const port = await bind(server, host, options.port, credentials);
+  logger.debug({ host, port, secure: options.secure }, 'ext_proc server bound');
+  return { port, close: () => shutdown(server, options.shutdownGraceMs ?? 5000) };
+}
+
+async function serverCredentials(tls: TlsMaterial | undefined): Promise<grpc.ServerCredentials> {
+  const material = tls ?? await selfSignedCertificate('pd-router EPP');
+  return grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(material.cert), private_key: Buffer.from(material.key) }], false);
+}
