@@ -22,6 +22,20 @@ export class EppMetrics {
   readonly readyPods: Gauge<'name'>;
   readonly pollErrors: Counter<'source_type'>;
 
+  /** Histogram children per plugin: label hashing on every observation is measurable per request. */
+  private readonly pluginTimers = new Map<string, { observe(value: number): void }>();
+
+  /** Records one plugin call's duration. */
+  observePlugin(extensionPoint: string, plugin: { type: string; name: string }, seconds: number): void {
+    const key = `${extensionPoint}\u0000${plugin.name}`;
+    let timer = this.pluginTimers.get(key);
+    if (!timer) {
+      timer = this.pluginDuration.labels({ extension_point: extensionPoint, plugin_type: plugin.type, plugin_name: plugin.name });
+      this.pluginTimers.set(key, timer);
+    }
+    timer.observe(seconds);
+  }
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });

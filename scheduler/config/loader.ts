@@ -134,7 +134,7 @@ class ConfigBuilder {
     }
     const metrics = this.options.metrics;
     const timer: PluginTimer | undefined = metrics
-      ? (extensionPoint, plugin, seconds) => metrics.pluginDuration.observe({ extension_point: extensionPoint, plugin_type: plugin.type, plugin_name: plugin.name }, seconds)
+      ? (extensionPoint, plugin, seconds) => metrics.observePlugin(extensionPoint, plugin, seconds)
       : undefined;
     const effective: EndpointPickerConfig = {
       ...this.config,

@@ -76,7 +76,7 @@ export class Director {
       for (const plugin of this.options.preRequests ?? []) {
         const t0 = performance.now();
         await plugin.preRequest(ctx, request, result);
-        this.options.metrics?.pluginDuration.observe({ extension_point: 'PreRequest', plugin_type: plugin.type, plugin_name: plugin.name }, (performance.now() - t0) / 1000);
+        this.options.metrics?.observePlugin('PreRequest', plugin, (performance.now() - t0) / 1000);
       }
       const destination = targets.map((endpoint) => endpoint.hostPort).join(',');
       ctx.logger.debug({ model: request.targetModel, destination, prefill: request.headers.get(PREFILL_HEADER) ?? null, inputBytes: request.userInputBytes() }, 'scheduled');
@@ -118,7 +118,7 @@ export class Director {
       } catch (err) {
         ctx.logger.warn({ err, producer: producer.name }, 'data producer failed; scheduling without its data');
       }
-      this.options.metrics?.pluginDuration.observe({ extension_point: 'DataProducer', plugin_type: producer.type, plugin_name: producer.name }, (performance.now() - t0) / 1000);
+      this.options.metrics?.observePlugin('DataProducer', producer, (performance.now() - t0) / 1000);
     }
   }
 }

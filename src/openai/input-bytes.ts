@@ -58,8 +58,20 @@ function goContentBlock(part: ContentPart): string {
   return out;
 }
 
+/** Serialised once per parsed body: the P/D decider and the prefix producer both need it. */
+const goJsonCache = new WeakMap<readonly ChatMessage[], string>();
+
 /** `messages` as Go marshals llm-d's `[]Message{Role, Content}`. */
 export function goMessagesJson(messages: readonly ChatMessage[]): string {
+  let json = goJsonCache.get(messages);
+  if (json === undefined) {
+    json = serializeGoMessages(messages);
+    goJsonCache.set(messages, json);
+  }
+  return json;
+}
+
+function serializeGoMessages(messages: readonly ChatMessage[]): string {
   const parts = messages.map((message) => {
     const fields: string[] = [];
     if (message.role) fields.push(`"role":${goJsonString(message.role)}`);

@@ -148,6 +148,7 @@ describe.each([
     expect(first.destination).toBe('10.9.0.2:8000');
     expect(first.request.headers.get(PREFILL_HEADER)).toBe('10.9.0.1:8000');
 
+    await new Promise((resolve) => setImmediate(resolve)); // the prefix index learns off the request path
     const second = await d.handleRequest(longChat({ [PREFILL_HEADER]: '6.6.6.6:6666' }));
     expect(second.destination).toBe('10.9.0.2:8000');
     expect(second.request.headers.has(PREFILL_HEADER)).toBe(false);

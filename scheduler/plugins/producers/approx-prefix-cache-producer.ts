@@ -41,7 +41,7 @@ import { ConfigError } from '../../framework/errors.js';
 import type { DataProducer, PreRequest, SchedulingResult } from '../../framework/plugins.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import { parseParameters, type PluginHandle } from '../../framework/registry.js';
-import { ApproxPrefixIndex, DEFAULT_LRU_CAPACITY_PER_SERVER, type BlockHash } from './approx-prefix-index.js';
+import { ApproxPrefixIndex, DEFAULT_LRU_CAPACITY_PER_SERVER, blockKey, type BlockHash } from './approx-prefix-index.js';
 import { cacheSaltOf, hashPrefixBlocks, prefixInput } from './prefix-hashing.js';
 
 export const APPROX_PREFIX_CACHE_PRODUCER_TYPE = 'approx-prefix-cache-producer';
@@ -101,6 +101,7 @@ export class ApproxPrefixCacheProducer implements DataProducer, PreRequest {
   private readonly now: () => number;
   private readonly purgeIntervalMs: number;
   private lastPurge: number;
+  private pending: Array<{ updates: Array<{ name: string; capacity: number }>; hashes: readonly BlockHash[] }> = [];
 
   constructor(name: string = APPROX_PREFIX_CACHE_PRODUCER_TYPE, config: Partial<ApproxPrefixConfig> = {}, options: ApproxPrefixOptions = {}) {
     this.name = name;
@@ -124,9 +125,9 @@ export class ApproxPrefixCacheProducer implements DataProducer, PreRequest {
     return this.config.maxPrefixBlocksToMatch > 0 ? this.config.maxPrefixBlocksToMatch : Infinity;
   }
 
-  /** Hashes of the request's prefix blocks. */
+  /** Index keys of the request's prefix blocks. */
   hashes(request: InferenceRequest, blockSize: number): BlockHash[] {
-    return hashPrefixBlocks(prefixInput(request.body), request.targetModel + cacheSaltOf(request.body), blockSize, this.maxBlocksFor(blockSize));
+    return hashPrefixBlocks(prefixInput(request.body), request.targetModel + cacheSaltOf(request.body), blockSize, this.maxBlocksFor(blockSize)).map(blockKey);
   }
 
   produce(ctx: SchedulingContext, request: InferenceRequest, endpoints: readonly Endpoint[]): void {
@@ -150,7 +151,20 @@ export class ApproxPrefixCacheProducer implements DataProducer, PreRequest {
       const target = result.profileResults.get(profile)?.targets[0];
       if (target) targets.add(target);
     }
-    for (const target of targets) this.index.add(target.name, state.hashes, this.capacityOf(target));
+    // As upstream, the index learns off the request path: the request is forwarded first and the
+    // chosen pods' blocks are recorded on the next turn of the event loop.
+    const updates = [...targets].map((target) => ({ name: target.name, capacity: this.capacityOf(target) }));
+    this.pending.push({ updates, hashes: state.hashes });
+    if (this.pending.length === 1) setImmediate(() => this.flush());
+  }
+
+  /** Applies the index updates queued by preRequest (also called by tests to observe them). */
+  flush(): void {
+    const pending = this.pending;
+    this.pending = [];
+    for (const { updates, hashes } of pending) {
+      for (const { name, capacity } of updates) this.index.add(name, hashes, capacity);
+    }
   }
 
   private capacityOf(endpoint: Endpoint): number {

@@ -11,7 +11,6 @@
 import xxhash from 'xxhash-wasm';
 import { goMessagesJson } from '../../../src/openai/input-bytes.js';
 import type { InferenceBody } from '../../../src/openai/types.js';
-import type { BlockHash } from './approx-prefix-index.js';
 
 const { h64Raw } = await xxhash();
 
@@ -61,11 +60,11 @@ export function cacheSaltOf(parsed: InferenceBody): string {
  * Block hashes of `input`. `maxBlocks` caps how many blocks are hashed (Infinity = no cap; 0 hashes
  * nothing): longer input is cut to `maxBlocks` blocks first.
  */
-export function hashPrefixBlocks(input: Uint8Array, seedText: string, blockSizeTokens: number, maxBlocks: number): BlockHash[] {
+export function hashPrefixBlocks(input: Uint8Array, seedText: string, blockSizeTokens: number, maxBlocks: number): bigint[] {
   const blockBytes = blockSizeTokens * AVERAGE_CHARACTERS_PER_TOKEN;
   if (!(blockBytes > 0) || input.length < blockBytes) return [];
   const limit = Math.min(input.length, maxBlocks * blockBytes);
-  const hashes: BlockHash[] = [];
+  const hashes: bigint[] = [];
   const scratch = new Uint8Array(blockBytes + 8);
   const view = new DataView(scratch.buffer);
   let prev = xxh64(Buffer.from(seedText, 'utf8'));

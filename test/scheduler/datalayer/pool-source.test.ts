@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js';
 import { loadEndpointPickerConfig } from '../../../scheduler/config/loader.js';
-import { createPoolSource, endpointsFromPool, type PoolSource } from '../../../scheduler/datalayer/pool-source.js';
+import { createPoolSource, endpointsFromPool, startKubernetesDiscovery, type PoolSource } from '../../../scheduler/datalayer/pool-source.js';
 import { EndpointStore } from '../../../scheduler/datalayer/store.js';
 import { Director, PREFILL_HEADER } from '../../../scheduler/framework/director.js';
 import { SchedulingError } from '../../../scheduler/framework/errors.js';
@@ -14,6 +14,7 @@ import { createDefaultRegistry } from '../../../scheduler/plugins/index.js';
 import type { PodInfo } from '../../../src/k8s/pool-spec.js';
 import type { PoolState } from '../../../src/k8s/pool-watcher.js';
 import { POOL_GROUP_V1, POOL_GROUP_V1ALPHA2 } from '../../../src/k8s/pool-spec.js';
+import { poolDiscoveryConfig } from '../../../src/k8s/pool-flags.js';
 import { TEST_BACKOFF, pod, poolV1, poolV1alpha2, silentLogger, tempDir, waitFor } from '../../k8s/fixtures.js';
 import { chatRequest } from '../helpers.js';
 
@@ -189,5 +190,29 @@ describe('PoolSource against a real API server', () => {
     expect(names()).toBe('st-0-rank-0');
     await api.restart();
     await waitFor('converged', () => names() === 'st-0-rank-0,st-1-rank-0');
+  });
+
+  it('two EPP replicas with leader election: both discover, only the leader is serving; closing it hands over', async () => {
+    api.apply(poolV1('ha', { app: 'ha' }, [8000]));
+    api.apply(pod({ name: 'ha-0', ip: '127.0.0.2', labels: { app: 'ha' } }));
+    const config = poolDiscoveryConfig({ poolName: 'ha', poolNamespace: 'llm', kubeconfig, haEnableLeaderElection: true });
+    const leaseTimings = { leaseDurationMs: 2_000, renewDeadlineMs: 1_000, retryPeriodMs: 150 };
+    const replicas = await Promise.all([0, 1].map(async () => {
+      const store = new EndpointStore();
+      const discovery = await startKubernetesDiscovery({ config, store, logger: silentLogger, backoff: TEST_BACKOFF, leaseTimings });
+      return { store, discovery };
+    }));
+    try {
+      await waitFor('both synced', () => replicas.every((r) => r.store.list().length === 1));
+      const leader = await waitFor('one leader', () => replicas.find((r) => r.discovery.isServing()));
+      expect(replicas.filter((r) => r.discovery.isServing())).toHaveLength(1);
+      expect(api.get('coordination.k8s.io/v1', 'Lease', 'llm', 'epp-llm-ha.llm-d.ai')).toBeDefined();
+      const follower = replicas.find((r) => r !== leader)!;
+      expect(follower.discovery.isLeader()).toBe(false);
+      await leader.discovery.close();
+      await waitFor('the follower serves', () => follower.discovery.isServing());
+    } finally {
+      await Promise.all(replicas.map((r) => r.discovery.close()));
+    }
   });
 });

@@ -26,6 +26,7 @@ function produce(producer: ApproxPrefixCacheProducer, request: InferenceRequest,
 function route(producer: ApproxPrefixCacheProducer, request: InferenceRequest, endpoints: Endpoint[], decode: Endpoint, prefill?: Endpoint) {
   const { ctx, info } = produce(producer, request, endpoints);
   producer.preRequest(ctx, request, makeResult(prefill ? { decode: [decode], prefill: [prefill] } : { decode: [decode] }));
+  producer.flush();
   return info;
 }
 
@@ -129,6 +130,7 @@ describe('approx-prefix-cache-producer', () => {
   it('PreRequest without a Produce in the same cycle does nothing', () => {
     const producer = new ApproxPrefixCacheProducer();
     producer.preRequest(makeContext(all), prompt('a'), makeResult({ decode: [e1] }));
+    producer.flush();
     expect(producer.index.blockCount()).toBe(0);
   });
 
@@ -187,5 +189,17 @@ describe('approx-prefix-cache-producer', () => {
     expect(isDataProducer(plugin) && isPreRequest(plugin)).toBe(true);
     expect((plugin as ApproxPrefixCacheProducer).produces).toEqual([PREFIX_CACHE_MATCH_INFO]);
     expect((plugin as ApproxPrefixCacheProducer).config.maxPrefixBlocksToMatch).toBe(128);
+  });
+
+  it('updates the index off the request path: after the decision, on the next event-loop turn', async () => {
+    const producer = new ApproxPrefixCacheProducer();
+    const e1 = makeEndpoint({ name: 'e1', role: 'decode' });
+    const request = prompt('deferred');
+    const ctx = makeContext([e1]);
+    producer.produce(ctx, request, [e1]);
+    producer.preRequest(ctx, request, makeResult({ decode: [e1] }));
+    expect(producer.index.blockCount('e1')).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(producer.index.blockCount('e1')).toBeGreaterThan(0);
   });
 });

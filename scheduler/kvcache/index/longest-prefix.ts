@@ -1,0 +1,104 @@
+/**
+ * LongestPrefix scoring (prefix-cache.md §7): how many leading blocks of a request each pod holds,
+ * each block weighted by the best device tier the pod has it on.
+ *
+ *   block 0:     every pod present, weight = max tier weight among its entries (unknown tier → 1.0)
+ *   block i > 0: only pods present in every block so far keep scoring; stop when none remain
+ *   raw(pod)   = Σ weights over its consecutive leading blocks   (gpu,gpu,cpu@0.5 → 2.5)
+ *
+ * Normalisation (SCHED #1107): per candidate endpoint `ip:port`, `min(1, raw / totalBlocks)`;
+ * absent or ≤ 0 → 0; totalBlocks ≤ 0 → all 0. Absolute, so a cold cluster scores 0, not 1.
+ */
+import type { BlockKey, KvBlockIndex, PodEntry } from './types.js';
+
+/** Weight per lower-case tier name, e.g. { gpu: 1.0, cpu: 0.8 } (`kvCacheBackendConfigs`). */
+export type TierWeights = ReadonlyMap<string, number>;
+
+/** llm-d's defaults: `kvCacheBackendConfigs: [{name: gpu, weight: 1.0}, {name: cpu, weight: 0.8}]`. */
+export const DEFAULT_TIER_WEIGHTS: TierWeights = new Map([
+  ['gpu', 1.0],
+  ['cpu', 0.8],
+]);
+
+/** From llm-d's `kvCacheBackendConfigs` list form. */
+export function tierWeightsFrom(backends: ReadonlyArray<{ name: string; weight: number }>): TierWeights {
+  return new Map(backends.map((backend) => [backend.name.toLowerCase(), backend.weight]));
+}
+
+function bestWeight(entries: readonly PodEntry[], pod: string, weights: TierWeights): number {
+  let best = -Infinity;
+  for (const entry of entries) {
+    if (entry.pod !== pod) continue;
+    const weight = weights.get(entry.tier.toLowerCase()) ?? 1.0;
+    if (weight > best) best = weight;
+  }
+  return best;
+}
+
+function podsOf(entries: readonly PodEntry[]): Set<string> {
+  const pods = new Set<string>();
+  for (const entry of entries) pods.add(entry.pod);
+  return pods;
+}
+
+/** Raw scores of the pods that hold block 0; pods first seen after block 0 score nothing. */
+export function longestPrefixScores(
+  requestKeys: readonly BlockKey[],
+  hits: ReadonlyMap<BlockKey, readonly PodEntry[]>,
+  weights: TierWeights = DEFAULT_TIER_WEIGHTS,
+): Map<string, number> {
+  const scores = new Map<string, number>();
+  let active: Set<string> | undefined;
+  for (const key of requestKeys) {
+    const entries = hits.get(key);
+    if (entries === undefined || entries.length === 0) break;
+    const present = podsOf(entries);
+    const next = new Set<string>();
+    for (const pod of active ?? present) {
+      if (!present.has(pod)) continue;
+      next.add(pod);
+      scores.set(pod, (scores.get(pod) ?? 0) + bestWeight(entries, pod, weights));
+    }
+    if (next.size === 0) break;
+    active = next;
+  }
+  return scores;
+}
+
+/** `min(1, raw/totalBlocks)` for every candidate endpoint key (`ip:port`), 0 when absent. */
+export function normaliseScores(
+  raw: ReadonlyMap<string, number>,
+  endpointKeys: Iterable<string>,
+  totalBlocks: number,
+): Map<string, number> {
+  const normalised = new Map<string, number>();
+  for (const endpoint of endpointKeys) {
+    const score = raw.get(endpoint) ?? 0;
+    normalised.set(endpoint, totalBlocks > 0 && score > 0 ? Math.min(1, score / totalBlocks) : 0);
+  }
+  return normalised;
+}
+
+export interface PrefixMatch {
+  /** Normalised score per candidate endpoint, in [0, 1]. */
+  scores: Map<string, number>;
+  /** Raw weighted block counts per pod that matched block 0. */
+  raw: Map<string, number>;
+  totalBlocks: number;
+}
+
+/** Lookup restricted to the candidates, then LongestPrefix and normalisation — what a scorer needs. */
+export async function matchLongestPrefix(
+  index: KvBlockIndex,
+  requestKeys: readonly BlockKey[],
+  endpointKeys: readonly string[],
+  weights: TierWeights = DEFAULT_TIER_WEIGHTS,
+): Promise<PrefixMatch> {
+  const totalBlocks = requestKeys.length;
+  if (totalBlocks === 0 || endpointKeys.length === 0) {
+    return { scores: normaliseScores(new Map(), endpointKeys, 0), raw: new Map(), totalBlocks };
+  }
+  const hits = await index.lookup(requestKeys, new Set(endpointKeys));
+  const raw = longestPrefixScores(requestKeys, hits, weights);
+  return { scores: normaliseScores(raw, endpointKeys, totalBlocks), raw, totalBlocks };
+}
