@@ -1,0 +1,58 @@
+/**
+ * `pd-router sim` process entry: start the simulator (one engine, or one per data-parallel rank,
+ * simulator.md §10), and on SIGTERM/SIGINT drain (new inference requests → 503, in-flight ones
+ * finish) and exit 0.
+ */
+import { createLogger } from '../log.js';
+import type { SimConfig } from './config.js';
+import { startSimulator, type RunningSimulator } from './simulator.js';
+
+export interface RunOptions {
+  /** Configuration warnings to log (e.g. ignored YAML keys). */
+  warnings?: string[];
+}
+
+/**
+ * The per-rank configurations: `--data-parallel-rank R` runs rank R alone on `--port`;
+ * otherwise `--data-parallel-size N` runs ranks 0..N−1 on `port + r` (port 0: any free port each).
+ */
+export function rankConfigs(config: SimConfig): SimConfig[] {
+  if (config.dataParallelRank >= 0) return [config];
+  return Array.from({ length: config.dataParallelSize }, (_, rank) => ({
+    ...config,
+    port: config.port === 0 ? 0 : config.port + rank,
+    dataParallelRank: config.dataParallelSize > 1 ? rank : -1,
+  }));
+}
+
+export async function runSim(config: SimConfig, options: RunOptions = {}): Promise<void> {
+  const logger = createLogger('sim');
+  for (const warning of options.warnings ?? []) logger.warn(warning);
+  const simulators: RunningSimulator[] = [];
+  for (const rankConfig of rankConfigs(config)) {
+    const rankLogger = rankConfig.dataParallelRank >= 0 ? logger.child({ rank: rankConfig.dataParallelRank }) : logger;
+    simulators.push(await startSimulator(rankConfig, { logger: rankLogger }));
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    const running = simulators.reduce((sum, simulator) => sum + simulator.engine.dispatcher.running, 0);
+    const waiting = simulators.reduce((sum, simulator) => sum + simulator.engine.dispatcher.waiting, 0);
+    logger.info({ signal, running, waiting }, 'shutting down: draining in-flight requests');
+    const exit = (code: number): void => logger.flush(() => process.exit(code));
+    Promise.all(simulators.map((simulator) => simulator.close())).then(
+      () => exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -1,0 +1,185 @@
+/**
+ * The simulator's HTTP API (simulator.md §3) as a hono app: one handler per route reading like
+ * the protocol it serves; error mapping (OpenAI envelope with vLLM's type names) in `onError`.
+ */
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { z } from 'zod';
+import { readBody } from '../http/body.js';
+import { OpenAIError } from '../openai/errors.js';
+import { parseInferenceBody, parseJsonObject } from '../openai/parse.js';
+import { ChatMessage } from '../openai/schema.js';
+import type { Logger } from '../log.js';
+import { AdminConfigError, applyAdminUpdate, configView } from './admin-config.js';
+import { ChoiceEvents, collectAnswer, streamAnswer } from './answer.js';
+import type { Engine } from './engine.js';
+import { returnErrorHeader, simError, simErrorType } from './failures.js';
+import { toSimRequest } from './request.js';
+import { tokenizeChat, tokenizeText } from './tokenizer.js';
+
+type Env = { Bindings: HttpBindings };
+
+/** Process-level state the routes read. */
+export interface ServerState {
+  draining: boolean;
+  sleeping: boolean;
+  startedAt: number;
+  /** The port actually listened on (for `x-inference-port`). */
+  port: number;
+  /** `VLLM_SERVER_DEV_MODE=1`: `/sleep` is allowed (with `--enable-sleep-mode`). */
+  devMode: boolean;
+}
+
+export interface SimAppOptions {
+  engine: Engine;
+  state: ServerState;
+  logger: Logger;
+}
+
+/** Go's strconv.ParseBool. */
+export function goBool(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  return undefined;
+}
+
+function toSimOpenAIError(err: unknown): OpenAIError {
+  if (err instanceof OpenAIError) {
+    const type = simErrorType(err.status);
+    return err.type === type ? err : new OpenAIError(err.status, err.message, { type, param: err.param, cause: err.cause });
+  }
+  if (err instanceof AdminConfigError) return simError(400, err.message);
+  return simError(500, 'internal error');
+}
+
+function jsonError(error: OpenAIError, headers: Record<string, string> = {}): Response {
+  return new Response(error.toJSON(), { status: error.status, headers: { ...headers, 'content-type': 'application/json' } });
+}
+
+const TokenizeBody = z.looseObject({ model: z.string().optional(), prompt: z.string().optional(), messages: z.array(ChatMessage).optional() });
+
+export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env> {
+  const app = new Hono<Env>();
+  const bodyLimit = (): number => engine.config.maxRequestBodySizeMb * 1024 * 1024;
+  const readJson = async (c: Context<Env>): Promise<Record<string, unknown>> =>
+    parseJsonObject(await readBody(c.env.incoming, bodyLimit(), c.req.header('content-length')));
+
+  const responseHeaders = (requestId: string): Record<string, string> => {
+    const config = engine.config;
+    const headers: Record<string, string> = {};
+    if (config.podName) {
+      headers['x-inference-pod'] = config.podName;
+      headers['x-inference-port'] = String(state.port);
+    }
+    if (config.podNamespace) headers['x-inference-namespace'] = config.podNamespace;
+    if (config.enableRequestIdHeaders) headers['x-request-id'] = requestId;
+    return headers;
+  };
+
+  const inference = async (c: Context<Env>, api: 'chat_completions' | 'completions'): Promise<Response> => {
+    if (state.draining) throw simError(503, 'server is shutting down');
+    const raw = await readBody(c.env.incoming, bodyLimit(), c.req.header('content-length'));
+    const parsed = parseInferenceBody(api, raw) as Parameters<typeof toSimRequest>[0];
+    const headerId = engine.config.enableRequestIdHeaders ? c.req.header('x-request-id') : undefined;
+    const requestId = headerId || randomUUID();
+    const returnError = c.req.header('x-return-error');
+    if (returnError !== undefined && returnError !== '') throw returnErrorHeader(returnError);
+    const request = toSimRequest(parsed, { id: requestId, forceCacheThreshold: goBool(c.req.header('x-cache-threshold-finish-reason')) === true });
+
+    logger.debug({ requestId, api, model: request.model, stream: request.stream, choices: request.prompts.length * (request.n ?? 1) }, 'request');
+    const events = new ChoiceEvents();
+    const total = engine.submit(request, events);
+    const headers = responseHeaders(requestId);
+    const model = engine.loras.isLora(request.model) ? request.model : engine.displayModel;
+    const failed = (error: OpenAIError): Response => {
+      const answer = toSimOpenAIError(error);
+      logger[answer.status >= 500 ? 'warn' : 'debug']({ requestId, status: answer.status }, answer.message);
+      return jsonError(answer, headers);
+    };
+    if (request.stream) {
+      const error = await streamAnswer(events, total, request, model, { outgoing: c.env.outgoing, headers });
+      return error ? failed(error) : RESPONSE_ALREADY_SENT;
+    }
+    const answer = await collectAnswer(events, total, request, model);
+    if (!answer.ok) return failed(answer.error);
+    return new Response(JSON.stringify(answer.body), { status: 200, headers: { ...headers, 'content-type': 'application/json' } });
+  };
+
+  app.post('/v1/chat/completions', (c) => inference(c, 'chat_completions'));
+  app.post('/v1/completions', (c) => inference(c, 'completions'));
+
+  app.get('/v1/models', (c) => {
+    const config = engine.config;
+    const created = Math.floor(Date.now() / 1000);
+    const entry = (id: string, root: string, parent: string | null): Record<string, unknown> =>
+      ({ id, object: 'model', created, owned_by: 'vllm', root, parent, max_model_len: config.maxModelLen });
+    const data = config.servedModelNames.map((alias) => entry(alias, config.model, null));
+    for (const lora of engine.loras.names()) data.push(entry(lora, engine.loras.pathOf(lora), engine.displayModel));
+    return c.json({ object: 'list', data });
+  });
+
+  app.get('/health', () => new Response(null, { status: 200, headers: { 'content-type': 'application/json' } }));
+  app.get('/health/ready', () => {
+    const ready = Date.now() - state.startedAt >= engine.config.startupDuration;
+    return new Response(null, { status: ready ? 200 : 503, headers: { 'content-type': 'application/json' } });
+  });
+
+  app.get('/metrics', async () => new Response(await engine.metrics.text(), { headers: { 'content-type': engine.metrics.contentType } }));
+
+  app.post('/tokenize', async (c) => {
+    const result = TokenizeBody.safeParse(await readJson(c));
+    if (!result.success) throw simError(400, `Failed to read and parse tokenize request body, ${result.error.issues[0]?.message ?? 'invalid body'}`);
+    const { prompt, messages } = result.data;
+    if (prompt && messages) throw simError(400, 'both prompt and messages fields in tokenize request');
+    const tokens = prompt ? tokenizeText(prompt).ids : tokenizeChat(messages ?? []).ids;
+    return c.json({ max_model_len: engine.config.maxModelLen, count: tokens.length, tokens, token_strs: null });
+  });
+
+  app.post('/v1/load_lora_adapter', async (c) => {
+    const body = await readJson(c);
+    engine.loras.register(String(body.lora_name ?? ''), String(body.lora_path ?? ''));
+    return c.body(null, 200);
+  });
+  app.post('/v1/unload_lora_adapter', async (c) => {
+    const body = await readJson(c);
+    engine.loras.unregister(String(body.lora_name ?? ''));
+    return c.body(null, 200);
+  });
+
+  app.get('/admin/config', (c) => c.json(configView(engine.config)));
+  app.post('/admin/config', async (c) => {
+    const next = applyAdminUpdate(engine.config, await readJson(c));
+    if (next.fakeMetrics && next.fakeMetrics !== engine.config.fakeMetrics) engine.metrics.setFake(next.fakeMetrics);
+    engine.updateConfig(next);
+    logger.info({ update: configView(next) }, 'configuration updated');
+    return c.json(configView(next));
+  });
+
+  app.post('/sleep', (c) => {
+    if (engine.config.enableSleepMode && state.devMode) {
+      state.sleeping = true;
+      engine.kvCache?.discard();
+    } else {
+      logger.info('sleep request skipped: needs --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1');
+    }
+    return c.body(null, 200);
+  });
+  app.post('/wake_up', (c) => {
+    const tags = c.req.query('tags');
+    if (tags === undefined || tags === 'kv_cache') engine.kvCache?.activate();
+    state.sleeping = false;
+    return c.body(null, 200);
+  });
+  app.get('/is_sleeping', (c) => c.json({ is_sleeping: state.sleeping }));
+
+  app.notFound(() => jsonError(simError(404, 'Not Found')));
+  app.onError((err) => {
+    const error = toSimOpenAIError(err);
+    if (error.status >= 500) logger.error({ err }, error.message);
+    return jsonError(error);
+  });
+  return app;
+}
