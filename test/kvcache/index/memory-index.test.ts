@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryKvBlockIndex } from '../../../scheduler/kvcache/index/memory-index.js';
+import { LruMap, MAX_MAP_ENTRIES } from '../../../scheduler/kvcache/index/lru.js';
+import { createKvBlockIndex, resolveIndexBackend } from '../../../scheduler/kvcache/index/config.js';
+import { describeIndexSuite } from './index-suite.js';
+
+describeIndexSuite('in-memory', { create: async () => new MemoryKvBlockIndex() });
+
+const gpu = (pod: string) => ({ pod, tier: 'gpu' });
+
+describe('MemoryKvBlockIndex caps (inMemoryConfig)', () => {
+  it('size bounds the request keys; the least recently used key goes first', async () => {
+    const index = new MemoryKvBlockIndex({ size: 3 });
+    await index.add(null, [1n, 2n, 3n], [gpu('a:1')]);
+    await index.lookup([1n]); // 1 becomes the most recent; 2 is now the oldest
+    await index.add(null, [4n], [gpu('a:1')]);
+    expect(await index.size()).toBe(3);
+    expect((await index.lookup([2n])).size).toBe(0);
+    expect((await index.lookup([1n])).size).toBe(1);
+    expect((await index.lookup([3n, 4n])).size).toBe(2);
+  });
+
+  it('podCacheSize bounds entries per key; the 11th distinct entry pushes out the least recently added', async () => {
+    const index = new MemoryKvBlockIndex();
+    for (let i = 0; i < 10; i++) await index.add(null, [1n], [gpu(`10.0.0.${i}:8000`)]);
+    await index.add(null, [1n], [gpu('10.0.0.0:8000')]); // re-adding refreshes pod 0
+    await index.add(null, [1n], [gpu('10.0.0.10:8000')]);
+    const pods = (await index.lookup([1n])).get(1n)!.map((e) => e.pod);
+    expect(pods).toHaveLength(10);
+    expect(pods).not.toContain('10.0.0.1:8000');
+    expect(pods).toContain('10.0.0.0:8000');
+    expect(pods).toContain('10.0.0.10:8000');
+  });
+
+  it('a small podCacheSize counts tiers and speculative entries as distinct entries', async () => {
+    const index = new MemoryKvBlockIndex({ podCacheSize: 2 });
+    await index.add(null, [1n], [gpu('a:1'), { pod: 'a:1', tier: 'cpu' }, { pod: 'a:1', tier: '', speculative: true }]);
+    expect((await index.lookup([1n])).get(1n)).toEqual([{ pod: 'a:1', tier: 'cpu' }, { pod: 'a:1', tier: '', speculative: true }]);
+  });
+
+  it('rejects non-positive caps', () => {
+    expect(() => new MemoryKvBlockIndex({ size: 0 })).toThrow(/positive/);
+    expect(() => new MemoryKvBlockIndex({ podCacheSize: -1 })).toThrow(/positive/);
+  });
+
+  it('clamps capacities to what one JS Map can hold', () => {
+    expect(new LruMap(100_000_000).capacity).toBe(MAX_MAP_ENTRIES);
+  });
+});
+
+describe('kvBlockIndexConfig', () => {
+  it('defaults to the in-memory index and reads its caps', async () => {
+    expect(resolveIndexBackend(undefined)).toEqual({ kind: 'memory', config: {} });
+    expect(resolveIndexBackend({ inMemoryConfig: { size: 5, podCacheSize: 2 } })).toEqual({ kind: 'memory', config: { size: 5, podCacheSize: 2 } });
+    const index = await createKvBlockIndex({ inMemoryConfig: { size: 5 } });
+    expect(index).toBeInstanceOf(MemoryKvBlockIndex);
+    await index.close();
+  });
+
+  it('prefers valkey, then redis, over in-memory; null disables a backend', () => {
+    expect(resolveIndexBackend({ inMemoryConfig: { size: 5 }, redisConfig: { address: 'r:1' } })).toMatchObject({ kind: 'redis', config: { address: 'r:1', backendType: 'redis' } });
+    expect(resolveIndexBackend({ redisConfig: { address: 'r:1' }, valkeyConfig: {} })).toMatchObject({ kind: 'redis', config: { address: 'valkey://127.0.0.1:6379', backendType: 'valkey' } });
+    expect(resolveIndexBackend({ redisConfig: null, inMemoryConfig: {} })).toEqual({ kind: 'memory', config: {} });
+  });
+
+  it('fails with the YAML path on bad or unsupported settings', () => {
+    expect(() => resolveIndexBackend({ inMemoryConfig: { size: '1e8' } })).toThrow('indexerConfig.kvBlockIndexConfig.inMemoryConfig.size must be a positive integer');
+    expect(() => resolveIndexBackend({ inMemoryConfig: { sise: 1 } })).toThrow('inMemoryConfig.sise is not a known field');
+    expect(() => resolveIndexBackend({ costAwareMemoryConfig: { size: '2GiB' } })).toThrow(/costAwareMemoryConfig is not supported/);
+    expect(() => resolveIndexBackend({ redisConfig: { address: '' } })).toThrow('redisConfig.address must be a non-empty string');
+    expect(() => resolveIndexBackend({ bogus: 1 }, 'x')).toThrow('x.bogus is not a known field');
+  });
+});
