@@ -88,8 +88,12 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: 'tensor-parallel-size', key: null, kind: 'int', description: 'ignored (vLLM compatibility)', placeholder: '<n>' },
   { flag: 'enforce-eager', key: null, kind: 'bool', description: 'ignored (vLLM compatibility)', negatable: true },
   { flag: 'enable-prefix-caching', key: null, kind: 'bool', description: 'ignored (vLLM compatibility)', negatable: true },
-  // KV events over ZeroMQ (--zmq-endpoint / --kv-events-endpoint, --event-batch-size,
-  // --use-vllm-map-event-format) belong here once the publisher exists; see KvEventSink.
+  // KV events over ZeroMQ (simulator.md §7), published only with --enable-kvcache.
+  { flag: 'zmq-endpoint', key: 'zmqEndpoint', kind: 'string', description: 'ZeroMQ endpoint KV events are published to ("" = off); the EPP binds it in global mode', placeholder: '<endpoint>', defaultText: 'tcp://127.0.0.1:5557' },
+  { flag: 'kv-events-endpoint', key: 'zmqEndpoint', kind: 'string', description: 'alias of --zmq-endpoint', placeholder: '<endpoint>', env: 'SIM_KV_EVENTS_ENDPOINT' },
+  { flag: 'kv-events-bind', key: 'kvEventsBind', kind: 'bool', description: 'bind the publisher (e.g. tcp://*:5557) so the EPP connects to each pod', defaultText: 'false' },
+  { flag: 'event-batch-size', key: 'eventBatchSize', kind: 'int', description: 'events per published batch (also flushed every second)', placeholder: '<n>', defaultText: '16' },
+  { flag: 'use-vllm-map-event-format', key: 'useVllmMapEventFormat', kind: 'bool', description: 'map-encoded events (newer vLLM) instead of positional arrays', defaultText: 'false' },
 ];
 
 /** Splits list values given as one string: space- and/or comma-separated. */

@@ -49,6 +49,13 @@ export interface SimConfig extends LatencySettings {
   enableSleepMode: boolean;
   fakeMetrics: FakeMetricsConfig | null;
   maxRequestBodySizeMb: number;
+  /** Where KV events are published (ZeroMQ PUB); "" = not published. Only with enableKvcache. */
+  zmqEndpoint: string;
+  /** Bind the PUB socket (the EPP then connects to each pod, e.g. tcp://*:5557) instead of connecting. */
+  kvEventsBind: boolean;
+  eventBatchSize: number;
+  /** vLLM's newer map-encoded events instead of the positional arrays. */
+  useVllmMapEventFormat: boolean;
   /** Engines in this process (§10): rank r serves `port + r`. */
   dataParallelSize: number;
   /** This engine's data-parallel rank; -1 when not set (then ranks come from `dataParallelSize`). */
@@ -102,6 +109,10 @@ export function defaultConfig(): Omit<SimConfig, 'model'> {
     enableSleepMode: false,
     fakeMetrics: null,
     maxRequestBodySizeMb: 4,
+    zmqEndpoint: 'tcp://127.0.0.1:5557',
+    kvEventsBind: false,
+    eventBatchSize: 16,
+    useVllmMapEventFormat: false,
     dataParallelSize: 1,
     dataParallelRank: -1,
     podIp: '',
@@ -139,6 +150,7 @@ export function validateConfig(config: SimConfig): void {
   }
   check((BLOCK_SIZES as readonly number[]).includes(config.blockSize), 'token block size should be one of the following: 8, 16, 32, 64, 128');
   check(config.kvCacheSize >= 0, 'KV cache size cannot be negative');
+  check(config.eventBatchSize >= 1, 'event-batch-size must be at least 1');
   check(!config.enableKvcache || config.podIp !== '', 'IP should be defined in the environment (POD_IP) for KV cache to work');
   validateFailures(config);
   check(config.globalCacheHitThreshold >= 0 && config.globalCacheHitThreshold <= 1, 'global cache hit threshold must be between in range [0, 1]');

@@ -3,9 +3,11 @@
  * simulator.md §10), and on SIGTERM/SIGINT drain (new inference requests → 503, in-flight ones
  * finish) and exit 0.
  */
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
+import { startTelemetry } from '../telemetry/sdk.js';
 import type { SimConfig } from './config.js';
-import { startSimulator, type RunningSimulator } from './simulator.js';
+import { startSimulator, type KvEventSinkFactory, type RunningSimulator } from './simulator.js';
+import { kvEventsTopic, ZmqKvEventPublisher } from './kv-events-publisher.js';
 
 export interface RunOptions {
   /** Configuration warnings to log (e.g. ignored YAML keys). */
@@ -25,13 +27,32 @@ export function rankConfigs(config: SimConfig): SimConfig[] {
   }));
 }
 
+/**
+ * With the prefix cache on and an endpoint set, KV events go out over ZeroMQ like vLLM's, on the
+ * topic `kv@<POD_IP>:<serving port>@<model>` — the port is known only once listening, hence a factory.
+ */
+function kvEventPublisher(config: SimConfig, logger: Logger): KvEventSinkFactory | undefined {
+  if (!config.enableKvcache || config.zmqEndpoint === '') return undefined;
+  return ({ port }) => ZmqKvEventPublisher.open({
+    endpoint: config.zmqEndpoint,
+    topic: kvEventsTopic(config.podIp, port, config.model),
+    bind: config.kvEventsBind,
+    eventBatchSize: config.eventBatchSize,
+    encoding: config.useVllmMapEventFormat ? 'map' : 'positional',
+    dataParallelRank: Math.max(0, config.dataParallelRank),
+    logger,
+  });
+}
+
 export async function runSim(config: SimConfig, options: RunOptions = {}): Promise<void> {
   const logger = createLogger('sim');
   for (const warning of options.warnings ?? []) logger.warn(warning);
+  // Like vLLM with --otlp-traces-endpoint: on when OTEL_* configures an exporter.
+  const telemetry = startTelemetry('vllm-sim', { logger });
   const simulators: RunningSimulator[] = [];
   for (const rankConfig of rankConfigs(config)) {
     const rankLogger = rankConfig.dataParallelRank >= 0 ? logger.child({ rank: rankConfig.dataParallelRank }) : logger;
-    simulators.push(await startSimulator(rankConfig, { logger: rankLogger }));
+    simulators.push(await startSimulator(rankConfig, { logger: rankLogger, kvEventSink: kvEventPublisher(rankConfig, rankLogger) }));
   }
 
   let stopping = false;
@@ -45,7 +66,7 @@ export async function runSim(config: SimConfig, options: RunOptions = {}): Promi
     const waiting = simulators.reduce((sum, simulator) => sum + simulator.engine.dispatcher.waiting, 0);
     logger.info({ signal, running, waiting }, 'shutting down: draining in-flight requests');
     const exit = (code: number): void => logger.flush(() => process.exit(code));
-    Promise.all(simulators.map((simulator) => simulator.close())).then(
+    Promise.all(simulators.map((simulator) => simulator.close())).then(() => telemetry.shutdown()).then(
       () => exit(0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');

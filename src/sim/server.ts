@@ -18,6 +18,7 @@ import type { Engine } from './engine.js';
 import { returnErrorHeader, simError, simErrorType } from './failures.js';
 import { toSimRequest } from './request.js';
 import { tokenizeChat, tokenizeText } from './tokenizer.js';
+import { extractContext, markError, SpanKind, tracer, type Span } from '../telemetry/tracing.js';
 
 type Env = { Bindings: HttpBindings };
 
@@ -79,7 +80,25 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
     return headers;
   };
 
+  /**
+   * vLLM emits one SERVER span `llm_request` per request, parented on the incoming traceparent;
+   * so does the simulator, so traces show the model servers as vLLM would.
+   */
   const inference = async (c: Context<Env>, api: 'chat_completions' | 'completions'): Promise<Response> => {
+    const span = tracer('vllm-sim').startSpan('llm_request', { kind: SpanKind.SERVER, attributes: { 'url.path': c.req.path } }, extractContext(c.env.incoming.headers));
+    try {
+      const response = await serveInference(c, api, span);
+      span.setAttribute('http.response.status_code', response === RESPONSE_ALREADY_SENT ? 200 : response.status);
+      return response;
+    } catch (err) {
+      markError(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  };
+
+  const serveInference = async (c: Context<Env>, api: 'chat_completions' | 'completions', span: Span): Promise<Response> => {
     if (state.draining) throw simError(503, 'server is shutting down');
     const raw = await readBody(c.env.incoming, bodyLimit(), c.req.header('content-length'));
     const parsed = parseInferenceBody(api, raw) as Parameters<typeof toSimRequest>[0];
@@ -89,6 +108,7 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
     if (returnError !== undefined && returnError !== '') throw returnErrorHeader(returnError);
     const request = toSimRequest(parsed, { id: requestId, forceCacheThreshold: goBool(c.req.header('x-cache-threshold-finish-reason')) === true });
 
+    span.setAttributes({ 'gen_ai.request.id': requestId, 'gen_ai.request.model': request.model, 'gen_ai.request.stream': request.stream });
     logger.debug({ requestId, api, model: request.model, stream: request.stream, choices: request.prompts.length * (request.n ?? 1) }, 'request');
     const events = new ChoiceEvents();
     const total = engine.submit(request, events);
