@@ -12,6 +12,7 @@ import { loadEndpointPickerConfig } from './config/loader.js';
 import { EndpointStore } from './datalayer/store.js';
 import { StaticFileSource } from './datalayer/static-file.js';
 import { MetricsScraper } from './datalayer/scraper.js';
+import { startKubernetesDiscovery } from './datalayer/pool-source.js';
 import { startExtProcServer } from './extproc/server.js';
 import { startHealthServer } from './extproc/health.js';
 import { Director } from './framework/director.js';
@@ -47,15 +48,21 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
   try {
     const metrics = new EppMetrics({ defaultMetrics: true });
     const store = new EndpointStore();
-    if (config.endpointsFile) {
+    let isServing = (): boolean => store.synced;
+    const poolName = config.pool?.poolName;
+    if (config.pool && poolName) {
+      const discovery = await startKubernetesDiscovery({ config: config.pool, store, logger });
+      closers.push(() => discovery.close());
+      isServing = () => discovery.isServing();
+    } else if (config.endpointsFile) {
       const source = new StaticFileSource(config.endpointsFile, store, logger);
       source.start();
       closers.push(() => source.close());
     } else {
-      logger.warn('no --endpoints file given: the endpoint set is empty and every request gets 503');
+      logger.warn('neither --pool-name nor --endpoints given: the endpoint set is empty and every request gets 503');
       store.replaceAll([]);
     }
-    const updateReady = (): void => metrics.readyPods.set({ name: 'static' }, store.list().length);
+    const updateReady = (): void => metrics.readyPods.set({ name: poolName ?? 'static' }, store.list().length);
     updateReady();
     closers.push(store.onChange(updateReady));
 
@@ -96,7 +103,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');
     }
     if (config.grpcHealthPort >= 0) {
-      const health = await startHealthServer({ port: config.grpcHealthPort, host: config.host, isServing: () => store.synced });
+      const health = await startHealthServer({ port: config.grpcHealthPort, host: config.host, isServing });
       closers.push(() => health.close());
       ports.health = health.port;
       logger.info({ url: `grpc://${config.host}:${health.port}`, port: health.port, listener: 'health' }, 'listening');

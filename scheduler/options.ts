@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { boolOption, durationArg, intArg, option } from '../src/flags.js';
+import { addPoolFlags, poolDiscoveryConfig, type PoolDiscoveryConfig } from '../src/k8s/pool-flags.js';
 
 export interface EppConfig {
   configFile?: string;
@@ -21,6 +22,8 @@ export interface EppConfig {
   metricsStalenessMs: number;
   tracing: boolean;
   bodyLimitBytes: number;
+  /** InferencePool discovery (Kubernetes); unset or without poolName: the static endpoints file. */
+  pool?: PoolDiscoveryConfig;
 }
 
 export const EPP_DEFAULTS = {
@@ -38,7 +41,7 @@ export const EPP_DEFAULTS = {
 } as const satisfies Partial<EppConfig>;
 
 export function addEppCommand(program: Command): void {
-  program
+  const command = program
     .command('epp')
     .description('Endpoint Picker: schedules inference requests (Envoy ext_proc gRPC and a built-in HTTP gateway)')
     .addOption(option('--config <file>', 'EndpointPickerConfig YAML file (llm-d schema)', 'EPP_CONFIG').conflicts('configText'))
@@ -56,7 +59,8 @@ export function addEppCommand(program: Command): void {
     .addOption(option('--metrics-timeout <duration>', 'timeout of one scrape', 'EPP_METRICS_TIMEOUT').argParser(durationArg).default(EPP_DEFAULTS.metricsTimeoutMs, '1s'))
     .addOption(option('--metrics-staleness-threshold <duration>', 'endpoints without a good scrape for this long are not preferred', 'EPP_METRICS_STALENESS_THRESHOLD').argParser(durationArg).default(EPP_DEFAULTS.metricsStalenessMs, '2s'))
     .addOption(boolOption('--tracing', 'force OpenTelemetry tracing on (otherwise on when OTEL_* env configures an exporter)', 'EPP_TRACING', EPP_DEFAULTS.tracing))
-    .addOption(new Option('--body-limit <bytes>', 'largest request body accepted (413 past it)').env('EPP_BODY_LIMIT').argParser(intArg).default(EPP_DEFAULTS.bodyLimitBytes))
+    .addOption(new Option('--body-limit <bytes>', 'largest request body accepted (413 past it)').env('EPP_BODY_LIMIT').argParser(intArg).default(EPP_DEFAULTS.bodyLimitBytes));
+  addPoolFlags(command)
     .action(async (opts: Record<string, unknown>) => {
       const config: EppConfig = {
         configFile: (opts.config ?? opts.configFile) as string | undefined,
@@ -74,6 +78,7 @@ export function addEppCommand(program: Command): void {
         metricsStalenessMs: opts.metricsStalenessThreshold as number,
         tracing: opts.tracing as boolean,
         bodyLimitBytes: opts.bodyLimit as number,
+        pool: poolDiscoveryConfig(opts),
       };
       const { runEpp } = await import('./main.js');
       await runEpp(config);

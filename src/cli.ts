@@ -23,6 +23,8 @@ export async function main(argv: string[]): Promise<void> {
   addEppCommand(program);
   const { addDemoCommand } = await import('./demo-options.js');
   addDemoCommand(program);
+  const { addInjectCommand } = await import('./k8s/inject-options.js');
+  addInjectCommand(program);
 
   await program.parseAsync(argv);
 }
