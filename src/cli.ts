@@ -30,6 +30,6 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv).catch((err: unknown) => {
-  process.stderr.write(`pd-router: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`pd-router: ${err instanceof Error ? (process.env.PD_ROUTER_DEBUG ? err.stack : err.message) : String(err)}\n`);
   process.exit(1);
 });
