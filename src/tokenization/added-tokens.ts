@@ -1,0 +1,135 @@
+/**
+ * Splits prompt text at the tokenizer's atomic added tokens (`<|im_start|>`, `<|eot_id|>`, …),
+ * the boundaries where tokenizing pieces separately provably equals tokenizing the whole.
+ *
+ * Why this holds: an HF tokenizer first cuts its input at non-normalized added tokens
+ * (leftmost-longest match) and only then normalizes, pre-tokenizes and runs the model on each
+ * piece independently; with `add_special_tokens = false` the post-processor adds nothing. So the
+ * ids of `text` are the concatenation of the ids of the pieces between those tokens and the
+ * tokens' own ids. The cut is only ours to make where that independence is exact:
+ *
+ *  - tokens with `lstrip`/`rstrip` (they eat neighbouring whitespace) or `normalized` (matched
+ *    after normalization) are still matched — to reproduce leftmost-longest — but left inside
+ *    the surrounding piece, where the real tokenizer sees the same neighbours;
+ *  - `single_word` tokens depend on characters across our cut → no splitting for that tokenizer;
+ *  - a Metaspace pre-tokenizer with `prepend_scheme: "first"` treats the piece at offset 0
+ *    differently → no splitting either.
+ *
+ * Long runs can further be cut into chunks at points safe-cuts.ts proves harmless for the
+ * tokenizer's pre-tokenizer (when it knows it), so they encode in parallel.
+ *
+ * The tokenization tests check the equality on random conversations with Qwen3 and Llama 3.1.
+ */
+import { safeCutFinder, type CutFinder } from './safe-cuts.js';
+
+/** An entry of tokenizer.json's `added_tokens`. */
+export interface AddedTokenInfo {
+  id: number;
+  content: string;
+  special?: boolean;
+  lstrip?: boolean;
+  rstrip?: boolean;
+  single_word?: boolean;
+  normalized?: boolean;
+}
+
+/** What segmentation needs from tokenizer.json (read where the tokenizer is loaded). */
+export interface TokenizerMeta {
+  addedTokens: AddedTokenInfo[];
+  /** The `pre_tokenizer` and `normalizer` sections, for the Metaspace check. */
+  preTokenizer: unknown;
+  normalizer: unknown;
+}
+
+/** A piece of split text: a run of ordinary text, or the id of an atomic added token. */
+export type Piece = string | number;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** True if some (nested) section is a Metaspace that prepends only to the first piece. */
+function prependsFirstOnly(section: unknown): boolean {
+  if (Array.isArray(section)) return section.some(prependsFirstOnly);
+  if (section === null || typeof section !== 'object') return false;
+  const node = section as Record<string, unknown>;
+  if (node.type === 'Metaspace' && node.prepend_scheme === 'first') return true;
+  return Object.values(node).some((value) => typeof value === 'object' && prependsFirstOnly(value));
+}
+
+/** Why a tokenizer's text cannot be split, or undefined when it can. */
+export function unsplittableReason(meta: TokenizerMeta): string | undefined {
+  if (meta.addedTokens.some((token) => token.single_word)) return 'an added token is single_word';
+  if (prependsFirstOnly(meta.preTokenizer) || prependsFirstOnly(meta.normalizer)) return 'Metaspace prepends only to the first piece';
+  return undefined;
+}
+
+export class AddedTokenSplitter {
+  private readonly pattern: RegExp | undefined;
+  /** content → id, for the tokens we cut at. */
+  private readonly atomic = new Map<string, number>();
+
+  private constructor(
+    tokens: readonly AddedTokenInfo[],
+    private readonly findCut: CutFinder | undefined,
+  ) {
+    const matched = tokens.filter((token) => !token.normalized && token.content.length > 0);
+    for (const token of matched) {
+      if (!token.lstrip && !token.rstrip) this.atomic.set(token.content, token.id);
+    }
+    // Longest first: JS alternation is leftmost, first-alternative-wins → leftmost-longest.
+    const alternatives = [...new Set(matched.map((token) => token.content))]
+      .sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
+      .map(escapeRegExp);
+    this.pattern = alternatives.length > 0 ? new RegExp(alternatives.join('|'), 'g') : undefined;
+  }
+
+  /** A splitter for this tokenizer, or undefined when it could not split anything without changing ids. */
+  static create(meta: TokenizerMeta): AddedTokenSplitter | undefined {
+    if (unsplittableReason(meta) !== undefined) return undefined;
+    const findCut = safeCutFinder(meta);
+    const hasAtomic = meta.addedTokens.some((token) => !token.normalized && !token.lstrip && !token.rstrip && token.content.length > 0);
+    if (!hasAtomic && !findCut) return undefined;
+    return new AddedTokenSplitter(meta.addedTokens, findCut);
+  }
+
+  /** Whether long runs can be cut into chunks (the pre-tokenizer is one safe-cuts.ts covers). */
+  get chunks(): boolean {
+    return this.findCut !== undefined;
+  }
+
+  /**
+   * `text` as ordinary runs (never empty) and atomic token ids, in order; runs longer than
+   * `chunkChars` (0 = never) are cut into chunks of about that size where that is safe.
+   */
+  split(text: string, chunkChars = 0): Piece[] {
+    const pieces: Piece[] = [];
+    let runStart = 0;
+    const pattern = this.pattern;
+    if (pattern) {
+      pattern.lastIndex = 0;
+      for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+        const id = this.atomic.get(match[0]);
+        if (id === undefined) continue; // matched, but stays inside the run (lstrip/rstrip token)
+        if (match.index > runStart) this.pushRun(pieces, text, runStart, match.index, chunkChars);
+        pieces.push(id);
+        runStart = pattern.lastIndex;
+      }
+    }
+    if (runStart < text.length) this.pushRun(pieces, text, runStart, text.length, chunkChars);
+    return pieces;
+  }
+
+  /** Pushes `text[start, end)`, cut into ~chunkChars chunks where that is provably safe. */
+  private pushRun(pieces: Piece[], text: string, start: number, end: number, chunkChars: number): void {
+    if (this.findCut && chunkChars > 0) {
+      while (end - start > chunkChars) {
+        const cut = this.findCut(text, start + chunkChars, end);
+        if (cut < 0) break;
+        pieces.push(text.slice(start, cut));
+        start = cut;
+      }
+    }
+    pieces.push(text.slice(start, end));
+  }
+}

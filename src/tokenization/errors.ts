@@ -1,0 +1,23 @@
+/**
+ * Why a request could not be turned into tokens. Callers (the precise prefix-cache scorer, the
+ * simulator) treat any of these as "no tokens": the request is still routed, just without a
+ * prefix-cache score.
+ */
+export type TokenizationErrorCode = 'model_not_found' | 'tokenizer_load' | 'template' | 'unsupported';
+
+export class TokenizationError extends Error {
+  override readonly name: string = 'TokenizationError';
+
+  constructor(readonly code: TokenizationErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Template problems: no template, `raise_exception(...)`, parse errors, bad flag combinations. */
+export class TemplateError extends TokenizationError {
+  override readonly name = 'TemplateError';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('template', message, options);
+  }
+}
