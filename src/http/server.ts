@@ -61,8 +61,13 @@ export async function listen(handler: RequestListener, options: ListenOptions): 
       closing ??= new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         timer.unref();
+        // A keep-alive connection whose in-flight response finishes after close() stays open
+        // (Node answers it with keep-alive), so idle connections are swept until all are gone.
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        sweep.unref();
         server.close(() => {
           clearTimeout(timer);
+          clearInterval(sweep);
           resolve();
         });
         server.closeIdleConnections();

@@ -1,0 +1,174 @@
+/**
+ * The sidecar's resolved runtime configuration: what `pd-router sidecar` flags/YAML/env turn into,
+ * and what tests, the bench and the demo pass to `startSidecar` directly. Semantic validation lives
+ * here so both entry points reject the same bad settings with the same words.
+ */
+
+export const KV_CONNECTORS = ['nixlv2', 'shared-storage', 'sglang'] as const;
+export type KvConnector = (typeof KV_CONNECTORS)[number];
+
+/** What to do when a prefill fails for a reason other than a 400–451 answer (those are always relayed). */
+export type PrefillFailurePolicy = 'fallback' | 'relay';
+
+export const TLS_STAGES = ['prefiller', 'decoder', 'encoder'] as const;
+export type TlsStage = (typeof TLS_STAGES)[number];
+export type StageFlags = Readonly<Record<TlsStage, boolean>>;
+
+export interface SidecarConfig {
+  /** Listen port of the primary listener; 0 picks a free one (tests). */
+  port: number;
+  /** Listen address; upstream listens on every interface. */
+  host: string;
+  /** The local vLLM (decoder) port; data-parallel rank i uses vllmPort + i. */
+  vllmPort: number;
+  /** The local vLLM host; upstream hard-codes `localhost`. */
+  vllmHost: string;
+  kvConnector: KvConnector;
+  /** EPD encoder connector; only '' (no encoder stage) is implemented. */
+  ecConnector: string;
+  /** vLLM data-parallel size: listeners on port … port+N-1, each in front of vllmPort+i. */
+  dataParallelSize: number;
+  /** This pod's IP, the host part of `x-data-parallel-host-port` values (env POD_IP). */
+  podIp: string;
+  /** Pick a random prefill candidate instead of the first. */
+  enablePrefillerSampling: boolean;
+  /** Serve HTTPS (self-signed unless certPath is set). */
+  secureProxy: boolean;
+  /** Directory with tls.crt + tls.key, hot-reloaded; '' → self-signed. */
+  certPath: string;
+  /** Use TLS towards each upstream stage. */
+  useTls: StageFlags;
+  /** Skip certificate verification towards each upstream stage. */
+  insecureSkipVerify: StageFlags;
+  enableSsrfProtection: boolean;
+  /** Static SSRF allowlist (hosts, IPs or pod names; any port). */
+  ssrfAllowlist: readonly string[];
+  inferencePoolNamespace: string;
+  inferencePoolName: string;
+  poolGroup: string;
+  /** Keep-alive connections per upstream origin. */
+  maxIdleConnsPerHost: number;
+  /** Per-attempt prefill deadline in ms; 0 = none. */
+  prefillTimeoutMs: number;
+  /** Extra prefill attempts after a 502/503/504 or a connection failure. */
+  prefillMaxRetries: number;
+  prefillRetryBackoffMs: number;
+  prefillFailurePolicy: PrefillFailurePolicy;
+  /** SGLang bootstrap port written into both legs (env SGLANG_BOOTSTRAP_PORT). */
+  sglangBootstrapPort: number;
+  /** Chunked decode budget; only 0 (off) is implemented. */
+  decodeChunkSize: number;
+  /** Create spans. The CLI sets this from the telemetry SDK (OTEL env or --tracing). */
+  tracing: boolean;
+  /** How long a SIGTERM waits for in-flight requests before cutting connections. */
+  shutdownGraceMs: number;
+  /** Largest request body the P/D handler buffers (413 past it). */
+  maxBodyBytes: number;
+}
+
+const NO_STAGES: StageFlags = { prefiller: false, decoder: false, encoder: false };
+
+export const DEFAULT_SIDECAR_CONFIG: Readonly<SidecarConfig> = {
+  port: 8000,
+  host: '0.0.0.0',
+  vllmPort: 8200,
+  vllmHost: 'localhost',
+  kvConnector: 'nixlv2',
+  ecConnector: '',
+  dataParallelSize: 1,
+  podIp: '',
+  enablePrefillerSampling: false,
+  secureProxy: true,
+  certPath: '',
+  useTls: NO_STAGES,
+  insecureSkipVerify: NO_STAGES,
+  enableSsrfProtection: false,
+  ssrfAllowlist: [],
+  inferencePoolNamespace: '',
+  inferencePoolName: '',
+  poolGroup: 'inference.networking.k8s.io',
+  maxIdleConnsPerHost: 1024,
+  prefillTimeoutMs: 300_000,
+  prefillMaxRetries: 0,
+  prefillRetryBackoffMs: 200,
+  prefillFailurePolicy: 'relay',
+  sglangBootstrapPort: 8998,
+  decodeChunkSize: 0,
+  tracing: false,
+  shutdownGraceMs: 60_000,
+  maxBodyBytes: 32 * 1024 * 1024,
+};
+
+export type SidecarConfigInput = Partial<SidecarConfig>;
+
+export class SidecarConfigError extends Error {
+  override readonly name = 'SidecarConfigError';
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new SidecarConfigError(message);
+}
+
+function isPort(value: number, allowZero: boolean): boolean {
+  return Number.isInteger(value) && value >= (allowZero ? 0 : 1) && value <= 65535;
+}
+
+/** Defaults + input, validated. Throws SidecarConfigError with a message naming the flag. */
+export function resolveSidecarConfig(input: SidecarConfigInput = {}): SidecarConfig {
+  const config: SidecarConfig = { ...DEFAULT_SIDECAR_CONFIG, ...input };
+  // Upstream: a non-positive pool size means "use the default", not "no pool".
+  if (!(config.maxIdleConnsPerHost > 0)) config.maxIdleConnsPerHost = DEFAULT_SIDECAR_CONFIG.maxIdleConnsPerHost;
+  validateSidecarConfig(config);
+  return config;
+}
+
+export function validateSidecarConfig(config: SidecarConfig): void {
+  check(isPort(config.port, true), `--port must be a port number (0-65535), got ${config.port}`);
+  check(isPort(config.vllmPort, false), `--vllm-port must be a port number (1-65535), got ${config.vllmPort}`);
+  check((KV_CONNECTORS as readonly string[]).includes(config.kvConnector), `--kv-connector must be one of: ${KV_CONNECTORS.join(', ')}`);
+  if (config.ecConnector !== '') {
+    check(config.ecConnector === 'ec-example', '--ec-connector must be one of: ec-example');
+    throw new SidecarConfigError('--ec-connector: encoder disaggregation (EPD) is not implemented in pd-router\'s sidecar yet; leave it empty');
+  }
+  check(config.decodeChunkSize >= 0, `--decode-chunk-size must be a non-negative integer (0 disables chunked decode), got ${config.decodeChunkSize}`);
+  check(config.decodeChunkSize === 0, '--decode-chunk-size: chunked decode is not implemented in pd-router\'s sidecar yet; use 0');
+  check(Number.isInteger(config.dataParallelSize) && config.dataParallelSize >= 1, `--data-parallel-size must be an integer ≥ 1, got ${config.dataParallelSize}`);
+  if (config.dataParallelSize > 1) {
+    check(config.port !== 0, '--data-parallel-size > 1 needs a fixed --port (rank i listens on port+i)');
+    check(isPort(config.port + config.dataParallelSize - 1, false), '--port + --data-parallel-size - 1 must stay a valid port');
+    check(isPort(config.vllmPort + config.dataParallelSize - 1, false), '--vllm-port + --data-parallel-size - 1 must stay a valid port');
+  }
+  check(Number.isInteger(config.prefillMaxRetries) && config.prefillMaxRetries >= 0, `--prefill-max-retries must be an integer ≥ 0, got ${config.prefillMaxRetries}`);
+  check(config.prefillMaxRetries === 0 || config.prefillRetryBackoffMs > 0, `--prefill-retry-backoff must be positive when --prefill-max-retries > 0, got ${config.prefillRetryBackoffMs}ms`);
+  check(config.prefillTimeoutMs >= 0, `--prefill-timeout must be ≥ 0 (0 disables it), got ${config.prefillTimeoutMs}ms`);
+  check(config.prefillFailurePolicy === 'fallback' || config.prefillFailurePolicy === 'relay', `--prefill-failure-policy must be one of: fallback, relay (got ${String(config.prefillFailurePolicy)})`);
+  check(isPort(config.sglangBootstrapPort, false), `SGLang bootstrap port must be a port number, got ${config.sglangBootstrapPort}`);
+  check(config.shutdownGraceMs >= 0, `--shutdown-grace must be ≥ 0, got ${config.shutdownGraceMs}ms`);
+  check(config.maxBodyBytes > 0, `--max-body-bytes must be positive, got ${config.maxBodyBytes}`);
+  validateSsrf(config);
+}
+
+function validateSsrf(config: SidecarConfig): void {
+  const hasPool = config.inferencePoolName !== '' || config.inferencePoolNamespace !== '';
+  if (!config.enableSsrfProtection) {
+    check(config.ssrfAllowlist.length === 0, '--ssrf-allowlist has no effect without --enable-ssrf-protection; add --enable-ssrf-protection (or drop the allowlist)');
+    return;
+  }
+  if (config.ssrfAllowlist.length > 0) return;
+  if (hasPool) {
+    throw new SidecarConfigError(
+      `--enable-ssrf-protection with --inference-pool ${config.inferencePoolNamespace}/${config.inferencePoolName}: ` +
+        'watching an InferencePool is not available yet in pd-router\'s sidecar; pass the allowed prefill hosts with --ssrf-allowlist host[,host…]',
+    );
+  }
+  throw new SidecarConfigError(
+    '--enable-ssrf-protection needs an allowlist: pass --ssrf-allowlist host[,host…] ' +
+      '(--inference-pool / INFERENCE_POOL name a pool to watch, which is not available yet)',
+  );
+}
+
+/** Decoder origin as upstream builds it: scheme from decoder TLS, `<vllm-host>:<port>`. */
+export function decoderOrigin(config: Pick<SidecarConfig, 'useTls' | 'vllmHost'>, port: number): string {
+  const host = config.vllmHost.includes(':') && !config.vllmHost.startsWith('[') ? `[${config.vllmHost}]` : config.vllmHost;
+  return `${config.useTls.decoder ? 'https' : 'http'}://${host}:${port}`;
+}

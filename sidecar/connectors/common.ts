@@ -1,0 +1,96 @@
+/**
+ * Pieces the connectors share: which token fields an API has, the failure policy after a failed
+ * prefill (relay the error, or decode locally with the original body), and the prefill span.
+ */
+import { OpenAIError } from '../../src/openai/errors.js';
+import type { KvConnector } from '../config.js';
+import { runDecode } from '../decode.js';
+import type { ApiKind } from '../../src/openai/types.js';
+import { legHeaders, type PdExchange } from '../exchange.js';
+import { prefillFailureError, sendPrefill, type PrefillOutcome } from '../prefill.js';
+import { badGateway, relayBuffered, sendError, type BufferedResponse } from '../respond.js';
+import { ATTR, SPAN, SpanKind, setError, startSpan, type TraceScope } from '../tracing.js';
+
+/** Token-limit fields per API: every one is forced to 1 on the prefill leg (#400/#403). */
+export function tokenFields(api: ApiKind): readonly string[] {
+  return api === 'responses' ? ['max_output_tokens'] : ['max_tokens', 'max_completion_tokens'];
+}
+
+/**
+ * Raw-JSON changes capping the prefill to one token. `min_tokens` is dropped: with a cap of 1,
+ * `min_tokens > 1` makes vLLM answer 400 (#2041) and has no meaning for a prefill.
+ */
+export function capTokens(api: ApiKind): Record<string, string | undefined> {
+  const changes: Record<string, string | undefined> = { min_tokens: undefined };
+  for (const field of tokenFields(api)) changes[field] = '1';
+  return changes;
+}
+
+export function startPrefillSpan(ex: PdExchange, connector: KvConnector, requestId?: string): TraceScope | undefined {
+  return startSpan(ex.span, SPAN.prefill, SpanKind.INTERNAL, {
+    [ATTR.prefillTarget]: ex.target,
+    [ATTR.connector]: connector,
+    ...(requestId === undefined ? {} : { [ATTR.requestId]: requestId }),
+    ...(typeof ex.json.model === 'string' ? { 'gen_ai.request.model': ex.json.model } : {}),
+  });
+}
+
+/**
+ * Sends the prefill leg and handles every non-2xx outcome itself (relay, fallback decode, or
+ * nothing when the client left). Returns the successful answer, or undefined when it is done.
+ */
+export async function prefillOrHandle(
+  ex: PdExchange,
+  options: { connector: KvConnector; body: string; requestId?: string; relayHeaders: boolean; fallbackBody: Buffer | string },
+): Promise<{ response: BufferedResponse; startedAt: number; endedAt: number } | undefined> {
+  const { rt } = ex;
+  const span = startPrefillSpan(ex, options.connector, options.requestId);
+  const startedAt = performance.now();
+  let outcome: PrefillOutcome;
+  try {
+    const upstream = rt.prefillUpstream(ex.target);
+    outcome = await sendPrefill(
+      { target: ex.target, upstream, path: ex.url, headers: legHeaders(ex.headers, options.requestId, true), body: options.body },
+      rt.prefillPolicy,
+      { logger: rt.logger, requestId: options.requestId, signal: ex.signal, span },
+    );
+  } catch (err) {
+    // An unusable target (cannot become a URL): upstream answers 502 BadGateway.
+    setError(span, (err as Error).message);
+    span?.span.end();
+    sendError(ex.res, badGateway(`invalid prefill target ${JSON.stringify(ex.target)}: ${(err as Error).message}`, err));
+    return undefined;
+  }
+  span?.span.end();
+  const endedAt = performance.now();
+  switch (outcome.kind) {
+    case 'ok':
+      return { response: outcome.response, startedAt, endedAt };
+    case 'client_gone':
+      return undefined;
+    case 'rejected':
+      relayBuffered(ex.res, outcome.response, options.relayHeaders);
+      return undefined;
+    case 'failed':
+      if (rt.config.prefillFailurePolicy === 'fallback') {
+        rt.logger.warn({ request_id: options.requestId, target: ex.target, connector: options.connector }, 'fallback to decode');
+        await runDecode(ex, {
+          connector: options.connector,
+          decoder: ex.role.decoder,
+          body: options.fallbackBody,
+          headers: legHeaders(ex.headers, options.requestId, false),
+          requestId: options.requestId,
+          attributes: { [ATTR.decodeFallback]: true },
+        });
+      } else if (outcome.response) {
+        relayBuffered(ex.res, outcome.response, options.relayHeaders);
+      } else {
+        sendError(ex.res, prefillFailureError(ex.target, outcome));
+      }
+      return undefined;
+  }
+}
+
+export function invalidPrefillAnswer(detail: string): OpenAIError {
+  return new OpenAIError(400, `prefill response is not a JSON object: ${detail}`, { type: 'BadRequestError' });
+}

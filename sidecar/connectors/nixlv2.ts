@@ -1,0 +1,81 @@
+/**
+ * nixlv2 (vLLM NixlConnector), the default connector:
+ *
+ * 1. Prefill leg: the client body plus `kv_transfer_params` asking for a remote decode (the six
+ *    fields, overwriting any client value), `stream:false` without `stream_options`, every token
+ *    field of the API set to 1, `min_tokens` dropped; a fresh `x-request-id` added.
+ * 2. 400–451 → relayed as-is. Other failures → retries, then the failure policy (prefill.ts).
+ * 3. Decode leg: the client's original body — so `stream`, `stream_options` and the token fields
+ *    are exactly what the client sent — plus the prefill's `kv_transfer_params` copied verbatim as
+ *    raw JSON text (never re-serialised: unknown keys, big integers and key order survive), the
+ *    same `x-request-id`, and the cached-token rewriter on the answer.
+ */
+import { randomUUID } from 'node:crypto';
+import { patchMembers, rawMember } from '../../src/openai/raw-json.js';
+import { cachedTokensOf } from '../cached-tokens.js';
+import { runDecode } from '../decode.js';
+import { dataParallelDecoder, legHeaders, type PdExchange } from '../exchange.js';
+import { sendEmpty, sendError } from '../respond.js';
+import { capTokens, invalidPrefillAnswer, prefillOrHandle } from './common.js';
+
+/** What vLLM's NixlConnector expects on a prefill that will be decoded elsewhere. */
+export const PREFILL_KV_TRANSFER_PARAMS =
+  '{"do_remote_decode":true,"do_remote_prefill":false,"remote_engine_id":null,"remote_block_ids":null,"remote_host":null,"remote_port":null}';
+
+export function nixlPrefillBody(text: string, api: PdExchange['api']): string {
+  return patchMembers(text, {
+    ...capTokens(api),
+    kv_transfer_params: PREFILL_KV_TRANSFER_PARAMS,
+    stream: 'false',
+    stream_options: undefined,
+  });
+}
+
+export async function runNixlV2(ex: PdExchange): Promise<void> {
+  const { rt } = ex;
+  const requestId = randomUUID();
+  const prefill = await prefillOrHandle(ex, {
+    connector: 'nixlv2',
+    body: nixlPrefillBody(ex.text, ex.api),
+    requestId,
+    relayHeaders: true,
+    fallbackBody: ex.body,
+  });
+  if (!prefill) return;
+
+  const answer = prefill.response.body.toString('utf8');
+  let document: unknown;
+  try {
+    document = JSON.parse(answer);
+  } catch (err) {
+    sendError(ex.res, invalidPrefillAnswer((err as Error).message));
+    return;
+  }
+  // Upstream panics on a literal `null`; any non-object answer is a bad prefill response.
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    sendError(ex.res, invalidPrefillAnswer(answer.slice(0, 64)));
+    return;
+  }
+  let kvTransferParams = rawMember(answer, 'kv_transfer_params');
+  if (kvTransferParams === undefined) {
+    rt.logger.warn({ request_id: requestId, target: ex.target }, "warning: missing 'kv_transfer_params' field in prefiller response");
+    kvTransferParams = 'null';
+  }
+
+  const dp = dataParallelDecoder(rt, ex.role, ex.req);
+  if (dp === null) {
+    sendEmpty(ex.res, 400);
+    return;
+  }
+  await runDecode(ex, {
+    connector: 'nixlv2',
+    decoder: dp ?? ex.role.decoder,
+    dataParallel: dp !== undefined,
+    body: patchMembers(ex.text, { kv_transfer_params: kvTransferParams }),
+    headers: legHeaders(ex.headers, requestId, false),
+    requestId,
+    cachedTokens: cachedTokensOf(document),
+    prefillStartedAt: prefill.startedAt,
+    prefillEndedAt: prefill.endedAt,
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * sglang: both legs get the same body — the client's plus `bootstrap_host`, `bootstrap_port` and
+ * `bootstrap_room` — and run concurrently. The decode answer is the client's answer; the prefill
+ * is detached from the client (llm-d #632: cancelling it crashed SGLang) and only logged/traced.
+ *
+ * `bootstrap_room` is UnixNano + rand[0,1000), about 1.8e18 — beyond 2^53 — so it is a BigInt
+ * spliced into the JSON as raw digits and stays exact on the wire.
+ */
+import { patchMembers } from '../../src/openai/raw-json.js';
+import { runDecode } from '../decode.js';
+import { legHeaders, type PdExchange } from '../exchange.js';
+import { sendPrefill } from '../prefill.js';
+import type { RandomSource } from '../prefill-target.js';
+import { badGateway, sendError } from '../respond.js';
+import { ATTR, setError } from '../tracing.js';
+import { startPrefillSpan } from './common.js';
+
+/**
+ * The host SGLang's decoder dials for the KV bootstrap. Upstream cut the target at its first
+ * colon, which broke IPv6 and `http://` targets; this strips a scheme and a port properly.
+ */
+export function bootstrapHost(target: string): string {
+  const hostPort = target.replace(/^https?:\/\//i, '').replace(/\/+$/, '');
+  if (hostPort.startsWith('[')) {
+    const end = hostPort.indexOf(']');
+    return end > 0 ? hostPort.slice(1, end) : hostPort;
+  }
+  const colon = hostPort.lastIndexOf(':');
+  if (colon < 0 || hostPort.indexOf(':') !== colon) return hostPort;
+  return hostPort.slice(0, colon);
+}
+
+export function bootstrapRoom(random: RandomSource): bigint {
+  const unixNano = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+  return unixNano + BigInt(Math.floor(random() * 1000));
+}
+
+export function sglangBody(text: string, target: string, port: number, room: bigint): string {
+  return patchMembers(text, {
+    bootstrap_host: JSON.stringify(bootstrapHost(target)),
+    bootstrap_port: String(port),
+    bootstrap_room: room.toString(),
+  });
+}
+
+export async function runSglang(ex: PdExchange): Promise<void> {
+  const { rt } = ex;
+  const body = sglangBody(ex.text, ex.target, rt.config.sglangBootstrapPort, bootstrapRoom(rt.random));
+  const span = startPrefillSpan(ex, 'sglang');
+  span?.span.setAttribute(ATTR.prefillAsync, true);
+  let upstream;
+  try {
+    upstream = rt.prefillUpstream(ex.target);
+  } catch (err) {
+    setError(span, (err as Error).message);
+    span?.span.end();
+    sendError(ex.res, badGateway(`invalid prefill target ${JSON.stringify(ex.target)}: ${(err as Error).message}`, err));
+    return;
+  }
+  // Not the client's signal: the prefill outlives a client that leaves; --prefill-timeout and
+  // shutdown bound it.
+  const prefill = sendPrefill(
+    { target: ex.target, upstream, path: ex.url, headers: legHeaders(ex.headers, undefined, true), body },
+    rt.prefillPolicy,
+    { logger: rt.logger, span, signal: rt.detachedSignal },
+  ).then(
+    (outcome) => rt.logger.debug({ target: ex.target, outcome: outcome.kind, status: 'response' in outcome ? outcome.response?.status : undefined }, 'prefill request completed'),
+    (err: unknown) => rt.logger.error({ err, target: ex.target }, 'prefill request failed'),
+  ).finally(() => span?.span.end());
+  rt.track(prefill);
+
+  await runDecode(ex, {
+    connector: 'sglang',
+    decoder: ex.role.decoder,
+    body,
+    headers: legHeaders(ex.headers, undefined, false),
+    attributes: { [ATTR.decodeConcurrentWithPrefill]: true, [ATTR.concurrentPd]: true },
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * Every `pd-router sidecar` flag in one table: name (upstream's spelling), value kind, env var,
+ * default and whether the YAML configuration may set it. The commander options, the env support
+ * and the strict YAML key set are all derived from this table, so they cannot drift apart.
+ */
+import { Option } from 'commander';
+import { boolArg, durationArg, intArg, listArg } from '../src/flags.js';
+
+export type FlagKind = 'int' | 'string' | 'bool' | 'list' | 'duration';
+
+export interface FlagSpec {
+  /** Long flag name without dashes, e.g. `vllm-port`; also the YAML key. */
+  name: string;
+  kind: FlagKind;
+  env: string;
+  description: string;
+  default?: number | string | boolean;
+  /** Settable from --configuration / --configuration-file (upstream's YAML keys + ours). */
+  yaml: boolean;
+  /** Upstream YAML ignores zero values (0, "", []) except for pointer fields such as prefill-max-retries. */
+  yamlZeroMeaningful?: boolean;
+  deprecated?: string;
+}
+
+const env = (name: string): string => `SIDECAR_${name.toUpperCase().replaceAll('-', '_')}`;
+
+function flag(name: string, kind: FlagKind, description: string, extra: Partial<FlagSpec> = {}): FlagSpec {
+  return { name, kind, description, env: env(name), yaml: true, ...extra };
+}
+
+export const SIDECAR_FLAGS: readonly FlagSpec[] = [
+  flag('port', 'int', 'the port the sidecar is listening on', { default: 8000 }),
+  flag('host', 'string', 'the address the sidecar listens on (pd-router addition)', { default: '0.0.0.0' }),
+  flag('vllm-port', 'int', 'the port vLLM is listening on (upstream baseline default 8001; newer upstream 8200)', { default: 8200 }),
+  flag('model-server-port', 'int', 'newer upstream name for --vllm-port; wins over it when both are set'),
+  flag('vllm-host', 'string', 'the host of the local vLLM (pd-router addition; upstream hard-codes localhost)', { default: 'localhost' }),
+  flag('data-parallel-size', 'int', 'the vLLM DATA-PARALLEL-SIZE value: listeners on port..port+N-1 in front of vllm-port+i', { default: 1 }),
+  flag('kv-connector', 'string', 'the KV protocol between prefiller and decoder: nixlv2 | shared-storage (alias lmcache) | sglang; empty → --connector'),
+  flag('ec-connector', 'string', 'the EC protocol for encoder disaggregation (EPD); not implemented yet, must stay empty'),
+  flag('enable-ssrf-protection', 'bool', 'allow only prefill targets on the allowlist (403 otherwise)', { default: false }),
+  flag('ssrf-allowlist', 'list', 'static SSRF allowlist: hosts, IPs or pod names, any port (comma-separated or repeated; pd-router addition)'),
+  flag('enable-prefiller-sampling', 'bool', 'pick the prefill target at random among the x-prefiller-host-port values', { default: false, env: 'ENABLE_PREFILLER_SAMPLING' }),
+  flag('enable-tls', 'list', 'upstream stages to use TLS for: prefiller, decoder, encoder (comma-separated or repeated)'),
+  flag('tls-insecure-skip-verify', 'list', 'upstream stages to skip TLS verification for: prefiller, decoder, encoder'),
+  flag('secure-proxy', 'bool', 'serve HTTPS (self-signed certificate unless --cert-path); --secure-proxy=false for plain HTTP', { default: true }),
+  flag('cert-path', 'string', 'directory with tls.crt and tls.key for --secure-proxy; reloaded when the files change'),
+  flag('inference-pool', 'string', 'InferencePool as namespace/name or name (namespace default); for SSRF protection', { env: 'INFERENCE_POOL' }),
+  flag('pool-group', 'string', 'API group of the InferencePool', { default: 'inference.networking.k8s.io' }),
+  flag('max-idle-conns-per-host', 'int', 'keep-alive connections per upstream origin (≤0 → 1024)', { default: 1024 }),
+  flag('prefill-timeout', 'duration', 'deadline of one prefill attempt, e.g. 90s; 0 disables (pd-router addition)', { default: '5m' }),
+  flag('prefill-max-retries', 'int', 'extra prefill attempts after a 502/503/504 or a connection failure', { default: 0, yamlZeroMeaningful: true }),
+  flag('prefill-retry-backoff', 'duration', 'delay between prefill attempts', { default: '200ms' }),
+  flag('prefill-failure-policy', 'string', 'when a prefill fails (not 400–451): relay the error (default) or fallback to a local decode', { default: 'relay' }),
+  flag('sglang-bootstrap-port', 'int', 'SGLang bootstrap port sent to both legs', { default: 8998, env: 'SGLANG_BOOTSTRAP_PORT' }),
+  flag('pod-ip', 'string', 'this pod\'s IP, the host of x-data-parallel-host-port values', { env: 'POD_IP' }),
+  flag('decode-chunk-size', 'int', 'chunked decode budget; not implemented yet, must stay 0', { default: 0 }),
+  flag('tracing', 'bool', 'force OpenTelemetry tracing on (otherwise on when OTEL_* env configures an exporter)', { default: false }),
+  flag('shutdown-grace', 'duration', 'how long SIGTERM waits for in-flight requests', { default: '60s' }),
+  flag('max-body-bytes', 'int', 'largest request body the P/D handler buffers (413 past it)', { default: 32 * 1024 * 1024 }),
+  flag('configuration', 'string', 'sidecar configuration as inline YAML, e.g. "{port: 8085, vllm-port: 8203}"', { yaml: false }),
+  flag('configuration-file', 'string', 'path to a YAML file with the sidecar configuration', { yaml: false }),
+  // Deprecated flags, folded into their replacements (upstream keeps them for old manifests).
+  flag('connector', 'string', 'deprecated: use --kv-connector', { default: 'nixlv2', deprecated: 'use --kv-connector' }),
+  flag('prefiller-use-tls', 'bool', 'deprecated: use --enable-tls=prefiller', { default: false, deprecated: 'use --enable-tls=prefiller' }),
+  flag('decoder-use-tls', 'bool', 'deprecated: use --enable-tls=decoder', { default: false, deprecated: 'use --enable-tls=decoder' }),
+  flag('prefiller-tls-insecure-skip-verify', 'bool', 'deprecated: use --tls-insecure-skip-verify=prefiller', { default: false, deprecated: 'use --tls-insecure-skip-verify=prefiller' }),
+  flag('decoder-tls-insecure-skip-verify', 'bool', 'deprecated: use --tls-insecure-skip-verify=decoder', { default: false, deprecated: 'use --tls-insecure-skip-verify=decoder' }),
+  flag('inference-pool-namespace', 'string', 'deprecated: use --inference-pool', { env: 'INFERENCE_POOL_NAMESPACE', yaml: false, deprecated: 'use --inference-pool' }),
+  flag('inference-pool-name', 'string', 'deprecated: use --inference-pool', { env: 'INFERENCE_POOL_NAME', yaml: false, deprecated: 'use --inference-pool' }),
+];
+
+export const FLAGS_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(SIDECAR_FLAGS.map((spec) => [spec.name, spec]));
+
+/** commander's attribute name for a flag (`vllm-port` → `vllmPort`). */
+export function attributeName(flagName: string): string {
+  return flagName.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function buildOption(spec: FlagSpec): Option {
+  const flags = spec.kind === 'bool' ? `--${spec.name} [bool]` : `--${spec.name} <${spec.kind === 'list' ? 'list' : 'value'}>`;
+  const option = new Option(flags, spec.description).env(spec.env);
+  switch (spec.kind) {
+    case 'int': option.argParser(intArg); break;
+    case 'bool': option.argParser(boolArg); break;
+    case 'list': option.argParser(listArg); break;
+    case 'duration': option.argParser(durationArg); break;
+    case 'string': break;
+  }
+  if (spec.default !== undefined) {
+    // Durations are declared in Go syntax for --help and parsed once here.
+    option.default(spec.kind === 'duration' ? durationArg(String(spec.default)) : spec.default, spec.kind === 'duration' ? String(spec.default) : undefined);
+  }
+  if (spec.deprecated) option.hideHelp();
+  return option;
+}

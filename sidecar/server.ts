@@ -1,0 +1,182 @@
+/**
+ * Routes, as upstream's sidecar (method + exact path):
+ *
+ *   GET|HEAD /health                                   → 200, answered locally
+ *   POST /v1/chat/completions, /v1/completions,
+ *        /v1/responses                                 → P/D handler
+ *   anything else                                      → transparent streaming proxy to vLLM
+ *
+ * A plain node:http handler whose route table is `apiForPath` (src/openai/types.ts): measured
+ * faster than routing through hono on the pass-through path (see docs/sidecar.md), and the proxy
+ * works on Node's IncomingMessage/ServerResponse either way.
+ *
+ * P/D handler order: read `x-prefiller-host-port` (never forwarded) → SSRF check (403 before
+ * anything is sent) → encoders (filtered; EPD itself is not implemented) → connector when there is
+ * a prefill target, else data-parallel routing or the plain proxy.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { readBody } from '../src/http/body.js';
+import { OpenAIError } from '../src/openai/errors.js';
+import { parseJsonObject } from '../src/openai/parse.js';
+import { apiForPath, type ApiKind } from '../src/openai/types.js';
+import type { KvConnector } from './config.js';
+import { runNixlV2 } from './connectors/nixlv2.js';
+import { runSglang } from './connectors/sglang.js';
+import { runSharedStorage } from './connectors/shared-storage.js';
+import { dataParallelDecoder, upstreamHeaders, type ListenerRole, type PdExchange, type SidecarRuntime } from './exchange.js';
+import { ENCODER_HEADER, PREFILL_HEADER, choosePrefillTarget, encoderTargets } from './prefill-target.js';
+import { forward, forwardAsync, type ForwardRequest } from './proxy.js';
+import { canRespond, sendEmpty, sendError, sendSsrfDenied, sendText } from './respond.js';
+import { ATTR, SPAN, SpanKind, setError, startServerSpan, startSpan, type TraceScope } from './tracing.js';
+
+const CONNECTORS: Record<KvConnector, (ex: PdExchange) => Promise<void>> = {
+  nixlv2: runNixlV2,
+  'shared-storage': runSharedStorage,
+  sglang: runSglang,
+};
+
+/** The client's request as it is streamed on: body and length untouched, headers per upstreamHeaders. */
+function streamedRequest(req: IncomingMessage, url: string): ForwardRequest {
+  const headers = upstreamHeaders(req);
+  const length = req.headers['content-length'];
+  let body: IncomingMessage | null = null;
+  if (length !== undefined) {
+    if (length !== '0') {
+      body = req;
+      headers['content-length'] = length;
+    }
+  } else if (req.headers['transfer-encoding'] !== undefined) {
+    body = req;
+  }
+  return { method: req.method ?? 'GET', path: url, headers, body };
+}
+
+/** A P/D route without a prefill target: data-parallel routing, then the local decoder. */
+async function decodeOnly(rt: SidecarRuntime, role: ListenerRole, req: IncomingMessage, res: ServerResponse, url: string, span: TraceScope | undefined): Promise<void> {
+  const dp = dataParallelDecoder(rt, role, req);
+  if (dp === null) {
+    sendEmpty(res, 400);
+    return;
+  }
+  await forwardAsync(res, dp ?? role.decoder, streamedRequest(req, url), { logger: rt.logger, trace: span });
+}
+
+export function createRequestHandler(rt: SidecarRuntime, role: ListenerRole): RequestListener {
+  const secure = rt.config.secureProxy;
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    const server = rt.tracing ? startServerSpan(req, res, path, secure) : undefined;
+    if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-length': 0 });
+      res.end();
+      return;
+    }
+    const api = req.method === 'POST' ? apiForPath(path) : undefined;
+    if (api === undefined) {
+      forward(res, role.decoder, streamedRequest(req, url), { logger: rt.logger, trace: server });
+      return;
+    }
+    handleInference(rt, role, req, res, api, url, path, server).catch((err: unknown) => {
+      rt.logger.error({ err, path }, 'P/D handler failed');
+      if (canRespond(res)) sendError(res, new OpenAIError(500, 'internal error', { type: 'InternalServerError' }));
+      else if (!res.writableFinished) res.destroy();
+    });
+  };
+}
+
+function requestSpan(rt: SidecarRuntime, server: TraceScope | undefined, path: string, api: ApiKind): TraceScope | undefined {
+  return startSpan(server, SPAN.request, SpanKind.SERVER, {
+    [ATTR.connector]: rt.config.kvConnector,
+    [ATTR.kvConnector]: rt.config.kvConnector,
+    [ATTR.ecConnector]: rt.config.ecConnector,
+    [ATTR.requestPath]: path,
+    // Upstream labels /v1/completions as chat_completions too.
+    [ATTR.openaiApi]: api === 'responses' ? 'responses' : 'chat_completions',
+  });
+}
+
+async function handleInference(
+  rt: SidecarRuntime, role: ListenerRole, req: IncomingMessage, res: ServerResponse,
+  api: ApiKind, url: string, path: string, server: TraceScope | undefined,
+): Promise<void> {
+  const startedAt = performance.now();
+  const span = requestSpan(rt, server, path, api);
+  try {
+    const choice = choosePrefillTarget(req.headers[PREFILL_HEADER], rt.config.enablePrefillerSampling, rt.random);
+    if (choice.target) {
+      span?.span.setAttributes({ [ATTR.disaggregationUsed]: true, [ATTR.prefillTarget]: choice.target, [ATTR.prefillCandidates]: choice.candidates });
+      if (!rt.allowlist.isAllowed(choice.target)) {
+        rt.logger.error(
+          { target: choice.target, clientIP: req.socket.remoteAddress, userAgent: req.headers['user-agent'], requestPath: path },
+          'SSRF protection: prefill target not in allowlist',
+        );
+        span?.span.setAttributes({ [ATTR.error]: 'ssrf_protection_denied', [ATTR.deniedTarget]: choice.target });
+        setError(span, 'SSRF protection: prefill target not in allowlist');
+        sendSsrfDenied(res);
+        return;
+      }
+    } else {
+      span?.span.setAttributes({ [ATTR.disaggregationUsed]: false, [ATTR.reason]: 'no_prefill_header' });
+    }
+    checkEncoders(rt, req, path, span);
+
+    if (!choice.target) {
+      await decodeOnly(rt, role, req, res, url, span);
+      return;
+    }
+    const body = await readRequestBody(rt, req, res);
+    if (!body) return;
+    let json: Record<string, unknown>;
+    const text = body.toString('utf8');
+    try {
+      json = parseJsonObject(text);
+    } catch (err) {
+      sendError(res, err as OpenAIError);
+      return;
+    }
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+    });
+    const exchange: PdExchange = {
+      rt, role, req, res, api, url, body, text, json,
+      target: choice.target,
+      headers: upstreamHeaders(req),
+      signal: abort.signal,
+      span,
+      startedAt,
+    };
+    await CONNECTORS[rt.config.kvConnector](exchange);
+  } finally {
+    span?.span.end();
+  }
+}
+
+/**
+ * Encoders are SSRF-filtered and the header stripped as upstream does; without an EC connector
+ * (EPD is not implemented) they never change the route.
+ */
+function checkEncoders(rt: SidecarRuntime, req: IncomingMessage, path: string, span: TraceScope | undefined): void {
+  const encoders = encoderTargets(req.headers[ENCODER_HEADER]);
+  if (encoders.length === 0) return;
+  const allowed = encoders.filter((encoder) => {
+    const ok = rt.allowlist.isAllowed(encoder);
+    if (!ok) rt.logger.info({ target: encoder, clientIP: req.socket.remoteAddress, requestPath: path }, 'SSRF protection: encoder target not in allowlist, removing from list');
+    return ok;
+  });
+  if (allowed.length === 0) {
+    span?.span.setAttributes({ [ATTR.encodeDisaggregationUsed]: false, [ATTR.encoderAllowed]: 0, [ATTR.encoderCandidates]: encoders.length });
+  }
+}
+
+async function readRequestBody(rt: SidecarRuntime, req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+  try {
+    return await readBody(req, rt.config.maxBodyBytes, req.headers['content-length']);
+  } catch (err) {
+    if (err instanceof OpenAIError) sendError(res, err);
+    else sendText(res, 400, (err as Error).message);
+    return undefined;
+  }
+}
