@@ -156,14 +156,13 @@ function validateSsrf(config: SidecarConfig): void {
   }
   if (config.ssrfAllowlist.length > 0) return;
   if (hasPool) {
-    throw new SidecarConfigError(
-      `--enable-ssrf-protection with --inference-pool ${config.inferencePoolNamespace}/${config.inferencePoolName}: ` +
-        'watching an InferencePool is not available yet in pd-router\'s sidecar; pass the allowed prefill hosts with --ssrf-allowlist host[,host…]',
-    );
+    // The InferencePool's pods (IPs and names) become the allowlist; the listener opens after its first sync.
+    check(config.inferencePoolName !== '', `--enable-ssrf-protection with pool namespace ${config.inferencePoolNamespace} needs the pool name (--inference-pool [ns/]name)`);
+    return;
   }
   throw new SidecarConfigError(
-    '--enable-ssrf-protection needs an allowlist: pass --ssrf-allowlist host[,host…] ' +
-      '(--inference-pool / INFERENCE_POOL name a pool to watch, which is not available yet)',
+    '--enable-ssrf-protection needs an allowlist: --inference-pool [ns/]name (its pods are allowed) ' +
+      'or, without Kubernetes, --ssrf-allowlist host[,host…]',
   );
 }
 

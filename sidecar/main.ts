@@ -11,7 +11,7 @@ import { listen, type ListeningServer } from '../src/http/server.js';
 import { loadCertificateDir, selfSignedCertificate, watchCertificateDir, type TlsMaterial } from '../src/http/tls.js';
 import { UpstreamPools } from '../src/http/upstream.js';
 import { startTelemetry } from '../src/telemetry/sdk.js';
-import { createAllowlist, type TargetAllowlist } from './allowlist.js';
+import { canonicalHost, createAllowlist, hostOf, type TargetAllowlist } from './allowlist.js';
 import { decoderOrigin, resolveSidecarConfig, type SidecarConfig, type SidecarConfigInput } from './config.js';
 import { SidecarRuntime, joinHostPort, type ListenerRole } from './exchange.js';
 import type { RandomSource } from './prefill-target.js';
@@ -44,11 +44,27 @@ async function tlsMaterial(config: SidecarConfig): Promise<TlsMaterial | undefin
   return config.certPath ? loadCertificateDir(config.certPath) : selfSignedCertificate(CERT_ORGANIZATION);
 }
 
+/**
+ * SSRF protection with a pool and no static list: the InferencePool's pods are the allowlist
+ * (watched through the Kubernetes API; loaded only when used, so the client stays out of start-up).
+ */
+async function allowlistFor(config: SidecarConfig, logger: Logger): Promise<TargetAllowlist> {
+  if (!config.enableSsrfProtection || config.ssrfAllowlist.length > 0 || config.inferencePoolName === '') return createAllowlist(config);
+  const { createPoolAllowlist } = await import('../src/k8s/pool-allowlist.js');
+  return createPoolAllowlist({
+    namespace: config.inferencePoolNamespace || 'default',
+    name: config.inferencePoolName,
+    group: config.poolGroup,
+    logger,
+    normalize: (target) => canonicalHost(hostOf(target.trim())),
+  });
+}
+
 export async function startSidecar(input: SidecarConfigInput = {}, deps: SidecarDeps = {}): Promise<RunningSidecar> {
   const config = resolveSidecarConfig(input);
   const logger = deps.logger ?? createLogger('sidecar');
   const tls = await tlsMaterial(config);
-  const allowlist = deps.allowlist ?? createAllowlist(config);
+  const allowlist = deps.allowlist ?? (await allowlistFor(config, logger));
   await allowlist.start();
 
   const poolOptions = { connections: config.maxIdleConnsPerHost };

@@ -26,7 +26,7 @@ function runCli(args: string[]): { status: number | null; stderr: string; stdout
 describe('pd-router sidecar process', () => {
   it.each([
     [['--kv-connector=foo'], /--kv-connector must be one of/],
-    [['--enable-ssrf-protection', '--inference-pool=ns/pool'], /watching an InferencePool is not available yet/],
+    [['--enable-ssrf-protection'], /needs an allowlist/],
     [['--configuration={nope: 1}'], /failed to unmarshal sidecar configuration/],
     [['--no-such-flag'], /unknown option/],
   ])('fails at start with a clear message for %j', (args, message) => {

@@ -154,12 +154,13 @@ describe('inference pool and SSRF', () => {
     expect(config.ssrfAllowlist).toEqual(['10.0.0.1', 'pod-a', 'pod-b']);
   });
 
-  it('SSRF protection with only a pool fails at start: pool watching is not available yet', () => {
-    expect(() => parseSidecarArgs(['--enable-ssrf-protection', '--inference-pool=ns/pool'])).toThrow(/watching an InferencePool is not available yet.*--ssrf-allowlist/);
+  it('SSRF protection with a pool takes the allowlist from the pool', () => {
+    const config = parseSidecarArgs(['--enable-ssrf-protection', '--inference-pool=ns/pool']);
+    expect(config).toMatchObject({ enableSsrfProtection: true, inferencePoolNamespace: 'ns', inferencePoolName: 'pool', ssrfAllowlist: [] });
   });
 
   it('SSRF protection with neither fails with a clear message', () => {
-    expect(() => parseSidecarArgs(['--enable-ssrf-protection'])).toThrow(/needs an allowlist: pass --ssrf-allowlist/);
+    expect(() => parseSidecarArgs(['--enable-ssrf-protection'])).toThrow(/needs an allowlist: --inference-pool \[ns\/\]name .* or, without Kubernetes, --ssrf-allowlist/);
   });
 
   it('an allowlist without protection is an error rather than silently ignored', () => {
