@@ -19,6 +19,8 @@ function simArgs(model: string, role: 'prefill' | 'decode'): string[] {
     '--max-model-len', '32768', '--max-num-seqs', '16', '--enable-kvcache', '--kv-cache-size', '8192', '--block-size', '16',
     '--latency-calculator', 'per-token', '--prefill-overhead', '5ms', '--prefill-time-per-token', '200us',
     '--inter-token-latency', '5ms', '--kv-cache-transfer-time-per-token', '10us',
+    // The demo's EPP estimates prefixes itself (approximate); no KV-event consumer listens.
+    '--zmq-endpoint', '',
   ];
 }
 
@@ -48,7 +50,8 @@ export async function runDemo(config: DemoConfig): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   try {
-    const simEnv = { POD_IP: '127.0.0.1', LOG_LEVEL: 'warn' };
+    // Children log at info: the demo reads their `listening` lines (and prints none of it).
+    const simEnv = { POD_IP: '127.0.0.1', LOG_LEVEL: 'info' };
     const prefill = startChild('prefill-0', simArgs(config.model, 'prefill'), { env: simEnv });
     const decodes = Array.from({ length: config.decodePods }, (_, i) => startChild(`decode-sim-${i}`, simArgs(config.model, 'decode'), { env: simEnv }));
     services.push(prefill, ...decodes);
@@ -56,8 +59,8 @@ export async function runDemo(config: DemoConfig): Promise<void> {
     const decodePorts = await Promise.all(decodes.map(async (sim) => portOf(await sim.ready)));
 
     const sidecars = decodePorts.map((vllmPort, i) => startChild(`decode-${i}`, [
-      'sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-port', String(vllmPort), '--secure-proxy=false', '--kv-connector', 'nixlv2',
-    ], { env: { LOG_LEVEL: 'warn', OTEL_SERVICE_NAME: process.env.OTEL_SERVICE_NAME ?? 'pd-router-sidecar' } }));
+      'sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-host', '127.0.0.1', '--vllm-port', String(vllmPort), '--secure-proxy=false', '--kv-connector', 'nixlv2',
+    ], { env: { LOG_LEVEL: 'info', OTEL_SERVICE_NAME: process.env.OTEL_SERVICE_NAME ?? 'pd-router-sidecar' } }));
     services.push(...sidecars);
     const sidecarPorts = await Promise.all(sidecars.map(async (sidecar) => portOf(await sidecar.ready)));
 

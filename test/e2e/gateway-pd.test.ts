@@ -1,0 +1,96 @@
+/**
+ * End to end through the EPP's HTTP gateway with real processes: sims, sidecars, EPP. Short
+ * prompts go decode-only, long ones are handed off prefill → decode by the sidecar; a client's
+ * own x-prefiller-host-port never reaches anything.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODEL, metricValue, startPdStack, type PdStack } from './stack.js';
+
+const LONG = 'Explain the history of the printing press and its effect on literacy in Europe. '.repeat(12);
+
+describe('EPP gateway → sidecar → sims (P/D)', () => {
+  let stack: PdStack;
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    stack = await startPdStack({ decodePods: 2 });
+    client = new OpenAI({ baseURL: `${stack.gatewayUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(async () => stack?.stop());
+
+  const prefillRequests = () => metricValue(`${stack.prefill.url}/metrics`, 'vllm:request_success_total');
+  const decisions = (type: string) => metricValue(stack.metricsUrl, 'llm_d_inference_scheduler_disagg_decision_total', { decision_type: type });
+
+  it('serves a short chat decode-only', async () => {
+    const before = await prefillRequests();
+    const reply = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 4 });
+    expect(reply.choices[0]!.message.role).toBe('assistant');
+    expect(reply.usage?.prompt_tokens).toBeGreaterThan(0);
+    expect(await prefillRequests()).toBe(before);
+    expect(await decisions('decode-only')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('hands a long chat off prefill → decode, non-streaming and streaming', async () => {
+    const before = await prefillRequests();
+    const reply = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: LONG }], max_tokens: 4 });
+    expect(reply.choices[0]!.finish_reason).toMatch(/stop|length/);
+    expect(await prefillRequests()).toBe(before + 1);
+
+    const stream = await client.chat.completions.create({
+      // A different long prompt: the first one's prefix is now cached on its decode pod (→ decode-only).
+      model: MODEL, messages: [{ role: 'user', content: `Streamed: ${LONG.split('').reverse().join('')}` }], max_tokens: 4, stream: true, stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      usage = chunk.usage ?? usage;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(usage?.prompt_tokens).toBeGreaterThan(100);
+    expect(await prefillRequests()).toBe(before + 2);
+    expect(await decisions('prefill-decode')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('serves /v1/completions through the same path', async () => {
+    const reply = await client.completions.create({ model: MODEL, prompt: LONG, max_tokens: 3 });
+    expect(reply.choices[0]!.text.length).toBeGreaterThanOrEqual(0);
+    expect(reply.usage?.prompt_tokens).toBeGreaterThan(100);
+  });
+
+  it('never passes on a client-supplied x-prefiller-host-port', async () => {
+    let leaked = 0;
+    const canary: Server = createServer((_req, res) => { leaked++; res.end('{}'); });
+    await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (canary.address() as AddressInfo).port;
+      const response = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-prefiller-host-port': `127.0.0.1:${port}` },
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 }),
+      });
+      expect(response.status).toBe(200);
+      await response.text();
+      expect(leaked).toBe(0);
+    } finally {
+      await new Promise((resolve) => canary.close(resolve));
+    }
+  });
+
+  it('answers bad input with OpenAI-shaped errors', async () => {
+    const bad = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()) as unknown).toMatchObject({ error: { type: 'BadRequestError', code: 400 } });
+    const noMessages = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, messages: [] }) });
+    expect(noMessages.status).toBe(400);
+    expect(((await noMessages.json()) as { error: { message: string } }).error.message).toContain('messages');
+  });
+
+  it('passes other routes through to a model server', async () => {
+    const models = (await (await fetch(`${stack.gatewayUrl}/v1/models`)).json()) as { data: Array<{ id: string }> };
+    expect(models.data.map((m) => m.id)).toContain(MODEL);
+  });
+});
