@@ -85,12 +85,13 @@ describe('configuration sources (simulator.md §1)', () => {
   });
 
   it('YAML: durations as strings or Go nanoseconds, lists as sequences; unknown keys are warnings', async () => {
-    const yaml = 'model: m\ninter-token-latency: 5000000\nfailure-types: [rate_limit]\nserved-model-name:\n  - a\n  - b\nzmq-endpoint: tcp://x:1\n';
+    const yaml = 'model: m\ninter-token-latency: 5000000\nfailure-types: [rate_limit]\nserved-model-name:\n  - a\n  - b\nzmq-endpoint: tcp://x:1\nrender-service-url: http://r\n';
     const { config, warnings } = await parse([], { yaml });
     expect(config.interTokenLatency).toBe(5);
     expect(config.failureTypes).toEqual(['rate_limit']);
     expect(config.servedModelNames).toEqual(['a', 'b']);
-    expect(warnings).toEqual([expect.stringContaining("'zmq-endpoint'")]);
+    expect(config.zmqEndpoint).toBe('tcp://x:1');
+    expect(warnings).toEqual([expect.stringContaining("'render-service-url'")]);
   });
 
   it('accepts and ignores vLLM flags', async () => {
