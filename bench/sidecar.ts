@@ -46,12 +46,12 @@ async function main(): Promise<void> {
   const services: ChildService[] = [];
   let nginx: RunningNginx | undefined;
   try {
-    const decodeSim = startChild('decode-sim', simArgs(), { env: { LOG_LEVEL: 'warn' } });
-    const prefillSim = startChild('prefill-sim', simArgs(), { env: { LOG_LEVEL: 'warn' } });
+    const decodeSim = startChild('decode-sim', simArgs(), { env: { LOG_LEVEL: 'info' } });
+    const prefillSim = startChild('prefill-sim', simArgs(), { env: { LOG_LEVEL: 'info' } });
     services.push(decodeSim, prefillSim);
     const decodePort = Number((await decodeSim.ready)[0]!.port);
     const prefillPort = Number((await prefillSim.ready)[0]!.port);
-    const sidecar = startChild('sidecar', ['sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-port', String(decodePort), '--secure-proxy=false'], { env: { LOG_LEVEL: 'warn' } });
+    const sidecar = startChild('sidecar', ['sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-host', '127.0.0.1', '--vllm-port', String(decodePort), '--secure-proxy=false'], { env: { LOG_LEVEL: 'info' } });
     services.push(sidecar);
     const sidecarPort = Number((await sidecar.ready)[0]!.port);
     const nginxPath = nginxBinary();
