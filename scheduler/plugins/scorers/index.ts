@@ -5,6 +5,7 @@ import { KV_CACHE_SCORER_ALIAS, KV_CACHE_UTILIZATION_SCORER_TYPE, kvCacheUtiliza
 import { LOAD_AWARE_SCORER_TYPE, loadAwareScorerFactory } from './load-aware-scorer.js';
 import { NO_HIT_LRU_SCORER_TYPE, noHitLruScorerFactory } from './no-hit-lru-scorer.js';
 import { PREFIX_CACHE_SCORER_TYPE, prefixCacheScorerFactory } from './prefix-cache-scorer.js';
+import { PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory } from './precise-prefix-cache-scorer.js';
 import { QUEUE_SCORER_TYPE, queueScorerFactory } from './queue-scorer.js';
 import { RUNNING_REQUESTS_SIZE_SCORER_TYPE, runningRequestsSizeScorerFactory } from './running-requests-size-scorer.js';
 import { SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory } from './session-affinity-scorer.js';
@@ -19,5 +20,6 @@ export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry 
     .register(ACTIVE_REQUEST_SCORER_TYPE, activeRequestScorerFactory)
     .register(SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory)
     .register(NO_HIT_LRU_SCORER_TYPE, noHitLruScorerFactory)
-    .register(PREFIX_CACHE_SCORER_TYPE, prefixCacheScorerFactory);
+    .register(PREFIX_CACHE_SCORER_TYPE, prefixCacheScorerFactory)
+    .register(PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory);
 }

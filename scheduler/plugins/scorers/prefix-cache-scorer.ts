@@ -8,11 +8,12 @@
  *
  * Parameters:
  * - `mode`: `approximate` (default) | `cache_tracking`. Deployment guides set `mode` on this
- *   scorer; `cache_tracking` names the precise KV-event scorer, which is not built yet: it is
- *   accepted with a warning and behaves as `approximate`. Any other value is an error.
- * - Every other key is ignored (upstream quirk: sample configs put the producer's `blockSize`,
- *   `maxPrefixBlocksToMatch`, `lruCapacityPerServer` here, where they have no effect — set them on
- *   `approx-prefix-cache-producer`).
+ *   scorer; `cache_tracking` (llm-d's older name for KV-event tracking) builds a
+ *   `precise-prefix-cache-scorer` instead, with the other parameters passed on to it (its
+ *   `indexerConfig`, `kvEventsConfig`, …). Any other value is an error.
+ * - In approximate mode every other key is ignored (upstream quirk: sample configs put the
+ *   producer's `blockSize`, `maxPrefixBlocksToMatch`, `lruCapacityPerServer` here, where they have
+ *   no effect — set them on `approx-prefix-cache-producer`).
  *
  * ```yaml
  * - type: prefix-cache-scorer
@@ -28,6 +29,7 @@ import type { ConsumesAttributes, Scorer } from '../../framework/plugins.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { ScorerCategory } from './common.js';
+import { PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory } from './precise-prefix-cache-scorer.js';
 
 export const PREFIX_CACHE_SCORER_TYPE = 'prefix-cache-scorer';
 
@@ -58,7 +60,9 @@ export class PrefixCacheScorer implements Scorer, ConsumesAttributes {
 export const prefixCacheScorerFactory: PluginFactory = (name, parameters, handle) => {
   const { mode } = parseParameters(PrefixCacheScorerParameters, parameters);
   if (mode === 'cache_tracking') {
-    handle.logger.warn({ plugin: name, mode }, 'prefix-cache-scorer: mode "cache_tracking" (precise KV-event tracking) is not available yet; scoring with the approximate prefix index instead');
+    handle.logger.info({ plugin: name, mode }, `prefix-cache-scorer: mode "cache_tracking" is KV-event tracking: building a ${PRECISE_PREFIX_CACHE_SCORER_TYPE}`);
+    const { mode: _mode, ...precise } = parameters as Record<string, unknown>;
+    return precisePrefixCacheScorerFactory(name, precise, handle);
   }
   return new PrefixCacheScorer(name);
 };

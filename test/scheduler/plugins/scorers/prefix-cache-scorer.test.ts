@@ -1,3 +1,4 @@
+import { PrecisePrefixCacheScorer } from '../../../../scheduler/plugins/scorers/precise-prefix-cache-scorer.js';
 import { describe, expect, it } from 'vitest';
 import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo } from '../../../../scheduler/framework/cycle-state.js';
 import { ConfigError } from '../../../../scheduler/framework/errors.js';
@@ -35,14 +36,15 @@ describe('prefix-cache-scorer', () => {
     expect(plugin).toBeInstanceOf(PrefixCacheScorer);
   });
 
-  it('accepts mode: approximate silently, and mode: cache_tracking with a warning (approximate behaviour)', () => {
+  it('accepts mode: approximate silently, and maps mode: cache_tracking to the precise scorer', async () => {
     const quiet = captureLogger();
-    prefixCacheScorerFactory('p', { mode: 'approximate' }, makeHandle({ logger: quiet.logger }));
+    const approximate = prefixCacheScorerFactory('p', { mode: 'approximate' }, makeHandle({ logger: quiet.logger }));
+    expect(approximate).toBeInstanceOf(PrefixCacheScorer);
     expect(quiet.records.filter((r) => r.level === WARN_LEVEL)).toEqual([]);
-    const { logger, records } = captureLogger();
-    const plugin = prefixCacheScorerFactory('p', { mode: 'cache_tracking' }, makeHandle({ logger }));
-    expect(plugin).toBeInstanceOf(PrefixCacheScorer);
-    expect(records.some((r) => r.level === WARN_LEVEL && String(r.msg).includes('cache_tracking'))).toBe(true);
+    const precise = prefixCacheScorerFactory('p', { mode: 'cache_tracking', kvEventsConfig: { discoverPods: false } }, makeHandle({ logger: quiet.logger }));
+    expect(precise).toBeInstanceOf(PrecisePrefixCacheScorer);
+    expect(precise.name).toBe('p');
+    await (precise as PrecisePrefixCacheScorer).close();
   });
 
   it.each([[{ mode: 'precise' }], [{ mode: 1 }]])('rejects a bad mode %j naming parameters.mode', (parameters) => {

@@ -1,0 +1,217 @@
+/**
+ * Parameters of `precise-prefix-cache-scorer` (prefix-cache.md §8) → a validated config with
+ * llm-d's defaults. Errors are ConfigErrors naming `parameters.<path>`; unknown keys are ignored
+ * with a warning (llm-d decodes plugin parameters leniently).
+ *
+ *   tokenProcessorConfig: { blockSize: 16, hashSeed: "" }   also `blockSizeTokens` (ROUTER-HEAD),
+ *                                                          `hashAlgorithm: cbor-fnv` (the only one)
+ *   indexerConfig:
+ *     kvBlockIndexConfig: { inMemoryConfig | redisConfig | valkeyConfig, … }   (index/config.ts)
+ *     kvCacheBackendConfigs: [ {name: gpu, weight: 1.0}, {name: cpu, weight: 0.8} ]
+ *     tokenizersPoolConfig: deprecated; `local.autoDiscoveryDir` and `modelTokenizerMap` are used
+ *     tokenProcessorConfig: KVM-0.4's place for it (the top-level one wins)
+ *   kvEventsConfig: { zmqEndpoint, topicFilter, concurrency, engineType, discoverPods, podDiscoveryConfig }
+ *   speculativeIndexing: false
+ *   speculativeTTL: "2s"
+ *   tokenizer:                      pd-router extension (llm-d calls vLLM's /render instead)
+ *     type: local | simulated       local (default): the model's own tokenizer and chat template
+ *     tokenizersDir: dir | [dirs]   searched for HF-cache `models--org--name` or `org/name`
+ *                                   (default: $LOCAL_TOKENIZER_DIR, else /mnt/models)
+ *     modelTokenizerMap: {model: dir}   explicit directories (a path to tokenizer.json also works)
+ *     defaultDir: dir               used for any model not found otherwise
+ *
+ * Deliberate difference: giving only `hashSeed` keeps blockSize 16 (SCHED left it 0 and failed).
+ */
+import { dirname } from 'node:path';
+import type { Logger } from '../../../src/log.js';
+import { parseDuration } from '../../../src/duration.js';
+import { ConfigError } from '../../framework/errors.js';
+import { resolveKvEventsConfig, type KvEventsConfig } from '../events/config.js';
+import { resolveIndexBackend } from '../index/config.js';
+import { DEFAULT_TIER_WEIGHTS, tierWeightsFrom, type TierWeights } from '../index/longest-prefix.js';
+import type { ModelLocations } from '../../../src/tokenization/model-files.js';
+import { TOKENIZER_FILE } from '../../../src/tokenization/model-files.js';
+
+export const DEFAULT_BLOCK_SIZE = 16;
+export const DEFAULT_SPECULATIVE_TTL_MS = 2000;
+export const DEFAULT_TOKENIZERS_DIR = '/mnt/models';
+
+export type TokenizerConfig =
+  | { type: 'simulated' }
+  | { type: 'local'; locations: ModelLocations };
+
+export interface PrecisePrefixConfig {
+  blockSize: number;
+  hashSeed: string;
+  /** Raw `indexerConfig.kvBlockIndexConfig` (validated; built by createKvBlockIndex). */
+  kvBlockIndexConfig: unknown;
+  /** "memory" | "redis": the backend the index config selects (for logs). */
+  indexKind: 'memory' | 'redis';
+  tierWeights: TierWeights;
+  kvEvents: KvEventsConfig;
+  speculativeIndexing: boolean;
+  speculativeTtlMs: number;
+  tokenizer: TokenizerConfig;
+}
+
+const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'tokenizer', 'mode']);
+const INDEXER = new Set(['kvBlockIndexConfig', 'kvCacheBackendConfigs', 'tokenizersPoolConfig', 'tokenProcessorConfig', 'prefixStoreConfig']);
+
+type Fields = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function record(value: unknown, path: string): Fields | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value)) throw new ConfigError(path === '' ? 'parameters' : `parameters.${path}`, 'must be a mapping');
+  return value;
+}
+
+/** Re-throws a validator's "path message" error as a ConfigError under `parameters.`. */
+function located<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    const match = /^([A-Za-z][\w.]*)(?::)? ([\s\S]*)$/.exec(message);
+    throw match ? new ConfigError(`parameters.${match[1]!}`, match[2]!) : new ConfigError('parameters', message);
+  }
+}
+
+function blockSizeOf(tokenProcessor: Fields | undefined, path: string): number {
+  const given = ['blockSize', 'blockSizeTokens'].filter((key) => tokenProcessor?.[key] !== undefined && tokenProcessor[key] !== null);
+  const values = given.map((key) => {
+    const value = tokenProcessor![key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ConfigError(`parameters.${path}.${key}`, `must be a positive integer, got ${JSON.stringify(value)}`);
+    return value;
+  });
+  if (values.length === 2 && values[0] !== values[1]) throw new ConfigError(`parameters.${path}`, `blockSize (${values[0]}) and blockSizeTokens (${values[1]}) disagree`);
+  return values[0] ?? DEFAULT_BLOCK_SIZE;
+}
+
+function tokenProcessorOf(tokenProcessor: Fields | undefined, path: string): { blockSize: number; hashSeed: string } {
+  const hashSeed = tokenProcessor?.hashSeed ?? '';
+  if (typeof hashSeed !== 'string') throw new ConfigError(`parameters.${path}.hashSeed`, 'must be a string');
+  const algorithm = tokenProcessor?.hashAlgorithm;
+  if (algorithm !== undefined && algorithm !== null && algorithm !== 'cbor-fnv') {
+    throw new ConfigError(`parameters.${path}.hashAlgorithm`, `only "cbor-fnv" is supported, got ${JSON.stringify(algorithm)}`);
+  }
+  return { blockSize: blockSizeOf(tokenProcessor, path), hashSeed };
+}
+
+function tierWeightsOf(value: unknown): TierWeights {
+  if (value === undefined || value === null) return DEFAULT_TIER_WEIGHTS;
+  const path = 'parameters.indexerConfig.kvCacheBackendConfigs';
+  if (!Array.isArray(value)) throw new ConfigError(path, 'must be a list of {name, weight}');
+  return tierWeightsFrom(value.map((item: unknown, i) => {
+    if (!isRecord(item) || typeof item.name !== 'string' || item.name === '') throw new ConfigError(`${path}.${i}.name`, 'must be a non-empty string');
+    const weight = item.weight ?? 1.0;
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw new ConfigError(`${path}.${i}.weight`, 'must be a number ≥ 0');
+    return { name: item.name, weight };
+  }));
+}
+
+function ttlOf(value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_SPECULATIVE_TTL_MS;
+  let ms: number;
+  if (typeof value === 'number') ms = value / 1e6; // Go time.Duration in JSON: integer nanoseconds
+  else if (typeof value === 'string') {
+    try {
+      ms = parseDuration(value);
+    } catch (err) {
+      throw new ConfigError('parameters.speculativeTTL', (err as Error).message);
+    }
+  }
+  else throw new ConfigError('parameters.speculativeTTL', 'must be a Go duration such as "2s"');
+  if (!(ms > 0)) throw new ConfigError('parameters.speculativeTTL', 'must be positive');
+  return ms;
+}
+
+function stringList(value: unknown, path: string): string[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || !list.every((item) => typeof item === 'string' && item !== '')) {
+    throw new ConfigError(`parameters.${path}`, 'must be a directory or a list of directories');
+  }
+  return list as string[];
+}
+
+/** model → directory; a value naming tokenizer.json itself (llm-d's modelTokenizerMap) means its directory. */
+function modelDirsOf(value: unknown, path: string): Record<string, string> {
+  const map = record(value, path) ?? {};
+  const dirs: Record<string, string> = {};
+  for (const [model, dir] of Object.entries(map)) {
+    if (typeof dir !== 'string' || dir === '') throw new ConfigError(`parameters.${path}.${model}`, 'must be a path');
+    dirs[model] = dir.endsWith(`/${TOKENIZER_FILE}`) || dir === TOKENIZER_FILE ? dirname(dir) : dir;
+  }
+  return dirs;
+}
+
+function tokenizerOf(raw: unknown, pool: Fields | undefined, env: NodeJS.ProcessEnv, logger?: Logger): TokenizerConfig {
+  const tokenizer = record(raw, 'tokenizer') ?? {};
+  for (const key of Object.keys(tokenizer)) {
+    if (!['type', 'tokenizersDir', 'modelTokenizerMap', 'defaultDir'].includes(key)) logger?.warn({ key: `tokenizer.${key}` }, 'precise-prefix-cache-scorer: unknown parameter ignored');
+  }
+  const type = tokenizer.type ?? 'local';
+  if (type === 'simulated') return { type };
+  if (type !== 'local') throw new ConfigError('parameters.tokenizer.type', `must be "local" or "simulated", got ${JSON.stringify(type)}`);
+
+  // Deprecated llm-d pool settings still say where tokenizers are.
+  const local = isRecord(pool?.local) ? pool.local : undefined;
+  const uds = isRecord(pool?.uds) ? pool.uds : undefined;
+  if (pool !== undefined) logger?.warn('precise-prefix-cache-scorer: indexerConfig.tokenizersPoolConfig is deprecated; pd-router tokenizes in process (use the tokenizer parameter)');
+  const searchDirs = tokenizer.tokenizersDir !== undefined
+    ? stringList(tokenizer.tokenizersDir, 'tokenizer.tokenizersDir')
+    : typeof local?.autoDiscoveryDir === 'string' ? [local.autoDiscoveryDir] : [env.LOCAL_TOKENIZER_DIR || DEFAULT_TOKENIZERS_DIR];
+  const modelDirs = {
+    ...modelDirsOf(uds?.modelTokenizerMap, 'indexerConfig.tokenizersPoolConfig.uds.modelTokenizerMap'),
+    ...modelDirsOf(local?.modelTokenizerMap, 'indexerConfig.tokenizersPoolConfig.local.modelTokenizerMap'),
+    ...modelDirsOf(tokenizer.modelTokenizerMap, 'tokenizer.modelTokenizerMap'),
+  };
+  const locations: ModelLocations = { searchDirs, modelDirs };
+  if (tokenizer.defaultDir !== undefined) {
+    if (typeof tokenizer.defaultDir !== 'string' || tokenizer.defaultDir === '') throw new ConfigError('parameters.tokenizer.defaultDir', 'must be a directory');
+    locations.defaultDir = tokenizer.defaultDir;
+  }
+  return { type: 'local', locations };
+}
+
+/** Validates the plugin parameters into a config; nothing is opened here. */
+export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, env: NodeJS.ProcessEnv = process.env): PrecisePrefixConfig {
+  const params = record(parameters, '') ?? {};
+  for (const key of Object.keys(params)) {
+    if (!TOP_LEVEL.has(key)) logger?.warn({ key }, 'precise-prefix-cache-scorer: unknown parameter ignored');
+  }
+  const indexer = record(params.indexerConfig, 'indexerConfig');
+  for (const key of Object.keys(indexer ?? {})) {
+    if (!INDEXER.has(key)) logger?.warn({ key: `indexerConfig.${key}` }, 'precise-prefix-cache-scorer: unknown parameter ignored');
+  }
+  if (indexer?.prefixStoreConfig !== undefined) logger?.info('precise-prefix-cache-scorer: indexerConfig.prefixStoreConfig (KVM-0.4) is not used: tokenization caches text pieces instead');
+
+  const topProcessor = record(params.tokenProcessorConfig, 'tokenProcessorConfig');
+  const nestedProcessor = record(indexer?.tokenProcessorConfig, 'indexerConfig.tokenProcessorConfig');
+  const { blockSize, hashSeed } = topProcessor !== undefined || nestedProcessor === undefined
+    ? tokenProcessorOf(topProcessor, 'tokenProcessorConfig')
+    : tokenProcessorOf(nestedProcessor, 'indexerConfig.tokenProcessorConfig');
+
+  const kvBlockIndexConfig = indexer?.kvBlockIndexConfig;
+  const backend = located(() => resolveIndexBackend(kvBlockIndexConfig, 'indexerConfig.kvBlockIndexConfig'));
+  const kvEvents = located(() => resolveKvEventsConfig(params.kvEventsConfig, 'kvEventsConfig'));
+
+  const speculativeIndexing = params.speculativeIndexing ?? false;
+  if (typeof speculativeIndexing !== 'boolean') throw new ConfigError('parameters.speculativeIndexing', 'must be a boolean');
+
+  return {
+    blockSize,
+    hashSeed,
+    kvBlockIndexConfig,
+    indexKind: backend.kind,
+    tierWeights: tierWeightsOf(indexer?.kvCacheBackendConfigs),
+    kvEvents,
+    speculativeIndexing,
+    speculativeTtlMs: ttlOf(params.speculativeTTL),
+    tokenizer: tokenizerOf(params.tokenizer, record(indexer?.tokenizersPoolConfig, 'indexerConfig.tokenizersPoolConfig'), env, logger),
+  };
+}

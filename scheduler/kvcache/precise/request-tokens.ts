@@ -1,0 +1,86 @@
+/**
+ * A request → the token ids its model server will see, the first step of the precise read path
+ * (prefix-cache.md §1 steps 2–3). The ids must equal the engine's, or no request key ever matches
+ * an event's.
+ *
+ *  - `local` (default): the model's own tokenizer and chat template, in process (a worker thread),
+ *    from local directories only (src/tokenization/prompt-tokens.ts). This is what vLLM computes.
+ *  - `simulated`: `pd-router sim`'s tokenizer (simulator.md §1: regex split, FNV-1a-32 ids, chat
+ *    flattened as `### role: text`), so the EPP matches simulators that have no real tokenizer.
+ *
+ * Either rejects with a TokenizationError when the request cannot be tokenized; the scorer then
+ * scores every endpoint 0.
+ */
+import type { CompletionsBody, InferenceBody } from '../../../src/openai/types.js';
+import { tokenizeChat, tokenizeText } from '../../../src/sim/tokenizer.js';
+import { TokenizationError } from '../../../src/tokenization/errors.js';
+import { PromptTokenizer } from '../../../src/tokenization/prompt-tokens.js';
+import type { TokenizerConfig } from './config.js';
+
+export interface RequestTokenizer {
+  readonly kind: TokenizerConfig['type'];
+  tokenize(model: string, body: InferenceBody): Promise<ArrayLike<number>>;
+  /** Loads the tokenizers of models known in advance, so their first request is not the slow one. */
+  warm(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The first prompt of a completions body as the simulator sees it: text, or ids. */
+function completionTokens(prompt: CompletionsBody['prompt']): number[] {
+  if (typeof prompt === 'string') return tokenizeText(prompt).ids;
+  const first: unknown = Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] !== 'number' ? prompt[0] : prompt;
+  if (typeof first === 'string') return tokenizeText(first).ids;
+  if (Array.isArray(first) && first.every((id) => Number.isInteger(id) && id >= 0)) return first as number[];
+  throw new TokenizationError('unsupported', 'completion prompt is neither text nor token ids');
+}
+
+export class SimulatedRequestTokenizer implements RequestTokenizer {
+  readonly kind = 'simulated' as const;
+
+  async tokenize(_model: string, body: InferenceBody): Promise<number[]> {
+    switch (body.api) {
+      case 'chat_completions':
+        return tokenizeChat(body.body.messages).ids;
+      case 'completions':
+        return completionTokens(body.body.prompt);
+      case 'responses':
+        throw new TokenizationError('unsupported', 'the simulator does not serve the responses API');
+    }
+  }
+
+  async warm(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+export class LocalRequestTokenizer implements RequestTokenizer {
+  readonly kind = 'local' as const;
+  readonly prompts: PromptTokenizer;
+
+  private readonly known: readonly string[];
+
+  constructor(config: Extract<TokenizerConfig, { type: 'local' }>) {
+    // The worker thread starts on first use, so a configured-but-idle scorer costs nothing.
+    this.prompts = new PromptTokenizer(config.locations);
+    this.known = Object.keys(config.locations.modelDirs ?? {});
+  }
+
+  /** Loads every `modelTokenizerMap` model; rejects with the first failure (the others still load). */
+  async warm(): Promise<void> {
+    const results = await Promise.allSettled(this.known.map((model) => this.prompts.store.get(model)));
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  async tokenize(model: string, body: InferenceBody): Promise<Uint32Array> {
+    return (await this.prompts.tokenizeRequest(model, body)).tokens;
+  }
+
+  close(): Promise<void> {
+    return this.prompts.close();
+  }
+}
+
+export function createRequestTokenizer(config: TokenizerConfig): RequestTokenizer {
+  return config.type === 'simulated' ? new SimulatedRequestTokenizer() : new LocalRequestTokenizer(config);
+}
