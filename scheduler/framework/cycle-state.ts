@@ -52,4 +52,9 @@ export interface PrefixCacheMatchInfo {
   readonly totalBlocks: number;
   /** Tokens per block. */
   readonly blockSizeTokens: number;
+  /**
+   * The request's real input token count, when the producer tokenized it (precise prefix cache);
+   * deciders prefer it to the bytes/4 estimate, so cached and input tokens are in the same unit.
+   */
+  readonly inputTokens?: number;
 }

@@ -24,7 +24,7 @@
 import { z } from 'zod';
 import type { Endpoint } from '../../framework/endpoint.js';
 import type { InferenceRequest } from '../../framework/request.js';
-import { PREFIX_CACHE_MATCH_INFO, type SchedulingContext } from '../../framework/cycle-state.js';
+import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo, type SchedulingContext } from '../../framework/cycle-state.js';
 import type { ConsumesAttributes, Decider } from '../../framework/plugins.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import { readPrefixMatchInfo } from './match-info.js';
@@ -51,7 +51,9 @@ export class PrefixBasedPdDecider implements Decider, ConsumesAttributes {
       ctx.logger.warn({ decider: this.name }, 'prefix decider: no decode endpoint');
       return false;
     }
-    const inputTokens = Math.floor(request.userInputBytes() / AVERAGE_BYTES_PER_TOKEN);
+    // A tokenizing producer (precise prefix cache) knows the real count; otherwise llm-d's estimate.
+    const known = ctx.attributes.get<PrefixCacheMatchInfo>(decodeEndpoint, PREFIX_CACHE_MATCH_INFO)?.inputTokens;
+    const inputTokens = typeof known === 'number' ? known : Math.floor(request.userInputBytes() / AVERAGE_BYTES_PER_TOKEN);
     if (inputTokens < threshold) {
       ctx.logger.debug({ decider: this.name, inputTokens, nonCachedTokens: threshold }, 'input shorter than nonCachedTokens: no P/D');
       return false;

@@ -68,6 +68,8 @@ type MatchOutcome = 'scored' | 'index_not_ready' | 'tokenization_failed' | 'no_f
 
 interface RequestMatch extends PrefixMatchResult {
   readonly outcome: MatchOutcome;
+  /** Prompt tokens, when the request was tokenized. */
+  readonly tokenCount?: number;
 }
 
 /** Per-request cycle state under the plugin's name. */
@@ -209,7 +211,7 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
       if (!progress.abandoned) {
         progress.match = match;
         for (const endpoint of candidates) {
-          const info: PrefixCacheMatchInfo = { matchBlocks: match.cachedBlocks.get(endpoint.hostPort) ?? 0, totalBlocks: match.keys.length, blockSizeTokens: this.config.blockSize };
+          const info: PrefixCacheMatchInfo = { matchBlocks: match.cachedBlocks.get(endpoint.hostPort) ?? 0, totalBlocks: match.keys.length, blockSizeTokens: this.config.blockSize, inputTokens: match.tokenCount };
           ctx.attributes.set(endpoint, PREFIX_CACHE_MATCH_INFO, info);
         }
       }
@@ -247,13 +249,13 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
       return { ...EMPTY, outcome: 'tokenization_failed' };
     }
     const keys = blockKeys(tokens, this.config.blockSize, this.roots.get(model));
-    if (keys.length === 0) return { ...EMPTY, outcome: 'no_full_block' };
+    if (keys.length === 0) return { ...EMPTY, outcome: 'no_full_block', tokenCount: tokens.length };
     try {
       const endpointKeys = [...new Set(candidates.map((endpoint) => endpoint.hostPort))];
-      return { ...(await matchPrefix(running.index, model, tokens.length, keys, endpointKeys, this.config.tierWeights)), outcome: 'scored' };
+      return { ...(await matchPrefix(running.index, model, tokens.length, keys, endpointKeys, this.config.tierWeights)), outcome: 'scored', tokenCount: tokens.length };
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, plugin: this.name }, 'precise prefix-cache lookup failed: scoring 0');
-      return { ...EMPTY, keys, outcome: 'lookup_failed' };
+      return { ...EMPTY, keys, outcome: 'lookup_failed', tokenCount: tokens.length };
     }
   }
 

@@ -92,4 +92,11 @@ describe('prefix-based-pd-decider (spec epp.md §2.3, §11 Decider)', () => {
       expect(() => prefixBasedPdDeciderFactory('x', { nonCachedTokens: '16' }, handle)).toThrow(/^parameters\.nonCachedTokens/);
     });
   });
+
+  it('uses the real input token count when the producer tokenized the request (precise prefix cache)', () => {
+    // 20 estimated tokens, but the tokenizer counted 40: 40 − 4 cached = 36 non-cached.
+    expect(decide(30, 20, { ...hit(4), inputTokens: 40 })).toBe(true);
+    // …and the other way: 200 estimated, 10 real, 8 cached → 2 non-cached.
+    expect(decide(16, 200, { ...hit(8), inputTokens: 10 })).toBe(false);
+  });
 });

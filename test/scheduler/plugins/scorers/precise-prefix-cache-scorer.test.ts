@@ -181,7 +181,7 @@ describe('scoring (prefix-cache.md §7; SCHED scorer tests)', () => {
     const ctx = makeContext([ep!]);
     await plugin.produce(ctx, request(), [ep!]);
     expect(scoresByName(await plugin.score(ctx, request(), [ep!])).e0).toBeCloseTo(2.8 / 4);
-    expect(ctx.attributes.get<PrefixCacheMatchInfo>(ep!, PREFIX_CACHE_MATCH_INFO)).toEqual({ matchBlocks: 3, totalBlocks: 4, blockSizeTokens: BLOCK });
+    expect(ctx.attributes.get<PrefixCacheMatchInfo>(ep!, PREFIX_CACHE_MATCH_INFO)).toEqual({ matchBlocks: 3, totalBlocks: 4, blockSizeTokens: BLOCK, inputTokens: 4 * BLOCK });
   });
 
   it('no full block, another model, or an untokenizable request → 0 for everyone', async () => {
@@ -226,8 +226,8 @@ describe('match info for the P/D decider (epp.md §4 quirk, llm-d/llm-d#1466)', 
     const ctx = makeContext([cached!, cold!]);
     const req = request(); // 16 token ids → the decider counts 16 input tokens
     await plugin.produce(ctx, req, [cached!, cold!]);
-    expect(ctx.attributes.get(cached!, PREFIX_CACHE_MATCH_INFO)).toEqual({ matchBlocks: 3, totalBlocks: 4, blockSizeTokens: BLOCK });
-    expect(ctx.attributes.get(cold!, PREFIX_CACHE_MATCH_INFO)).toEqual({ matchBlocks: 0, totalBlocks: 4, blockSizeTokens: BLOCK });
+    expect(ctx.attributes.get(cached!, PREFIX_CACHE_MATCH_INFO)).toEqual({ matchBlocks: 3, totalBlocks: 4, blockSizeTokens: BLOCK, inputTokens: 4 * BLOCK });
+    expect(ctx.attributes.get(cold!, PREFIX_CACHE_MATCH_INFO)).toEqual({ matchBlocks: 0, totalBlocks: 4, blockSizeTokens: BLOCK, inputTokens: 4 * BLOCK });
     const decider = new PrefixBasedPdDecider('decider', 8);
     expect(decider.disaggregate(ctx, req, cached)).toBe(false); // 16 − 12 = 4 < 8
     expect(decider.disaggregate(ctx, req, cold)).toBe(true); // 16 − 0 ≥ 8
