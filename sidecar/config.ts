@@ -7,6 +7,9 @@
 export const KV_CONNECTORS = ['nixlv2', 'shared-storage', 'sglang'] as const;
 export type KvConnector = (typeof KV_CONNECTORS)[number];
 
+/** Encoder-cache connectors (EPD); '' means no encoder stage. */
+export const EC_CONNECTORS = ['ec-example'] as const;
+
 /** What to do when a prefill fails for a reason other than a 400–451 answer (those are always relayed). */
 export type PrefillFailurePolicy = 'fallback' | 'relay';
 
@@ -24,7 +27,7 @@ export interface SidecarConfig {
   /** The local vLLM host; upstream hard-codes `localhost`. */
   vllmHost: string;
   kvConnector: KvConnector;
-  /** EPD encoder connector; only '' (no encoder stage) is implemented. */
+  /** EPD encoder connector: '' (no encoder stage) or one of EC_CONNECTORS. */
   ecConnector: string;
   /** vLLM data-parallel size: listeners on port … port+N-1, each in front of vllmPort+i. */
   dataParallelSize: number;
@@ -56,7 +59,7 @@ export interface SidecarConfig {
   prefillFailurePolicy: PrefillFailurePolicy;
   /** SGLang bootstrap port written into both legs (env SGLANG_BOOTSTRAP_PORT). */
   sglangBootstrapPort: number;
-  /** Chunked decode budget; only 0 (off) is implemented. */
+  /** Tokens per chunked-decode pass on /v1/chat/completions; 0 = off. */
   decodeChunkSize: number;
   /** Create spans. The CLI sets this from the telemetry SDK (OTEL env or --tracing). */
   tracing: boolean;
@@ -126,12 +129,14 @@ export function validateSidecarConfig(config: SidecarConfig): void {
   check(isPort(config.port, true), `--port must be a port number (0-65535), got ${config.port}`);
   check(isPort(config.vllmPort, false), `--vllm-port must be a port number (1-65535), got ${config.vllmPort}`);
   check((KV_CONNECTORS as readonly string[]).includes(config.kvConnector), `--kv-connector must be one of: ${KV_CONNECTORS.join(', ')}`);
-  if (config.ecConnector !== '') {
-    check(config.ecConnector === 'ec-example', '--ec-connector must be one of: ec-example');
-    throw new SidecarConfigError('--ec-connector: encoder disaggregation (EPD) is not implemented in pd-router\'s sidecar yet; leave it empty');
-  }
-  check(config.decodeChunkSize >= 0, `--decode-chunk-size must be a non-negative integer (0 disables chunked decode), got ${config.decodeChunkSize}`);
-  check(config.decodeChunkSize === 0, '--decode-chunk-size: chunked decode is not implemented in pd-router\'s sidecar yet; use 0');
+  check(
+    config.ecConnector === '' || (EC_CONNECTORS as readonly string[]).includes(config.ecConnector),
+    `--ec-connector must be one of: ${EC_CONNECTORS.join(', ')} (or empty for no encoder stage), got "${config.ecConnector}"`,
+  );
+  check(
+    Number.isInteger(config.decodeChunkSize) && config.decodeChunkSize >= 0,
+    `--decode-chunk-size must be a non-negative integer (0 disables chunked decode), got ${config.decodeChunkSize}`,
+  );
   check(Number.isInteger(config.dataParallelSize) && config.dataParallelSize >= 1, `--data-parallel-size must be an integer ≥ 1, got ${config.dataParallelSize}`);
   if (config.dataParallelSize > 1) {
     check(config.port !== 0, '--data-parallel-size > 1 needs a fixed --port (rank i listens on port+i)');

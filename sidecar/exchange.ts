@@ -25,6 +25,7 @@ export class SidecarRuntime {
   /** Aborts detached work that outlives the shutdown grace period. */
   private readonly detached = new AbortController();
   private readonly prefillTargets = new Map<string, Upstream>();
+  private readonly encoderTargets = new Map<string, Upstream>();
 
   constructor(
     readonly config: SidecarConfig,
@@ -32,6 +33,8 @@ export class SidecarRuntime {
     readonly allowlist: TargetAllowlist,
     readonly random: RandomSource,
     private readonly prefillPools: UpstreamPools,
+    /** Encoder pods (EPD) have their own pools: their own TLS stage, and no LRU churn against prefill pods. */
+    private readonly encoderPools: UpstreamPools,
   ) {
     this.prefillPolicy = { timeoutMs: config.prefillTimeoutMs, maxRetries: config.prefillMaxRetries, backoffMs: config.prefillRetryBackoffMs };
     // Every concurrent detached prefill listens on this one signal.
@@ -44,16 +47,12 @@ export class SidecarRuntime {
 
   /** The pooled upstream for a prefill target; `http://h:p`, `h:p` and case variants share one. Throws on an unusable target. */
   prefillUpstream(target: string): Upstream {
-    const origin = normalizeOrigin(target, this.config.useTls.prefiller);
-    const dispatcher = this.prefillPools.get(origin);
-    let cached = this.prefillTargets.get(origin);
-    if (!cached || cached.dispatcher !== dispatcher) {
-      cached = upstream(dispatcher, origin);
-      // Bounded like the pools themselves; evicted pools just get a fresh entry.
-      if (this.prefillTargets.size >= 4096) this.prefillTargets.clear();
-      this.prefillTargets.set(origin, cached);
-    }
-    return cached;
+    return pooledUpstream(this.prefillTargets, this.prefillPools, normalizeOrigin(target, this.config.useTls.prefiller));
+  }
+
+  /** The pooled upstream for an encoder `host:port` (EPD); same normalisation as prefill targets. */
+  encoderUpstream(target: string): Upstream {
+    return pooledUpstream(this.encoderTargets, this.encoderPools, normalizeOrigin(target, this.config.useTls.encoder));
   }
 
   /** Signal for work detached from any client: aborted only by a shutdown that ran out of time. */
@@ -81,6 +80,18 @@ export class SidecarRuntime {
   }
 }
 
+function pooledUpstream(cache: Map<string, Upstream>, pools: UpstreamPools, origin: string): Upstream {
+  const dispatcher = pools.get(origin);
+  let cached = cache.get(origin);
+  if (!cached || cached.dispatcher !== dispatcher) {
+    cached = upstream(dispatcher, origin);
+    // Bounded like the pools themselves; evicted pools just get a fresh entry.
+    if (cache.size >= 4096) cache.clear();
+    cache.set(origin, cached);
+  }
+  return cached;
+}
+
 /** Go's net.JoinHostPort. */
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -100,7 +111,7 @@ export interface PdExchange {
   readonly api: ApiKind;
   /** Path and query as received; every leg uses it. */
   readonly url: string;
-  /** The chosen prefill `host:port`. */
+  /** The chosen prefill `host:port`; '' when there is none (decode-only chunked decode, EPD without prefill). */
   readonly target: string;
   readonly body: Buffer;
   readonly text: string;
@@ -113,6 +124,12 @@ export interface PdExchange {
   readonly span: TraceScope | undefined;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;
+  /**
+   * The EPD encoder stage already ran for this body. shared-storage then skips decode-first:
+   * upstream sets `cache_hit_threshold:0` precisely to skip it, but tests for the key's presence,
+   * so a threshold of 0 would let the decoder answer without any prefill.
+   */
+  readonly afterEncoderStage?: boolean;
 }
 
 /**

@@ -70,7 +70,8 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
   const poolOptions = { connections: config.maxIdleConnsPerHost };
   const prefillPools = new UpstreamPools({ ...poolOptions, insecureSkipVerify: config.insecureSkipVerify.prefiller });
   const decoderPools = new UpstreamPools({ ...poolOptions, insecureSkipVerify: config.insecureSkipVerify.decoder, maxOrigins: Math.max(16, config.dataParallelSize) });
-  const runtime = new SidecarRuntime(config, logger, allowlist, deps.random ?? Math.random, prefillPools);
+  const encoderPools = new UpstreamPools({ ...poolOptions, insecureSkipVerify: config.insecureSkipVerify.encoder });
+  const runtime = new SidecarRuntime(config, logger, allowlist, deps.random ?? Math.random, prefillPools, encoderPools);
   const decoderFor = (rank: number): ListenerRole['decoder'] => {
     const origin = decoderOrigin(config, config.vllmPort + rank);
     return upstream(decoderPools.get(origin), origin);
@@ -83,7 +84,7 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
     await Promise.all(listeners.map((listener) => listener.close(graceMs)));
     // Detached sglang prefills get the grace period too, then are aborted.
     await runtime.drainBackground(graceMs);
-    await Promise.all([prefillPools.close(), decoderPools.close()]);
+    await Promise.all([prefillPools.close(), encoderPools.close(), decoderPools.close()]);
     allowlist.close();
   };
   try {
@@ -111,6 +112,8 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
   }
   logger.info({
     kvConnector: config.kvConnector,
+    ecConnector: config.ecConnector,
+    decodeChunkSize: config.decodeChunkSize,
     secureProxy: config.secureProxy,
     ssrfProtection: allowlist.enabled,
     prefillFailurePolicy: config.prefillFailurePolicy,

@@ -10,9 +10,11 @@
  * faster than routing through hono on the pass-through path (see docs/sidecar.md), and the proxy
  * works on Node's IncomingMessage/ServerResponse either way.
  *
- * P/D handler order: read `x-prefiller-host-port` (never forwarded) → SSRF check (403 before
- * anything is sent) → encoders (filtered; EPD itself is not implemented) → connector when there is
- * a prefill target, else data-parallel routing or the plain proxy.
+ * P/D handler order (spec §2): read `x-prefiller-host-port` (never forwarded) → SSRF check (403
+ * before anything is sent) → encoders (SSRF-filtered) → EPD when encoders remain and an EC
+ * connector is set → the KV connector when there is a prefill target → data-parallel routing →
+ * chunked decode (`--decode-chunk-size`, chat only) → the plain streaming proxy. Only EPD, the
+ * connectors and chunked decode buffer the body; the decode-only path streams it.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { readBody } from '../src/http/body.js';
@@ -23,6 +25,8 @@ import type { KvConnector } from './config.js';
 import { runNixlV2 } from './connectors/nixlv2.js';
 import { runSglang } from './connectors/sglang.js';
 import { runSharedStorage } from './connectors/shared-storage.js';
+import { decodeAfterEncoders, runEncoderStage } from './connectors/ec-example.js';
+import { chunkedDecodeApplies, runChunkedDecode } from './chunked-decode.js';
 import { dataParallelDecoder, upstreamHeaders, type ListenerRole, type PdExchange, type SidecarRuntime } from './exchange.js';
 import { ENCODER_HEADER, PREFILL_HEADER, choosePrefillTarget, encoderTargets } from './prefill-target.js';
 import { forward, forwardAsync, type ForwardRequest } from './proxy.js';
@@ -51,14 +55,68 @@ function streamedRequest(req: IncomingMessage, url: string): ForwardRequest {
   return { method: req.method ?? 'GET', path: url, headers, body };
 }
 
-/** A P/D route without a prefill target: data-parallel routing, then the local decoder. */
-async function decodeOnly(rt: SidecarRuntime, role: ListenerRole, req: IncomingMessage, res: ServerResponse, url: string, span: TraceScope | undefined): Promise<void> {
+/** What a request brings to the P/D handler, before its body is read. */
+interface InboundRequest {
+  rt: SidecarRuntime;
+  role: ListenerRole;
+  req: IncomingMessage;
+  res: ServerResponse;
+  api: ApiKind;
+  url: string;
+  span: TraceScope | undefined;
+  startedAt: number;
+}
+
+/**
+ * A P/D route without a prefill target or encoder stage: data-parallel routing, then chunked
+ * decode when configured, else the local decoder with the body streamed through untouched.
+ */
+async function decodeOnly(inbound: InboundRequest): Promise<void> {
+  const { rt, role, req, res, url, span } = inbound;
   const dp = dataParallelDecoder(rt, role, req);
   if (dp === null) {
     sendEmpty(res, 400);
     return;
   }
+  if (dp === undefined && chunkedDecodeApplies(rt.config.decodeChunkSize, url)) {
+    const ex = await bufferedExchange(inbound, '');
+    if (ex) await runChunkedDecode(ex, { connector: rt.config.kvConnector, decoder: role.decoder, body: ex.body, headers: ex.headers });
+    return;
+  }
   await forwardAsync(res, dp ?? role.decoder, streamedRequest(req, url), { logger: rt.logger, trace: span });
+}
+
+/**
+ * Reads and parses the body (400/413 on failure, already answered → undefined) and builds the
+ * exchange the connectors, EPD and chunked decode work on, with a signal for client disconnects.
+ */
+async function bufferedExchange(inbound: InboundRequest, target: string): Promise<PdExchange | undefined> {
+  const { rt, req, res } = inbound;
+  const body = await readRequestBody(rt, req, res);
+  if (!body) return undefined;
+  let json: Record<string, unknown>;
+  const text = body.toString('utf8');
+  try {
+    json = parseJsonObject(text);
+  } catch (err) {
+    sendError(res, err as OpenAIError);
+    return undefined;
+  }
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+  });
+  return { ...inbound, body, text, json, target, headers: upstreamHeaders(req), signal: abort.signal };
+}
+
+/** EPD: the encoder stage, then the KV connector (prefill target) or the decoder. */
+async function runEpd(inbound: InboundRequest, target: string, encoders: readonly string[]): Promise<void> {
+  const ex = await bufferedExchange(inbound, target);
+  if (!ex) return;
+  const next = await runEncoderStage(ex, encoders);
+  if (!next) return;
+  if (next.target) await CONNECTORS[next.rt.config.kvConnector](next);
+  else await decodeAfterEncoders(next);
 }
 
 export function createRequestHandler(rt: SidecarRuntime, role: ListenerRole): RequestListener {
@@ -103,6 +161,7 @@ async function handleInference(
 ): Promise<void> {
   const startedAt = performance.now();
   const span = requestSpan(rt, server, path, api);
+  const inbound: InboundRequest = { rt, role, req, res, api, url, span, startedAt };
   try {
     const choice = choosePrefillTarget(req.headers[PREFILL_HEADER], rt.config.enablePrefillerSampling, rt.random);
     if (choice.target) {
@@ -120,55 +179,47 @@ async function handleInference(
     } else {
       span?.span.setAttributes({ [ATTR.disaggregationUsed]: false, [ATTR.reason]: 'no_prefill_header' });
     }
-    checkEncoders(rt, req, path, span);
-
+    const encoders = allowedEncoders(rt, req, path, span);
+    if (encoders.length > 0 && rt.config.ecConnector !== '') {
+      await runEpd(inbound, choice.target, encoders);
+      return;
+    }
     if (!choice.target) {
-      await decodeOnly(rt, role, req, res, url, span);
+      await decodeOnly(inbound);
       return;
     }
-    const body = await readRequestBody(rt, req, res);
-    if (!body) return;
-    let json: Record<string, unknown>;
-    const text = body.toString('utf8');
-    try {
-      json = parseJsonObject(text);
-    } catch (err) {
-      sendError(res, err as OpenAIError);
-      return;
-    }
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort(new Error('client disconnected'));
-    });
-    const exchange: PdExchange = {
-      rt, role, req, res, api, url, body, text, json,
-      target: choice.target,
-      headers: upstreamHeaders(req),
-      signal: abort.signal,
-      span,
-      startedAt,
-    };
-    await CONNECTORS[rt.config.kvConnector](exchange);
+    const exchange = await bufferedExchange(inbound, choice.target);
+    if (exchange) await CONNECTORS[rt.config.kvConnector](exchange);
   } finally {
     span?.span.end();
   }
 }
 
 /**
- * Encoders are SSRF-filtered and the header stripped as upstream does; without an EC connector
- * (EPD is not implemented) they never change the route.
+ * The encoders of `x-encoder-hosts-ports` (never forwarded upstream) that pass the SSRF check, in
+ * header order. A denied encoder is dropped with an info log, never a 403. Without an EC connector
+ * the list never changes the route.
  */
-function checkEncoders(rt: SidecarRuntime, req: IncomingMessage, path: string, span: TraceScope | undefined): void {
+function allowedEncoders(rt: SidecarRuntime, req: IncomingMessage, path: string, span: TraceScope | undefined): string[] {
   const encoders = encoderTargets(req.headers[ENCODER_HEADER]);
-  if (encoders.length === 0) return;
+  if (encoders.length === 0) return encoders;
   const allowed = encoders.filter((encoder) => {
     const ok = rt.allowlist.isAllowed(encoder);
-    if (!ok) rt.logger.info({ target: encoder, clientIP: req.socket.remoteAddress, requestPath: path }, 'SSRF protection: encoder target not in allowlist, removing from list');
+    if (!ok) {
+      rt.logger.info(
+        { target: encoder, clientIP: req.socket.remoteAddress, userAgent: req.headers['user-agent'], requestPath: path },
+        'SSRF protection: encoder target not in allowlist, removing from list',
+      );
+    }
     return ok;
   });
   if (allowed.length === 0) {
+    rt.logger.info('SSRF protection: all encoder targets filtered out, falling back to P/D or decoder-only');
     span?.span.setAttributes({ [ATTR.encodeDisaggregationUsed]: false, [ATTR.encoderAllowed]: 0, [ATTR.encoderCandidates]: encoders.length });
+  } else if (rt.config.ecConnector !== '') {
+    span?.span.setAttributes({ [ATTR.encodeDisaggregationUsed]: true, [ATTR.encoderCount]: allowed.length, [ATTR.encoderCandidates]: encoders.length });
   }
+  return allowed;
 }
 
 async function readRequestBody(rt: SidecarRuntime, req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {

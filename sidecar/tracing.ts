@@ -3,8 +3,10 @@
  *
  *   llm_d.pd_proxy.<METHOD> <path>   SERVER, parent = inbound traceparent
  *   └─ llm_d.pd_proxy.request        SERVER (P/D routes)
+ *      ├─ POST                       CLIENT, one per encoder call (EPD)
  *      ├─ llm_d.pd_proxy.prefill     INTERNAL ─ POST (CLIENT, injected into the prefill leg)
  *      └─ llm_d.pd_proxy.decode      INTERNAL ─ POST (CLIENT, injected into the decode leg)
+ *         or llm_d.pd_proxy.chunked_decode INTERNAL ─ POST per chunk (CLIENT)
  *
  * Prefill and decode are siblings (the recommended target shape; SCHED nested decode under
  * prefill). Contexts are passed explicitly, so nothing depends on an active-context manager, and
@@ -22,6 +24,7 @@ export const SPAN = {
   request: 'llm_d.pd_proxy.request',
   prefill: 'llm_d.pd_proxy.prefill',
   decode: 'llm_d.pd_proxy.decode',
+  chunkedDecode: 'llm_d.pd_proxy.chunked_decode',
 } as const;
 
 const P = 'llm_d.pd_proxy.';
@@ -40,6 +43,7 @@ export const ATTR = {
   encodeDisaggregationUsed: 'llm_d.epd_proxy.encode_disaggregation_used',
   encoderAllowed: 'llm_d.epd_proxy.encoder_allowed',
   encoderCandidates: 'llm_d.epd_proxy.encoder_candidates',
+  encoderCount: 'llm_d.epd_proxy.encoder_count',
   requestId: `${P}request_id`,
   prefillStatusCode: `${P}prefill.status_code`,
   prefillDurationMs: `${P}prefill.duration_ms`,
@@ -57,6 +61,11 @@ export const ATTR = {
   prefillTotalMs: `${P}prefill_duration_ms`,
   decodeTotalMs: `${P}decode_duration_ms`,
   coordinatorOverheadMs: `${P}coordinator_overhead_ms`,
+  chunkSize: `${P}chunked_decode.chunk_size`,
+  chunkStreaming: `${P}chunked_decode.streaming`,
+  chunkCount: `${P}chunked_decode.chunks`,
+  chunkTotalTokens: `${P}chunked_decode.total_tokens`,
+  chunkDurationMs: `${P}chunked_decode.duration_ms`,
 } as const;
 
 /** A span and the context that has it as parent, for starting children and injecting. */

@@ -1,10 +1,12 @@
 /**
  * Pieces the connectors share: which token fields an API has, the failure policy after a failed
- * prefill (relay the error, or decode locally with the original body), and the prefill span.
+ * prefill (relay the error, or decode locally with the original body), the prefill span, and the
+ * rule that `ec_transfer_params` never reaches the local decoder.
  */
 import { OpenAIError } from '../../src/openai/errors.js';
+import { patchMembers } from '../../src/openai/raw-json.js';
+import { dispatchDecode } from '../chunked-decode.js';
 import type { KvConnector } from '../config.js';
-import { runDecode } from '../decode.js';
 import type { ApiKind } from '../../src/openai/types.js';
 import { legHeaders, type PdExchange } from '../exchange.js';
 import { prefillFailureError, sendPrefill, type PrefillOutcome } from '../prefill.js';
@@ -24,6 +26,17 @@ export function capTokens(api: ApiKind): Record<string, string | undefined> {
   const changes: Record<string, string | undefined> = { min_tokens: undefined };
   for (const field of tokenFields(api)) changes[field] = '1';
   return changes;
+}
+
+/**
+ * `ec_transfer_params` is for the prefill pod's EC connector (EPD). The decode pod has none, and
+ * vLLM warns on every request that carries it (llm-d #1704), so decode legs drop it. The body is
+ * only rewritten when the field is there.
+ */
+export const EC_TRANSFER_PARAMS = 'ec_transfer_params';
+
+export function withoutEcTransferParams(ex: Pick<PdExchange, 'json' | 'text' | 'body'>): Buffer | string {
+  return Object.hasOwn(ex.json, EC_TRANSFER_PARAMS) ? patchMembers(ex.text, { [EC_TRANSFER_PARAMS]: undefined }) : ex.body;
 }
 
 export function startPrefillSpan(ex: PdExchange, connector: KvConnector, requestId?: string): TraceScope | undefined {
@@ -74,7 +87,8 @@ export async function prefillOrHandle(
     case 'failed':
       if (rt.config.prefillFailurePolicy === 'fallback') {
         rt.logger.warn({ request_id: options.requestId, target: ex.target, connector: options.connector }, 'fallback to decode');
-        await runDecode(ex, {
+        // Upstream's dispatch-decode: chunked when configured.
+        await dispatchDecode(ex, {
           connector: options.connector,
           decoder: ex.role.decoder,
           body: options.fallbackBody,

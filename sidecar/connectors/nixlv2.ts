@@ -8,15 +8,16 @@
  * 3. Decode leg: the client's original body — so `stream`, `stream_options` and the token fields
  *    are exactly what the client sent — plus the prefill's `kv_transfer_params` copied verbatim as
  *    raw JSON text (never re-serialised: unknown keys, big integers and key order survive), the
- *    same `x-request-id`, and the cached-token rewriter on the answer.
+ *    same `x-request-id`, and the cached-token rewriter on the answer; `ec_transfer_params` (EPD)
+ *    stays on the prefill leg only (#1704). Chunked decode applies when configured.
  */
 import { randomUUID } from 'node:crypto';
 import { patchMembers, rawMember } from '../../src/openai/raw-json.js';
 import { cachedTokensOf } from '../cached-tokens.js';
-import { runDecode } from '../decode.js';
+import { dispatchDecode } from '../chunked-decode.js';
 import { dataParallelDecoder, legHeaders, type PdExchange } from '../exchange.js';
 import { sendEmpty, sendError } from '../respond.js';
-import { capTokens, invalidPrefillAnswer, prefillOrHandle } from './common.js';
+import { EC_TRANSFER_PARAMS, capTokens, invalidPrefillAnswer, prefillOrHandle, withoutEcTransferParams } from './common.js';
 
 /** What vLLM's NixlConnector expects on a prefill that will be decoded elsewhere. */
 export const PREFILL_KV_TRANSFER_PARAMS =
@@ -39,7 +40,7 @@ export async function runNixlV2(ex: PdExchange): Promise<void> {
     body: nixlPrefillBody(ex.text, ex.api),
     requestId,
     relayHeaders: true,
-    fallbackBody: ex.body,
+    fallbackBody: withoutEcTransferParams(ex),
   });
   if (!prefill) return;
 
@@ -67,11 +68,12 @@ export async function runNixlV2(ex: PdExchange): Promise<void> {
     sendEmpty(ex.res, 400);
     return;
   }
-  await runDecode(ex, {
+  // DP routing, else dispatch-decode (chunked decode when configured).
+  await dispatchDecode(ex, {
     connector: 'nixlv2',
     decoder: dp ?? ex.role.decoder,
     dataParallel: dp !== undefined,
-    body: patchMembers(ex.text, { kv_transfer_params: kvTransferParams }),
+    body: patchMembers(ex.text, { kv_transfer_params: kvTransferParams, [EC_TRANSFER_PARAMS]: undefined }),
     headers: legHeaders(ex.headers, requestId, false),
     requestId,
     cachedTokens: cachedTokensOf(document),

@@ -13,7 +13,7 @@ import { sendPrefill } from '../prefill.js';
 import type { RandomSource } from '../prefill-target.js';
 import { badGateway, sendError } from '../respond.js';
 import { ATTR, setError } from '../tracing.js';
-import { startPrefillSpan } from './common.js';
+import { EC_TRANSFER_PARAMS, startPrefillSpan } from './common.js';
 
 /**
  * The host SGLang's decoder dials for the KV bootstrap. Upstream cut the target at its first
@@ -72,7 +72,8 @@ export async function runSglang(ex: PdExchange): Promise<void> {
   await runDecode(ex, {
     connector: 'sglang',
     decoder: ex.role.decoder,
-    body,
+    // Same body as the prefill, minus the EPD-only field when present (#1704).
+    body: Object.hasOwn(ex.json, EC_TRANSFER_PARAMS) ? patchMembers(body, { [EC_TRANSFER_PARAMS]: undefined }) : body,
     headers: legHeaders(ex.headers, undefined, false),
     attributes: { [ATTR.decodeConcurrentWithPrefill]: true, [ATTR.concurrentPd]: true },
   });

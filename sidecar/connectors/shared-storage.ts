@@ -8,7 +8,7 @@
  * - Prefill: the body with every token field of the API at 1 (upstream forgot the responses API's
  *   `max_output_tokens`), `cache_hit_threshold:0`, no kv params, no request id. Non-2xx → status +
  *   body to the client (or the fallback policy); the answer itself is ignored.
- * - Decode: the original body plus `cache_hit_threshold:0`, plain proxy.
+ * - Decode: the original body plus `cache_hit_threshold:0` (without `ec_transfer_params`), plain proxy.
  */
 import { once } from 'node:events';
 import type { Dispatcher } from 'undici';
@@ -20,7 +20,7 @@ import { legHeaders, type PdExchange } from '../exchange.js';
 import { isConnectionRefused } from '../proxy.js';
 import { badGateway, canRespond, decoderNotReady, relayBuffered, sendError } from '../respond.js';
 import { endClientSpan, startClientSpan } from '../tracing.js';
-import { capTokens, prefillOrHandle } from './common.js';
+import { EC_TRANSFER_PARAMS, capTokens, prefillOrHandle } from './common.js';
 
 const CACHE_THRESHOLD = 'cache_threshold';
 
@@ -136,12 +136,13 @@ async function decodeFirstStreaming(ex: PdExchange): Promise<boolean> {
 }
 
 export async function runSharedStorage(ex: PdExchange): Promise<void> {
-  if (Object.hasOwn(ex.json, 'cache_hit_threshold')) {
+  // After the EPD encoder stage the body has cache_hit_threshold:0 to *skip* decode-first (see PdExchange).
+  if (Object.hasOwn(ex.json, 'cache_hit_threshold') && !ex.afterEncoderStage) {
     const needsPrefill = ex.json.stream === true ? await decodeFirstStreaming(ex) : await decodeFirstBuffered(ex);
     if (!needsPrefill) return;
     ex.rt.logger.debug({ target: ex.target }, 'decode below the cache hit threshold; running P/D');
   }
-  const decodeBody = patchMembers(ex.text, { cache_hit_threshold: '0' });
+  const decodeBody = patchMembers(ex.text, { cache_hit_threshold: '0', [EC_TRANSFER_PARAMS]: undefined });
   const prefill = await prefillOrHandle(ex, {
     connector: 'shared-storage',
     body: patchMembers(ex.text, { ...capTokens(ex.api), cache_hit_threshold: '0' }),

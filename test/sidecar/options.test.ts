@@ -90,6 +90,15 @@ describe('flags', () => {
     expect(parseSidecarArgs(['--connector=lmcache']).kvConnector).toBe('shared-storage');
   });
 
+  it('accepts EPD (--ec-connector=ec-example) and chunked decode (--decode-chunk-size ≥ 0)', () => {
+    expect(parseSidecarArgs([]).ecConnector).toBe('');
+    expect(parseSidecarArgs([]).decodeChunkSize).toBe(0);
+    const config = parseSidecarArgs(['--ec-connector=ec-example', '--decode-chunk-size=128']);
+    expect(config.ecConnector).toBe('ec-example');
+    expect(config.decodeChunkSize).toBe(128);
+    expect(parseSidecarArgs(['--configuration={ec-connector: ec-example, decode-chunk-size: 64}'])).toMatchObject({ ecConnector: 'ec-example', decodeChunkSize: 64 });
+  });
+
   it('--model-server-port (newer name) wins over --vllm-port', () => {
     expect(parseSidecarArgs(['--model-server-port=9001']).vllmPort).toBe(9001);
     expect(parseSidecarArgs(['--vllm-port=9002', '--model-server-port=9001']).vllmPort).toBe(9001);
@@ -103,9 +112,9 @@ describe('flags', () => {
     [['--inference-pool=a/b/c'], /not multiple slashes/],
     [['--inference-pool=/b'], /cannot have empty namespace or name/],
     [['--decode-chunk-size=-1'], /must be a non-negative integer/],
-    [['--decode-chunk-size=128'], /chunked decode is not implemented/],
-    [['--ec-connector=ec-example'], /EPD\) is not implemented/],
+    [['--decode-chunk-size=1.5'], /not an integer|must be a non-negative integer/],
     [['--ec-connector=other'], /--ec-connector must be one of: ec-example/],
+    [['--ec-connector=ec-nixl'], /--ec-connector must be one of: ec-example/],
     [['--prefill-failure-policy=retry'], /--prefill-failure-policy must be one of: fallback, relay/],
     [['--prefill-max-retries=1', '--prefill-retry-backoff=0'], /--prefill-retry-backoff must be positive/],
     [['--prefill-timeout=soon'], /invalid duration/],
