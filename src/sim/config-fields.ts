@@ -55,6 +55,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: 'max-cpu-loras', key: 'maxCpuLoras', kind: 'int', description: 'LoRAs kept in CPU memory (≥ max-loras)', placeholder: '<n>', defaultText: 'max-loras' },
   { flag: 'lora-modules', key: 'loraModules', kind: 'json-list', description: 'LoRA adapters as JSON strings {"name","path","base_model_name"}', placeholder: '<json...>' },
   { flag: 'mode', key: 'mode', kind: 'string', description: 'echo (repeat the prompt) or random (canned sentences)', placeholder: '<mode>', choices: ['echo', 'random'], defaultText: 'random' },
+  { flag: 'tokenizer', key: 'tokenizer', kind: 'string', description: "tokenize with a real model's tokenizer and chat template from this directory (tokenizer.json + tokenizer_config.json, or a Hugging Face cache model directory) instead of the simulated tokenizer", placeholder: '<dir>', defaultText: '"" (simulated)' },
   { flag: 'seed', key: 'seed', kind: 'bigint', description: 'PRNG seed', placeholder: '<int>', defaultText: 'now in ns' },
   latency('time-to-first-token', 'timeToFirstToken', 'time to first token'),
   latency('time-to-first-token-std-dev', 'timeToFirstTokenStdDev', 'std-dev of time to first token (≤ 30 % of it)'),

@@ -33,6 +33,11 @@ export interface SimConfig extends LatencySettings {
   loraModules: LoraModule[];
   mode: SimMode;
   seed: bigint;
+  /**
+   * Directory of a real tokenizer (tokenizer.json + tokenizer_config.json, or a Hugging Face
+   * cache model dir) used instead of the simulated tokenizer; "" = simulated (real-tokenizer.ts).
+   */
+  tokenizer: string;
   /** Go parity: latency means/σ truncated to whole ms, samples whole ms. */
   latencyWholeMs: boolean;
   enableKvcache: boolean;
@@ -83,6 +88,7 @@ export function defaultConfig(): Omit<SimConfig, 'model'> {
     loraModules: [],
     mode: 'random',
     seed: nowNanos(),
+    tokenizer: '',
     latencyWholeMs: true,
     timeToFirstToken: 0,
     timeToFirstTokenStdDev: 0,

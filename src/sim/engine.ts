@@ -16,11 +16,14 @@ import type { LatencyContext } from './latency.js';
 import { LoraManager } from './lora.js';
 import { SimMetrics } from './metrics.js';
 import { Random } from './random.js';
-import { validateSimRequest, type SimRequest } from './request.js';
-import { runChoice, SharedPrompt, type ChoiceJob, type ChoiceSink, type WorkerContext } from './worker.js';
+import { tokenizePrompt, validateSimRequest, type PromptInput, type SimRequest } from './request.js';
+import type { Tokenized } from './tokenizer.js';
+import { runChoice, SharedPrompt, type ChoiceJob, type ChoiceSink, type PromptTokenize, type WorkerContext } from './worker.js';
 
 export interface EngineOptions {
   kvEventSink?: KvEventSink;
+  /** How prompts become ids (default: the simulated tokenizer; `--tokenizer`: a real one). */
+  tokenize?: PromptTokenize;
 }
 
 export class Engine {
@@ -33,6 +36,7 @@ export class Engine {
   private sink: KvEventSink;
   private readonly aborter = new AbortController();
   private readonly workerContext: WorkerContext;
+  private readonly tokenize: PromptTokenize | undefined;
 
   constructor(config: SimConfig, options: EngineOptions = {}) {
     this.current = config;
@@ -46,6 +50,7 @@ export class Engine {
       fakeMetrics: config.fakeMetrics,
     });
     this.sink = options.kvEventSink ?? NOOP_KV_EVENT_SINK;
+    this.tokenize = options.tokenize;
     this.kvCache = config.enableKvcache
       ? new KvCache({
           capacity: config.kvCacheSize,
@@ -84,6 +89,11 @@ export class Engine {
       },
       signal: this.aborter.signal,
     };
+  }
+
+  /** A prompt's ids, as a worker would tokenize it (`/tokenize`). */
+  async tokenizePrompt(input: PromptInput): Promise<Tokenized> {
+    return (this.tokenize ?? tokenizePrompt)(input);
   }
 
   get kvEventSink(): KvEventSink {
@@ -130,7 +140,7 @@ export class Engine {
     const total = request.prompts.length * perPrompt;
     const jobs: ChoiceJob[] = [];
     request.prompts.forEach((input, promptIndex) => {
-      const prompt = new SharedPrompt(input, request.prompts.length > 1 ? `${request.id}-${promptIndex}` : request.id);
+      const prompt = new SharedPrompt(input, request.prompts.length > 1 ? `${request.id}-${promptIndex}` : request.id, this.tokenize);
       for (let i = 0; i < perPrompt; i++) {
         const choice = jobs.length;
         jobs.push({ request, prompt, choice, kvId: total > 1 ? `${request.id}-${choice}` : request.id, displayModel, lora, receivedAt });

@@ -12,7 +12,8 @@ export type ApiFlavor = 'chat' | 'text';
 export type PromptInput =
   | { kind: 'text'; text: string }
   | { kind: 'ids'; ids: number[] }
-  | { kind: 'chat'; messages: ChatMessage[] };
+  /** `body` (template fields: tools, chat_template_kwargs …) is what a real tokenizer renders. */
+  | { kind: 'chat'; messages: ChatMessage[]; body?: ChatCompletionsBody };
 
 export interface SimRequest {
   api: ApiFlavor;
@@ -114,7 +115,7 @@ export function toSimRequest(
     forceCacheThreshold: meta.forceCacheThreshold,
     doRemoteDecode: kvFlag(body.kv_transfer_params, 'do_remote_decode'),
     doRemotePrefill: kvFlag(body.kv_transfer_params, 'do_remote_prefill'),
-    prompts: parsed.api === 'chat_completions' ? [{ kind: 'chat', messages: parsed.body.messages }] : completionPrompts(parsed.body.prompt),
+    prompts: parsed.api === 'chat_completions' ? [{ kind: 'chat', messages: parsed.body.messages, body: parsed.body }] : completionPrompts(parsed.body.prompt),
   };
 }
 
@@ -142,7 +143,8 @@ export function echoTokens(prompt: PromptInput, tokenized: Tokenized): Tokenized
       const last = prompt.messages[prompt.messages.length - 1];
       return tokenizeText(last ? messageText(last, false) : '');
     }
-    case 'text': return tokenized;
+    // Prompt ids from a real tokenizer (--tokenizer) carry no text: echo the simulated split.
+    case 'text': return tokenized.strings.length === tokenized.ids.length ? tokenized : tokenizeText(prompt.text);
     case 'ids': return { ids: prompt.ids, strings: prompt.ids.map((id, i) => (i < prompt.ids.length - 1 ? `${id},` : String(id))) };
   }
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { readBody } from '../http/body.js';
 import { OpenAIError } from '../openai/errors.js';
 import { parseInferenceBody, parseJsonObject } from '../openai/parse.js';
+import type { ChatCompletionsBody } from '../openai/types.js';
 import { ChatMessage } from '../openai/schema.js';
 import type { Logger } from '../log.js';
 import { AdminConfigError, applyAdminUpdate, configView } from './admin-config.js';
@@ -17,7 +18,6 @@ import { ChoiceEvents, collectAnswer, streamAnswer } from './answer.js';
 import type { Engine } from './engine.js';
 import { returnErrorHeader, simError, simErrorType } from './failures.js';
 import { toSimRequest } from './request.js';
-import { tokenizeChat, tokenizeText } from './tokenizer.js';
 import { extractContext, markError, SpanKind, tracer, type Span } from '../telemetry/tracing.js';
 
 type Env = { Bindings: HttpBindings };
@@ -154,7 +154,8 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
     if (!result.success) throw simError(400, `Failed to read and parse tokenize request body, ${result.error.issues[0]?.message ?? 'invalid body'}`);
     const { prompt, messages } = result.data;
     if (prompt && messages) throw simError(400, 'both prompt and messages fields in tokenize request');
-    const tokens = prompt ? tokenizeText(prompt).ids : tokenizeChat(messages ?? []).ids;
+    const body = { ...result.data, model: result.data.model ?? engine.config.model, messages: messages ?? [] } as ChatCompletionsBody;
+    const { ids: tokens } = await engine.tokenizePrompt(prompt ? { kind: 'text', text: prompt } : { kind: 'chat', messages: body.messages, body });
     return c.json({ max_model_len: engine.config.maxModelLen, count: tokens.length, tokens, token_strs: null });
   });
 

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getRequestListener } from '@hono/node-server';
-import { listen } from '../http/server.js';
+import { listen, type ListeningServer } from '../http/server.js';
 import { createLogger, type Logger } from '../log.js';
 import { completeConfig, displayModelName, type SimConfig, type SimConfigInput } from './config.js';
 import { Engine } from './engine.js';
@@ -73,7 +73,12 @@ export async function startSimulator(input: SimConfigInput | SimConfig, options:
   const config = completeConfig(input);
   const logger = options.logger ?? createLogger('sim', 'silent');
   const env = options.env ?? process.env;
-  const engine = new Engine(config, typeof options.kvEventSink === 'object' ? { kvEventSink: options.kvEventSink } : {});
+  // --tokenizer: loaded before listening, so a bad directory fails the start with a ConfigError.
+  const realTokenizer = config.tokenizer === '' ? undefined : await (await import('./real-tokenizer.js')).RealTokenizer.open(config.tokenizer, config.model);
+  const engine = new Engine(config, {
+    ...(typeof options.kvEventSink === 'object' ? { kvEventSink: options.kvEventSink } : {}),
+    ...(realTokenizer ? { tokenize: (input) => realTokenizer.tokenize(input) } : {}),
+  });
   const state: ServerState = { draining: false, sleeping: false, startedAt: Date.now(), port: config.port, devMode: env.VLLM_SERVER_DEV_MODE === '1' };
   const app = createSimApp({ engine, state, logger });
   const handle = getRequestListener(app.fetch);
@@ -84,7 +89,13 @@ export async function startSimulator(input: SimConfigInput | SimConfig, options:
     inFlight.track(res);
     ready.then(() => handle(req, res), () => res.destroy());
   };
-  const server = await listen(listener, { port: config.port, host: config.host });
+  let server: ListeningServer;
+  try {
+    server = await listen(listener, { port: config.port, host: config.host });
+  } catch (err) {
+    await realTokenizer?.close();
+    throw err;
+  }
   state.port = server.port;
   if (typeof options.kvEventSink === 'function') {
     const factory = options.kvEventSink;
@@ -95,11 +106,12 @@ export async function startSimulator(input: SimConfigInput | SimConfig, options:
       await ready;
     } catch (err) {
       await server.close(0);
+      await realTokenizer?.close();
       throw err;
     }
   }
   logger.info({ url: server.url, port: server.port, listener: 'http' }, 'listening');
-  logger.info({ model: config.model, servedModelNames: config.servedModelNames, displayModel: displayModelName(config), role: config.role, kvCache: config.enableKvcache }, 'simulator ready');
+  logger.info({ model: config.model, servedModelNames: config.servedModelNames, displayModel: displayModelName(config), role: config.role, kvCache: config.enableKvcache, tokenizer: realTokenizer?.dir ?? 'simulated' }, 'simulator ready');
 
   let closing: Promise<void> | undefined;
   const close = async (closeOptions: CloseOptions = {}): Promise<void> => {
@@ -113,6 +125,7 @@ export async function startSimulator(input: SimConfigInput | SimConfig, options:
     await within(inFlight.whenIdle(), 1_000);
     await server.close(1_000);
     await engine.kvEventSink.close?.();
+    await realTokenizer?.close();
     logger.info('simulator closed');
   };
   return {

@@ -29,14 +29,17 @@ export interface ChoiceSink {
   failed(choice: number, error: OpenAIError): void;
 }
 
-/** A prompt shared by the `n` choices made from it: tokenized once. */
+/** Prompt → ids: the simulated tokenizer (sync) or a real one (`--tokenizer`, async). */
+export type PromptTokenize = (input: PromptInput) => Tokenized | Promise<Tokenized>;
+
+/** A prompt shared by the `n` choices made from it: tokenized once, by the first worker to start one. */
 export class SharedPrompt {
-  private tokenized: Tokenized | undefined;
+  private tokenized: Tokenized | Promise<Tokenized> | undefined;
 
-  constructor(readonly input: PromptInput, readonly key: string) {}
+  constructor(readonly input: PromptInput, readonly key: string, private readonly tokenize: PromptTokenize = tokenizePrompt) {}
 
-  tokens(): Tokenized {
-    this.tokenized ??= tokenizePrompt(this.input);
+  tokens(): Tokenized | Promise<Tokenized> {
+    this.tokenized ??= this.tokenize(this.input);
     return this.tokenized;
   }
 }
@@ -101,7 +104,7 @@ export async function runChoice(context: WorkerContext, job: ChoiceJob, sink: Ch
   let admitted = false;
   try {
     const config = context.config();
-    const prompt = job.prompt.tokens();
+    const prompt = await job.prompt.tokens();
     const promptTokens = prompt.ids.length;
     const windowError = contextWindowError(config, promptTokens, request.maxTokens);
     if (windowError) throw windowError;
