@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import type { KubeObject } from '../helpers/fake-kube-apiserver.js';
+import { afterAll, beforeAll } from 'vitest';
+import { FakeKubeApiServer, type KubeObject } from '../helpers/fake-kube-apiserver.js';
 
 export const silentLogger: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -81,4 +82,27 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'pd-router-k8s-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A real (small) Kubernetes API server for the enclosing suite, and a kubeconfig pointing at it. */
+export interface FakeKube {
+  readonly api: FakeKubeApiServer;
+  readonly kubeconfig: string;
+}
+
+/** Starts the API server in beforeAll and stops it (removing the kubeconfig) in afterAll. */
+export function useFakeKubeApi(): FakeKube {
+  const kube = {} as { api: FakeKubeApiServer; kubeconfig: string };
+  let cleanup = (): void => undefined;
+  beforeAll(async () => {
+    kube.api = await FakeKubeApiServer.start();
+    const tmp = tempDir();
+    cleanup = tmp.cleanup;
+    kube.kubeconfig = kube.api.writeKubeconfig(tmp.dir);
+  });
+  afterAll(async () => {
+    await kube.api?.close();
+    cleanup();
+  });
+  return kube;
 }

@@ -1,32 +1,18 @@
 /** Lease-based leader election between real clients over HTTP (short periods to stay fast). */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { LeaderElector, eppLeaseName } from '../../src/k8s/leader-election.js';
-import { silentLogger, tempDir, waitFor } from './fixtures.js';
+import { silentLogger, waitFor, useFakeKubeApi } from './fixtures.js';
 
-let api: FakeKubeApiServer;
-let kubeconfig: string;
-let cleanup: () => void;
+const kube = useFakeKubeApi();
 const electors: LeaderElector[] = [];
-
-beforeAll(async () => {
-  api = await FakeKubeApiServer.start();
-  const tmp = tempDir();
-  cleanup = tmp.cleanup;
-  kubeconfig = api.writeKubeconfig(tmp.dir);
-});
-afterAll(async () => {
-  await api.close();
-  cleanup();
-});
 afterEach(async () => {
   await Promise.all(electors.splice(0).map((elector) => elector.close()));
 });
 
 function elector(leaseName: string, identity: string): LeaderElector {
   const e = new LeaderElector({
-    kubeConfig: loadKubeConfig({ kubeconfig }), namespace: 'llm', leaseName, identity,
+    kubeConfig: loadKubeConfig({ kubeconfig: kube.kubeconfig }), namespace: 'llm', leaseName, identity,
     leaseDurationMs: 2_000, renewDeadlineMs: 1_000, retryPeriodMs: 150, logger: silentLogger,
   });
   electors.push(e);
@@ -34,7 +20,7 @@ function elector(leaseName: string, identity: string): LeaderElector {
   return e;
 }
 
-const holder = (lease: string): unknown => (api.get('coordination.k8s.io/v1', 'Lease', 'llm', lease)?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+const holder = (lease: string): unknown => (kube.api.get('coordination.k8s.io/v1', 'Lease', 'llm', lease)?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
 
 describe('LeaderElector', () => {
   it('names the EPP Lease as upstream does', () => {
@@ -67,7 +53,7 @@ describe('LeaderElector', () => {
 
   it('waits out a Lease held by someone else, then takes it over', async () => {
     const lease = 'held-by-ghost';
-    api.apply({
+    kube.api.apply({
       apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: lease, namespace: 'llm' },
       spec: { holderIdentity: 'ghost', leaseDurationSeconds: 1, renewTime: new Date().toISOString(), leaseTransitions: 3 },
     });
@@ -75,7 +61,7 @@ describe('LeaderElector', () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(c.isLeader()).toBe(false);
     await waitFor('expired ghost lease taken over', () => c.isLeader());
-    const spec = api.get('coordination.k8s.io/v1', 'Lease', 'llm', lease)?.spec as { holderIdentity: string; leaseTransitions: number; leaseDurationSeconds: number; renewTime: string };
+    const spec = kube.api.get('coordination.k8s.io/v1', 'Lease', 'llm', lease)?.spec as { holderIdentity: string; leaseTransitions: number; leaseDurationSeconds: number; renewTime: string };
     expect(spec).toMatchObject({ holderIdentity: 'c', leaseTransitions: 4, leaseDurationSeconds: 2 });
     expect(spec.renewTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   });
@@ -83,11 +69,11 @@ describe('LeaderElector', () => {
   it('a leader that cannot reach the API server steps down, and leads again once it can', async () => {
     const d = elector('outage', 'd');
     await waitFor('leader', () => d.isLeader());
-    await api.stop();
+    await kube.api.stop();
     try {
       await waitFor('stepped down', () => !d.isLeader());
     } finally {
-      await api.restart();
+      await kube.api.restart();
     }
     await waitFor('leader again', () => d.isLeader());
   });

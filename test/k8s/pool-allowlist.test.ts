@@ -1,34 +1,20 @@
 /** The sidecar's SSRF allowlist from an InferencePool, against a real API server over HTTP. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { canonicalHost, hostOf, type TargetAllowlist } from '../../sidecar/allowlist.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { PoolAllowlist, createPoolAllowlist, defaultNormalize } from '../../src/k8s/pool-allowlist.js';
 import { PoolWatcher } from '../../src/k8s/pool-watcher.js';
 import { POOL_GROUP_V1, POOL_GROUP_V1ALPHA2, type PoolGroup } from '../../src/k8s/pool-spec.js';
-import { TEST_BACKOFF, pod, poolV1, poolV1alpha2, silentLogger, tempDir, waitFor } from './fixtures.js';
+import { TEST_BACKOFF, pod, poolV1, poolV1alpha2, silentLogger, waitFor, useFakeKubeApi } from './fixtures.js';
 
-let api: FakeKubeApiServer;
-let kubeconfig: string;
-let cleanup: () => void;
+const kube = useFakeKubeApi();
 const lists: PoolAllowlist[] = [];
-
-beforeAll(async () => {
-  api = await FakeKubeApiServer.start();
-  const tmp = tempDir();
-  cleanup = tmp.cleanup;
-  kubeconfig = api.writeKubeconfig(tmp.dir);
-});
-afterAll(async () => {
-  await api.close();
-  cleanup();
-});
 afterEach(() => {
   for (const list of lists.splice(0)) list.close();
 });
 
 function allowlist(name: string, group: PoolGroup = POOL_GROUP_V1): PoolAllowlist {
-  const watcher = new PoolWatcher({ kubeConfig: loadKubeConfig({ kubeconfig }), pool: { namespace: 'llm', name, group }, logger: silentLogger, backoff: TEST_BACKOFF });
+  const watcher = new PoolWatcher({ kubeConfig: loadKubeConfig({ kubeconfig: kube.kubeconfig }), pool: { namespace: 'llm', name, group }, logger: silentLogger, backoff: TEST_BACKOFF });
   // The sidecar's own host parsing, as the sidecar will wire it.
   const list = new PoolAllowlist({ watcher, logger: silentLogger, normalize: (hp) => canonicalHost(hostOf(hp.trim())) });
   lists.push(list);
@@ -37,7 +23,7 @@ function allowlist(name: string, group: PoolGroup = POOL_GROUP_V1): PoolAllowlis
 
 describe('PoolAllowlist', () => {
   it('fits the sidecar TargetAllowlist interface', async () => {
-    api.apply(poolV1('shape', { app: 'shape' }, [8000]));
+    kube.api.apply(poolV1('shape', { app: 'shape' }, [8000]));
     const list: TargetAllowlist = allowlist('shape');
     expect(list.enabled).toBe(true);
     await list.start();
@@ -45,11 +31,11 @@ describe('PoolAllowlist', () => {
   });
 
   it('v1 (matchLabels): pod IPs and names, any port, readiness ignored; other values denied', async () => {
-    api.apply(poolV1('ssrf', { app: 'ssrf' }, [8000]));
-    api.apply(pod({ name: 'prefill-0', ip: '127.0.0.2', labels: { app: 'ssrf', 'llm-d.ai/role': 'prefill' } }));
-    api.apply(pod({ name: 'prefill-1', ip: '127.0.0.3', labels: { app: 'ssrf' }, ready: false }));
-    api.apply(pod({ name: 'pending', labels: { app: 'ssrf' } }));
-    api.apply(pod({ name: 'outsider', ip: '127.0.0.9', labels: { app: 'other' } }));
+    kube.api.apply(poolV1('ssrf', { app: 'ssrf' }, [8000]));
+    kube.api.apply(pod({ name: 'prefill-0', ip: '127.0.0.2', labels: { app: 'ssrf', 'llm-d.ai/role': 'prefill' } }));
+    kube.api.apply(pod({ name: 'prefill-1', ip: '127.0.0.3', labels: { app: 'ssrf' }, ready: false }));
+    kube.api.apply(pod({ name: 'pending', labels: { app: 'ssrf' } }));
+    kube.api.apply(pod({ name: 'outsider', ip: '127.0.0.9', labels: { app: 'other' } }));
     const list = allowlist('ssrf');
     await list.start();
     expect([...list.allowed].sort()).toEqual(['127.0.0.2', '127.0.0.3', 'prefill-0', 'prefill-1']);
@@ -60,27 +46,27 @@ describe('PoolAllowlist', () => {
   });
 
   it('v1alpha2 (flat selector)', async () => {
-    api.apply(poolV1alpha2('ssrf-alpha', { app: 'ssrf-alpha' }, 8000));
-    api.apply(pod({ name: 'a-0', ip: '127.0.0.4', labels: { app: 'ssrf-alpha' } }));
+    kube.api.apply(poolV1alpha2('ssrf-alpha', { app: 'ssrf-alpha' }, 8000));
+    kube.api.apply(pod({ name: 'a-0', ip: '127.0.0.4', labels: { app: 'ssrf-alpha' } }));
     const list = allowlist('ssrf-alpha', POOL_GROUP_V1ALPHA2);
     await list.start();
     expect(list.isAllowed('127.0.0.4:8000')).toBe(true);
   });
 
   it('follows pods joining, changing IP and leaving, and keeps the set through an outage', async () => {
-    api.apply(poolV1('live', { app: 'live' }, [8000]));
+    kube.api.apply(poolV1('live', { app: 'live' }, [8000]));
     const list = allowlist('live');
     await list.start();
     expect(list.isAllowed('127.0.0.5:8000')).toBe(false);
-    api.apply(pod({ name: 'l-0', ip: '127.0.0.5', labels: { app: 'live' } }));
+    kube.api.apply(pod({ name: 'l-0', ip: '127.0.0.5', labels: { app: 'live' } }));
     await waitFor('joined', () => list.isAllowed('127.0.0.5:8000'));
-    api.apply(pod({ name: 'l-0', ip: '127.0.0.6', labels: { app: 'live' } }));
+    kube.api.apply(pod({ name: 'l-0', ip: '127.0.0.6', labels: { app: 'live' } }));
     await waitFor('new IP', () => list.isAllowed('127.0.0.6:8000') && !list.isAllowed('127.0.0.5:8000'));
-    await api.stop();
-    api.remove('v1', 'Pod', 'llm', 'l-0');
+    await kube.api.stop();
+    kube.api.remove('v1', 'Pod', 'llm', 'l-0');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(list.isAllowed('l-0:8000')).toBe(true);
-    await api.restart();
+    await kube.api.restart();
     await waitFor('left after the restart', () => !list.isAllowed('l-0:8000'));
   });
 
@@ -91,9 +77,9 @@ describe('PoolAllowlist', () => {
   });
 
   it('start() waits for the first sync (the listener must not open before)', async () => {
-    api.apply(poolV1('slow', { app: 'slow' }, [8000]));
-    api.apply(pod({ name: 's-0', ip: '127.0.0.7', labels: { app: 'slow' } }));
-    api.forbid('pods');
+    kube.api.apply(poolV1('slow', { app: 'slow' }, [8000]));
+    kube.api.apply(pod({ name: 's-0', ip: '127.0.0.7', labels: { app: 'slow' } }));
+    kube.api.forbid('pods');
     try {
       const list = allowlist('slow');
       let started = false;
@@ -102,22 +88,22 @@ describe('PoolAllowlist', () => {
       });
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(started).toBe(false);
-      api.forbid('pods', false);
+      kube.api.forbid('pods', false);
       await starting;
       expect(list.isAllowed('127.0.0.7:8000')).toBe(true);
     } finally {
-      api.forbid('pods', false);
+      kube.api.forbid('pods', false);
     }
   });
 
-  it('createPoolAllowlist builds it from flags (kubeconfig, group)', async () => {
-    api.apply(poolV1('from-flags', { app: 'ff' }, [8000]));
-    api.apply(pod({ name: 'ff-0', ip: '127.0.0.8', labels: { app: 'ff' } }));
-    const list = await createPoolAllowlist({ namespace: 'llm', name: 'from-flags', group: 'inference.networking.k8s.io', kubeconfig, logger: silentLogger });
+  it('createPoolAllowlist builds it from flags (kube.kubeconfig, group)', async () => {
+    kube.api.apply(poolV1('from-flags', { app: 'ff' }, [8000]));
+    kube.api.apply(pod({ name: 'ff-0', ip: '127.0.0.8', labels: { app: 'ff' } }));
+    const list = await createPoolAllowlist({ namespace: 'llm', name: 'from-flags', group: 'inference.networking.k8s.io', kubeconfig: kube.kubeconfig, logger: silentLogger });
     lists.push(list);
     await list.start();
     expect(list.isAllowed('ff-0:8000')).toBe(true);
-    await expect(createPoolAllowlist({ namespace: 'llm', name: 'x', group: 'bogus', kubeconfig, logger: silentLogger })).rejects.toThrow(/--pool-group/);
+    await expect(createPoolAllowlist({ namespace: 'llm', name: 'x', group: 'bogus', kubeconfig: kube.kubeconfig, logger: silentLogger })).rejects.toThrow(/--pool-group/);
   });
 
   it('default host parsing matches the sidecar’s', () => {

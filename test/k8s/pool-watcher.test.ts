@@ -4,35 +4,20 @@
  * outages — with and without the watch history surviving the restart.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { PoolWatcher, type PoolState } from '../../src/k8s/pool-watcher.js';
 import { POOL_GROUP_V1, POOL_GROUP_V1ALPHA2, type PoolGroup } from '../../src/k8s/pool-spec.js';
-import { TEST_BACKOFF, pod, poolV1, poolV1alpha2, silentLogger, tempDir, waitFor } from './fixtures.js';
+import { TEST_BACKOFF, pod, poolV1, poolV1alpha2, silentLogger, waitFor, useFakeKubeApi } from './fixtures.js';
 
-let api: FakeKubeApiServer;
-let kubeconfig: string;
-let cleanup: () => void;
+const kube = useFakeKubeApi();
 const watchers: PoolWatcher[] = [];
-
-beforeAll(async () => {
-  api = await FakeKubeApiServer.start();
-  const tmp = tempDir();
-  cleanup = tmp.cleanup;
-  kubeconfig = api.writeKubeconfig(tmp.dir);
-});
-
-afterAll(async () => {
-  await api.close();
-  cleanup();
-});
 
 afterEach(() => {
   for (const watcher of watchers.splice(0)) watcher.close();
 });
 
 function watch(name: string, group: PoolGroup = POOL_GROUP_V1): PoolWatcher {
-  const watcher = new PoolWatcher({ kubeConfig: loadKubeConfig({ kubeconfig }), pool: { namespace: 'llm', name, group }, logger: silentLogger, backoff: TEST_BACKOFF });
+  const watcher = new PoolWatcher({ kubeConfig: loadKubeConfig({ kubeconfig: kube.kubeconfig }), pool: { namespace: 'llm', name, group }, logger: silentLogger, backoff: TEST_BACKOFF });
   watchers.push(watcher);
   watcher.start();
   return watcher;
@@ -42,10 +27,10 @@ const podNames = (state: PoolState): string[] => state.pods.map((p) => p.name).s
 
 describe('PoolWatcher', () => {
   it('reads a v1 pool (matchLabels, targetPorts) and its pods', async () => {
-    api.apply(poolV1('v1pool', { app: 'v1' }, [8000, 8001]));
-    api.apply(pod({ name: 'a', ip: '127.0.0.2', labels: { app: 'v1', 'llm-d.ai/role': 'decode' } }));
-    api.apply(pod({ name: 'b', ip: '127.0.0.3', labels: { app: 'v1', 'llm-d.ai/role': 'prefill' }, ready: false }));
-    api.apply(pod({ name: 'other', ip: '127.0.0.9', labels: { app: 'else' } }));
+    kube.api.apply(poolV1('v1pool', { app: 'v1' }, [8000, 8001]));
+    kube.api.apply(pod({ name: 'a', ip: '127.0.0.2', labels: { app: 'v1', 'llm-d.ai/role': 'decode' } }));
+    kube.api.apply(pod({ name: 'b', ip: '127.0.0.3', labels: { app: 'v1', 'llm-d.ai/role': 'prefill' }, ready: false }));
+    kube.api.apply(pod({ name: 'other', ip: '127.0.0.9', labels: { app: 'else' } }));
     const watcher = watch('v1pool');
     await watcher.firstSync();
     const state = watcher.state;
@@ -56,8 +41,8 @@ describe('PoolWatcher', () => {
   });
 
   it('reads a v1alpha2 pool (flat selector, targetPortNumber) from the x-k8s.io group only', async () => {
-    api.apply(poolV1alpha2('alpha', { app: 'alpha' }, 8200));
-    api.apply(pod({ name: 'alpha-0', ip: '127.0.0.4', labels: { app: 'alpha' } }));
+    kube.api.apply(poolV1alpha2('alpha', { app: 'alpha' }, 8200));
+    kube.api.apply(pod({ name: 'alpha-0', ip: '127.0.0.4', labels: { app: 'alpha' } }));
     const alpha = watch('alpha', POOL_GROUP_V1ALPHA2);
     await alpha.firstSync();
     expect(alpha.state.pool).toMatchObject({ selector: { app: 'alpha' }, targetPorts: [8200] });
@@ -70,60 +55,60 @@ describe('PoolWatcher', () => {
   });
 
   it('follows pods: readiness flaps, IP changes, deletions and new pods', async () => {
-    api.apply(poolV1('churn', { app: 'churn' }, [8000]));
-    api.apply(pod({ name: 'c0', ip: '127.0.0.2', labels: { app: 'churn' } }));
+    kube.api.apply(poolV1('churn', { app: 'churn' }, [8000]));
+    kube.api.apply(pod({ name: 'c0', ip: '127.0.0.2', labels: { app: 'churn' } }));
     const watcher = watch('churn');
     await watcher.firstSync();
     const find = (name: string) => () => watcher.state.pods.find((p) => p.name === name);
 
-    api.apply(pod({ name: 'c0', ip: '127.0.0.2', labels: { app: 'churn' }, ready: false }));
+    kube.api.apply(pod({ name: 'c0', ip: '127.0.0.2', labels: { app: 'churn' }, ready: false }));
     await waitFor('c0 not ready', () => find('c0')()?.ready === false);
-    api.apply(pod({ name: 'c0', ip: '127.0.0.2', labels: { app: 'churn' } }));
+    kube.api.apply(pod({ name: 'c0', ip: '127.0.0.2', labels: { app: 'churn' } }));
     await waitFor('c0 ready again', () => find('c0')()?.ready);
-    api.apply(pod({ name: 'c0', ip: '127.0.0.5', labels: { app: 'churn' } }));
+    kube.api.apply(pod({ name: 'c0', ip: '127.0.0.5', labels: { app: 'churn' } }));
     await waitFor('c0 new IP', () => find('c0')()?.ip === '127.0.0.5');
-    api.apply(pod({ name: 'c1', ip: '127.0.0.6', labels: { app: 'churn' } }));
+    kube.api.apply(pod({ name: 'c1', ip: '127.0.0.6', labels: { app: 'churn' } }));
     await waitFor('c1 joins', find('c1'));
-    api.apply(pod({ name: 'c1', ip: '127.0.0.6', labels: { app: 'churn' }, deleting: true }));
+    kube.api.apply(pod({ name: 'c1', ip: '127.0.0.6', labels: { app: 'churn' }, deleting: true }));
     await waitFor('c1 terminating', () => find('c1')()?.deleting);
-    api.remove('v1', 'Pod', 'llm', 'c1');
+    kube.api.remove('v1', 'Pod', 'llm', 'c1');
     await waitFor('c1 gone', () => !find('c1')());
     // Relabelled out of the selector: the pod leaves (the server sends DELETED).
-    api.apply(pod({ name: 'c0', ip: '127.0.0.5', labels: { app: 'elsewhere' } }));
+    kube.api.apply(pod({ name: 'c0', ip: '127.0.0.5', labels: { app: 'elsewhere' } }));
     await waitFor('c0 left the selector', () => watcher.state.pods.length === 0);
   });
 
   it('restarts the pod watch when the selector changes and tracks target ports', async () => {
-    api.apply(poolV1('sel', { app: 'sel-a' }, [8000]));
-    api.apply(pod({ name: 'sa', ip: '127.0.0.2', labels: { app: 'sel-a' } }));
-    api.apply(pod({ name: 'sb', ip: '127.0.0.3', labels: { app: 'sel-b' } }));
+    kube.api.apply(poolV1('sel', { app: 'sel-a' }, [8000]));
+    kube.api.apply(pod({ name: 'sa', ip: '127.0.0.2', labels: { app: 'sel-a' } }));
+    kube.api.apply(pod({ name: 'sb', ip: '127.0.0.3', labels: { app: 'sel-b' } }));
     const watcher = watch('sel');
     await watcher.firstSync();
     expect(podNames(watcher.state)).toEqual(['sa']);
-    api.apply(poolV1('sel', { app: 'sel-b' }, [8000, 8002]));
+    kube.api.apply(poolV1('sel', { app: 'sel-b' }, [8000, 8002]));
     await waitFor('pods of the new selector', () => podNames(watcher.state).join() === 'sb');
     expect(watcher.state.pool?.targetPorts).toEqual([8000, 8002]);
     // The new pod watch is live.
-    api.apply(pod({ name: 'sc', ip: '127.0.0.4', labels: { app: 'sel-b' } }));
+    kube.api.apply(pod({ name: 'sc', ip: '127.0.0.4', labels: { app: 'sel-b' } }));
     await waitFor('sc joins', () => podNames(watcher.state).join() === 'sb,sc');
   });
 
   it('pool deletion empties the state; re-creation brings the pods back', async () => {
-    api.apply(poolV1('gone', { app: 'gone' }, [8000]));
-    api.apply(pod({ name: 'g0', ip: '127.0.0.2', labels: { app: 'gone' } }));
+    kube.api.apply(poolV1('gone', { app: 'gone' }, [8000]));
+    kube.api.apply(pod({ name: 'g0', ip: '127.0.0.2', labels: { app: 'gone' } }));
     const watcher = watch('gone');
     await watcher.firstSync();
     expect(podNames(watcher.state)).toEqual(['g0']);
-    api.remove('inference.networking.k8s.io/v1', 'InferencePool', 'llm', 'gone');
+    kube.api.remove('inference.networking.k8s.io/v1', 'InferencePool', 'llm', 'gone');
     await waitFor('pool gone', () => watcher.state.pool === undefined);
     expect(watcher.state.pods).toEqual([]);
     expect(watcher.state.problem).toMatch(/not found/);
-    api.apply(poolV1('gone', { app: 'gone' }, [8000]));
+    kube.api.apply(poolV1('gone', { app: 'gone' }, [8000]));
     await waitFor('pool back with its pods', () => watcher.state.synced && podNames(watcher.state).join() === 'g0');
   });
 
   it('an invalid pool (empty selector) yields no pods and says why', async () => {
-    api.apply(poolV1('bad', {}, [8000]));
+    kube.api.apply(poolV1('bad', {}, [8000]));
     const watcher = watch('bad');
     await watcher.firstSync();
     expect(watcher.state.pool).toBeUndefined();
@@ -131,28 +116,28 @@ describe('PoolWatcher', () => {
   });
 
   it('missing RBAC keeps it unsynced and retrying; granting it lets it sync', async () => {
-    api.apply(poolV1('rbac', { app: 'rbac' }, [8000]));
-    api.forbid('pods');
+    kube.api.apply(poolV1('rbac', { app: 'rbac' }, [8000]));
+    kube.api.forbid('pods');
     try {
       const watcher = watch('rbac');
       await waitFor('pool seen', () => watcher.state.pool !== undefined);
       expect(watcher.state.synced).toBe(false);
       expect(watcher.state.problem).toMatch(/pods of InferencePool llm\/rbac have not been listed/);
-      api.forbid('pods', false);
+      kube.api.forbid('pods', false);
       await watcher.firstSync();
       expect(watcher.state.synced).toBe(true);
     } finally {
-      api.forbid('pods', false);
+      kube.api.forbid('pods', false);
     }
   });
 
   it('re-watches when the server ends its watches (server-side timeout) without missing events', async () => {
-    api.apply(poolV1('rewatch', { app: 'rewatch' }, [8000]));
+    kube.api.apply(poolV1('rewatch', { app: 'rewatch' }, [8000]));
     const watcher = watch('rewatch');
     await watcher.firstSync();
-    await waitFor('pool and pod watches open', () => api.watchCount >= 2);
-    expect(api.endWatches()).toBeGreaterThanOrEqual(2);
-    api.apply(pod({ name: 'rw-0', ip: '127.0.0.2', labels: { app: 'rewatch' } }));
+    await waitFor('pool and pod watches open', () => kube.api.watchCount >= 2);
+    expect(kube.api.endWatches()).toBeGreaterThanOrEqual(2);
+    kube.api.apply(pod({ name: 'rw-0', ip: '127.0.0.2', labels: { app: 'rewatch' } }));
     await waitFor('event after the re-watch', () => watcher.state.pods.length === 1);
     expect(watcher.state.synced).toBe(true);
   });
@@ -161,48 +146,48 @@ describe('PoolWatcher', () => {
     it(`survives an API-server restart (${compacted ? 'history compacted → relist' : 'watch resumes from its resourceVersion'})`, async () => {
       const name = compacted ? 'outage-b' : 'outage-a';
       const labels = { app: name };
-      api.apply(poolV1(name, labels, [8000]));
-      api.apply(pod({ name: `${name}-0`, ip: '127.0.0.2', labels }));
-      api.apply(pod({ name: `${name}-1`, ip: '127.0.0.3', labels }));
+      kube.api.apply(poolV1(name, labels, [8000]));
+      kube.api.apply(pod({ name: `${name}-0`, ip: '127.0.0.2', labels }));
+      kube.api.apply(pod({ name: `${name}-1`, ip: '127.0.0.3', labels }));
       const watcher = watch(name);
       await watcher.firstSync();
       const changes: PoolState[] = [];
       watcher.onChange((state) => changes.push(state));
 
-      await api.stop();
-      api.remove('v1', 'Pod', 'llm', `${name}-0`);
-      api.apply(pod({ name: `${name}-1`, ip: '127.0.0.7', labels }));
-      api.apply(pod({ name: `${name}-2`, ip: '127.0.0.8', labels }));
-      if (compacted) api.compact();
+      await kube.api.stop();
+      kube.api.remove('v1', 'Pod', 'llm', `${name}-0`);
+      kube.api.apply(pod({ name: `${name}-1`, ip: '127.0.0.7', labels }));
+      kube.api.apply(pod({ name: `${name}-2`, ip: '127.0.0.8', labels }));
+      if (compacted) kube.api.compact();
       // While the server is down the last good set stays.
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(watcher.state.synced).toBe(true);
       expect(podNames(watcher.state)).toEqual([`${name}-0`, `${name}-1`]);
       expect(changes.every((state) => state.pods.length === 2)).toBe(true);
 
-      const podLists = (): number => api.requests.filter((r) => r.startsWith(`GET /api/v1/namespaces/llm/pods?labelSelector=app%3D${name}`) && !r.includes('watch=')).length;
+      const podLists = (): number => kube.api.requests.filter((r) => r.startsWith(`GET /api/v1/namespaces/llm/pods?labelSelector=app%3D${name}`) && !r.includes('watch=')).length;
       const listsBefore = podLists();
-      await api.restart();
+      await kube.api.restart();
       await waitFor('converged after the restart', () => podNames(watcher.state).join() === `${name}-1,${name}-2`);
       expect(watcher.state.pods.find((p) => p.name === `${name}-1`)?.ip).toBe('127.0.0.7');
       // Resuming replays the missed events; an expired version (410) forces a relist.
       expect(podLists() - listsBefore).toBe(compacted ? 1 : 0);
       // Still live afterwards.
-      api.apply(pod({ name: `${name}-3`, ip: '127.0.0.9', labels }));
+      kube.api.apply(pod({ name: `${name}-3`, ip: '127.0.0.9', labels }));
       await waitFor('live after the restart', () => watcher.state.pods.length === 3);
     });
   }
 
   it('close() stops every watch: no more requests reach the server', async () => {
-    api.apply(poolV1('closing', { app: 'closing' }, [8000]));
+    kube.api.apply(poolV1('closing', { app: 'closing' }, [8000]));
     const watcher = watch('closing');
     await watcher.firstSync();
     watcher.close();
     await expect(watcher.firstSync()).resolves.toBeUndefined();
-    const before = api.requests.length;
-    api.apply(pod({ name: 'late', ip: '127.0.0.2', labels: { app: 'closing' } }));
+    const before = kube.api.requests.length;
+    kube.api.apply(pod({ name: 'late', ip: '127.0.0.2', labels: { app: 'closing' } }));
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(api.requests.length).toBe(before);
+    expect(kube.api.requests.length).toBe(before);
     expect(watcher.state.pods).toEqual([]);
   });
 });

@@ -4,7 +4,6 @@
  * PoolState → endpoint mapping (ranks, active-ports, metrics port).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js';
 import { loadEndpointPickerConfig } from '../../../scheduler/config/loader.js';
 import { createPoolSource, endpointsFromPool, startKubernetesDiscovery, type PoolSource } from '../../../scheduler/datalayer/pool-source.js';
 import { EndpointStore } from '../../../scheduler/datalayer/store.js';
@@ -15,7 +14,7 @@ import type { PodInfo } from '../../../src/k8s/pool-spec.js';
 import type { PoolState } from '../../../src/k8s/pool-watcher.js';
 import { POOL_GROUP_V1, POOL_GROUP_V1ALPHA2 } from '../../../src/k8s/pool-spec.js';
 import { poolDiscoveryConfig } from '../../../src/k8s/pool-flags.js';
-import { TEST_BACKOFF, pod, poolV1, poolV1alpha2, silentLogger, tempDir, waitFor } from '../../k8s/fixtures.js';
+import { TEST_BACKOFF, pod, poolV1, poolV1alpha2, silentLogger, waitFor, useFakeKubeApi } from '../../k8s/fixtures.js';
 import { chatRequest } from '../helpers.js';
 
 function podInfo(init: Partial<PodInfo> & { name: string }): PodInfo {
@@ -82,28 +81,15 @@ schedulingProfiles:
 `;
 
 describe('PoolSource against a real API server', () => {
-  let api: FakeKubeApiServer;
-  let kubeconfig: string;
-  let cleanup: () => void;
+  const kube = useFakeKubeApi();
   const sources: PoolSource[] = [];
-
-  beforeAll(async () => {
-    api = await FakeKubeApiServer.start();
-    const tmp = tempDir();
-    cleanup = tmp.cleanup;
-    kubeconfig = api.writeKubeconfig(tmp.dir);
-  });
-  afterAll(async () => {
-    await api.close();
-    cleanup();
-  });
   afterEach(() => {
     for (const source of sources.splice(0)) source.close();
   });
 
   async function discover(name: string, group: typeof POOL_GROUP_V1 | typeof POOL_GROUP_V1ALPHA2 = POOL_GROUP_V1) {
     const store = new EndpointStore();
-    const source = await createPoolSource({ pool: { namespace: 'llm', name, group }, kubeconfig, store, logger: silentLogger, backoff: TEST_BACKOFF });
+    const source = await createPoolSource({ pool: { namespace: 'llm', name, group }, kubeconfig: kube.kubeconfig, store, logger: silentLogger, backoff: TEST_BACKOFF });
     sources.push(source);
     const loaded = loadEndpointPickerConfig(PD_CONFIG, { registry: createDefaultRegistry(), logger: silentLogger, endpoints: () => store.list() });
     const director = new Director({
@@ -118,9 +104,9 @@ describe('PoolSource against a real API server', () => {
 
   it('schedules P/D over discovered pods (v1 pool) and follows readiness, IP changes and deletions', async () => {
     const labels = (role: string) => ({ app: 'pd', 'llm-d.ai/role': role });
-    api.apply(poolV1('pd', { app: 'pd' }, [8000]));
-    api.apply(pod({ name: 'prefill-0', ip: '127.0.0.2', labels: labels('prefill') }));
-    api.apply(pod({ name: 'decode-0', ip: '127.0.0.3', labels: labels('decode') }));
+    kube.api.apply(poolV1('pd', { app: 'pd' }, [8000]));
+    kube.api.apply(pod({ name: 'prefill-0', ip: '127.0.0.2', labels: labels('prefill') }));
+    kube.api.apply(pod({ name: 'decode-0', ip: '127.0.0.3', labels: labels('decode') }));
     const { store, source, director, names } = await discover('pd');
     expect(store.synced).toBe(false);
     source.start();
@@ -132,19 +118,19 @@ describe('PoolSource against a real API server', () => {
     expect(decision.destination).toBe('127.0.0.3:8000');
     expect(decision.request.headers.get(PREFILL_HEADER)).toBe('127.0.0.2:8000');
 
-    api.apply(pod({ name: 'decode-0', ip: '127.0.0.3', labels: labels('decode'), ready: false }));
+    kube.api.apply(pod({ name: 'decode-0', ip: '127.0.0.3', labels: labels('decode'), ready: false }));
     await waitFor('NotReady decode pod leaves', () => names() === 'prefill-0-rank-0');
-    api.apply(pod({ name: 'decode-0', ip: '127.0.0.4', labels: labels('decode') }));
+    kube.api.apply(pod({ name: 'decode-0', ip: '127.0.0.4', labels: labels('decode') }));
     await waitFor('back with a new IP', () => store.get('decode-0-rank-0')?.address === '127.0.0.4');
-    api.apply(pod({ name: 'decode-1', ip: '127.0.0.5', labels: labels('decode') }));
+    kube.api.apply(pod({ name: 'decode-1', ip: '127.0.0.5', labels: labels('decode') }));
     await waitFor('new pod joins', () => names() === 'decode-0-rank-0,decode-1-rank-0,prefill-0-rank-0');
-    api.remove('v1', 'Pod', 'llm', 'prefill-0');
+    kube.api.remove('v1', 'Pod', 'llm', 'prefill-0');
     await waitFor('deleted pod leaves', () => names() === 'decode-0-rank-0,decode-1-rank-0');
   });
 
   it('a v1alpha2 pool works the same', async () => {
-    api.apply(poolV1alpha2('alpha', { app: 'alpha' }, 8200));
-    api.apply(pod({ name: 'alpha-0', ip: '127.0.0.6', labels: { app: 'alpha', 'llm-d.ai/role': 'both' } }));
+    kube.api.apply(poolV1alpha2('alpha', { app: 'alpha' }, 8200));
+    kube.api.apply(pod({ name: 'alpha-0', ip: '127.0.0.6', labels: { app: 'alpha', 'llm-d.ai/role': 'both' } }));
     const { store, source, names } = await discover('alpha', POOL_GROUP_V1ALPHA2);
     source.start();
     await waitFor('discovered', () => names() === 'alpha-0-rank-0');
@@ -152,12 +138,12 @@ describe('PoolSource against a real API server', () => {
   });
 
   it('pool deleted → empty and not synced (503 "not discovered yet"); missing pool likewise', async () => {
-    api.apply(poolV1('short-lived', { app: 'sl' }, [8000]));
-    api.apply(pod({ name: 'sl-0', ip: '127.0.0.2', labels: { app: 'sl', 'llm-d.ai/role': 'decode' } }));
+    kube.api.apply(poolV1('short-lived', { app: 'sl' }, [8000]));
+    kube.api.apply(pod({ name: 'sl-0', ip: '127.0.0.2', labels: { app: 'sl', 'llm-d.ai/role': 'decode' } }));
     const { store, source, director, names } = await discover('short-lived');
     source.start();
     await waitFor('discovered', () => names() === 'sl-0-rank-0');
-    api.remove('inference.networking.k8s.io/v1', 'InferencePool', 'llm', 'short-lived');
+    kube.api.remove('inference.networking.k8s.io/v1', 'InferencePool', 'llm', 'short-lived');
     await waitFor('emptied', () => !store.synced && store.list().length === 0);
     expect(source.problem).toMatch(/InferencePool llm\/short-lived .* not found/);
     const error = await director.handleRequest(chatRequest('hi')).catch((err: unknown) => err);
@@ -167,8 +153,8 @@ describe('PoolSource against a real API server', () => {
   });
 
   it('an existing pool with no ready pods → synced but empty (503 "no model-server endpoints")', async () => {
-    api.apply(poolV1('idle', { app: 'idle' }, [8000]));
-    api.apply(pod({ name: 'idle-0', ip: '127.0.0.2', labels: { app: 'idle' }, ready: false }));
+    kube.api.apply(poolV1('idle', { app: 'idle' }, [8000]));
+    kube.api.apply(pod({ name: 'idle-0', ip: '127.0.0.2', labels: { app: 'idle' }, ready: false }));
     const { store, source, director } = await discover('idle');
     source.start();
     await waitFor('synced', () => store.synced);
@@ -178,24 +164,24 @@ describe('PoolSource against a real API server', () => {
   });
 
   it('keeps the last good set through an API-server outage', async () => {
-    api.apply(poolV1('steady', { app: 'steady' }, [8000]));
-    api.apply(pod({ name: 'st-0', ip: '127.0.0.2', labels: { app: 'steady' } }));
+    kube.api.apply(poolV1('steady', { app: 'steady' }, [8000]));
+    kube.api.apply(pod({ name: 'st-0', ip: '127.0.0.2', labels: { app: 'steady' } }));
     const { store, source, names } = await discover('steady');
     source.start();
     await waitFor('discovered', () => names() === 'st-0-rank-0');
-    await api.stop();
-    api.apply(pod({ name: 'st-1', ip: '127.0.0.3', labels: { app: 'steady' } }));
+    await kube.api.stop();
+    kube.api.apply(pod({ name: 'st-1', ip: '127.0.0.3', labels: { app: 'steady' } }));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(store.synced).toBe(true);
     expect(names()).toBe('st-0-rank-0');
-    await api.restart();
+    await kube.api.restart();
     await waitFor('converged', () => names() === 'st-0-rank-0,st-1-rank-0');
   });
 
   it('two EPP replicas with leader election: both discover, only the leader is serving; closing it hands over', async () => {
-    api.apply(poolV1('ha', { app: 'ha' }, [8000]));
-    api.apply(pod({ name: 'ha-0', ip: '127.0.0.2', labels: { app: 'ha' } }));
-    const config = poolDiscoveryConfig({ poolName: 'ha', poolNamespace: 'llm', kubeconfig, haEnableLeaderElection: true });
+    kube.api.apply(poolV1('ha', { app: 'ha' }, [8000]));
+    kube.api.apply(pod({ name: 'ha-0', ip: '127.0.0.2', labels: { app: 'ha' } }));
+    const config = poolDiscoveryConfig({ poolName: 'ha', poolNamespace: 'llm', kubeconfig: kube.kubeconfig, haEnableLeaderElection: true });
     const leaseTimings = { leaseDurationMs: 2_000, renewDeadlineMs: 1_000, retryPeriodMs: 150 };
     const replicas = await Promise.all([0, 1].map(async () => {
       const store = new EndpointStore();
@@ -206,7 +192,7 @@ describe('PoolSource against a real API server', () => {
       await waitFor('both synced', () => replicas.every((r) => r.store.list().length === 1));
       const leader = await waitFor('one leader', () => replicas.find((r) => r.discovery.isServing()));
       expect(replicas.filter((r) => r.discovery.isServing())).toHaveLength(1);
-      expect(api.get('coordination.k8s.io/v1', 'Lease', 'llm', 'epp-llm-ha.llm-d.ai')).toBeDefined();
+      expect(kube.api.get('coordination.k8s.io/v1', 'Lease', 'llm', 'epp-llm-ha.llm-d.ai')).toBeDefined();
       const follower = replicas.find((r) => r !== leader)!;
       expect(follower.discovery.isLeader()).toBe(false);
       await leader.discovery.close();
