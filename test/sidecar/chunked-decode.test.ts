@@ -5,11 +5,9 @@
  * a real server on 127.0.0.1 answering a scripted list of chunk responses in order.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { context, propagation, trace, SpanKind } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { SpanKind } from '@opentelemetry/api';
 import { request } from 'undici';
+import { useInMemoryTracing } from '../helpers/in-memory-tracing.js';
 import {
   appendAssistantTurn, chunkRequestBody, reassembledAnswer, streamEvent, tokenBudget,
 } from '../../sidecar/chunked-decode-body.js';
@@ -277,24 +275,7 @@ describe('chunked decode (spec §10.13)', () => {
 });
 
 describe('chunked decode span', () => {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  });
-
-  beforeAll(() => {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    trace.setGlobalTracerProvider(provider);
-  });
-
-  afterAll(async () => {
-    await provider.shutdown();
-    trace.disable();
-    propagation.disable();
-    context.disable();
-  });
+  const exporter = useInMemoryTracing();
 
   it('llm_d.pd_proxy.chunked_decode: chunk_size, streaming, chunks, total_tokens, duration_ms; one CLIENT span per chunk', async () => {
     await setup(5, [chatResponse('hello ', 'length', 8, 5), chatResponse('world', 'stop', 9, 5)], { tracing: true });

@@ -6,11 +6,9 @@
  * the `llm_d.epd_proxy.*` span attributes. Every upstream is a real server on 127.0.0.1.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { context, propagation, trace, SpanKind } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { SpanKind } from '@opentelemetry/api';
 import { request } from 'undici';
+import { useInMemoryTracing } from '../helpers/in-memory-tracing.js';
 import { encoderBody, multimodalItems, uniqueItems } from '../../sidecar/connectors/ec-example.js';
 import type { SidecarConfigInput } from '../../sidecar/config.js';
 import {
@@ -285,24 +283,7 @@ describe('ec_transfer_params never reaches a decoder (#1704)', () => {
 });
 
 describe('EPD spans', () => {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
-  });
-
-  beforeAll(() => {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    trace.setGlobalTracerProvider(provider);
-  });
-
-  afterAll(async () => {
-    await provider.shutdown();
-    trace.disable();
-    propagation.disable();
-    context.disable();
-  });
+  const exporter = useInMemoryTracing();
 
   it('marks the request span with llm_d.epd_proxy.* and gives each encoder call a CLIENT span', async () => {
     await setup({ tracing: true, enableSsrfProtection: true, ssrfAllowlist: ['127.0.0.1'] });
