@@ -134,7 +134,9 @@ plugins:
   parameters: {scheme: http, path: /metrics}
 - type: core-metrics-extractor
 - type: utilization-detector
+- type: inflight-load-producer
 - type: queue-scorer
+- type: active-request-scorer
 parser: {pluginRef: openai-parser}
 saturationDetector: {pluginRef: utilization-detector}
 dataLayer:
@@ -143,7 +145,7 @@ dataLayer:
     extractors: [{pluginRef: core-metrics-extractor}]
 `);
     expect(loaded.featureGates).toEqual(new Set(['dataLayer']));
-    expect(profileSummary(loaded).default!.scorers).toEqual(['queue-scorer×1']);
+    expect(profileSummary(loaded).default!.scorers).toEqual(['queue-scorer×1', 'active-request-scorer×1']);
   });
 
   it('feeds plugin_duration_seconds through the scheduler timer', async () => {
