@@ -8,7 +8,7 @@
  *   - decisions/s on one core (sequential handleRequest);
  *   - the floor: a bare @grpc/grpc-js exchange of the same shape with no scheduling.
  *
- *   npm run build && node dist/bench/epp.js
+ *   npm run build && node dist/bench/epp.js            (BENCH_CONFIG=<yaml> for another config)
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -26,7 +26,8 @@ import { EppMetrics } from '../scheduler/metrics.js';
 import { createDefaultRegistry } from '../scheduler/plugins/index.js';
 import { parseInferenceBody } from '../src/openai/parse.js';
 
-const CONFIG = readFileSync(fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url)), 'utf8');
+/** BENCH_CONFIG=<file> benchmarks another EndpointPickerConfig (default: the P/D config). */
+const CONFIG = readFileSync(process.env.BENCH_CONFIG ?? fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url)), 'utf8');
 const logger = pino({ level: 'silent' });
 
 /** A ~4 KB chat body; `salt` makes each request's prefix distinct (uncached → P/D decisions). */
