@@ -57,9 +57,21 @@ export interface SchedulerProfile {
 /** A profile's outcome: a result, or null when the run failed (no endpoints passed the filters). */
 export type ProfileResults = Map<string, ProfileRunResult | null>;
 
+/**
+ * Why a P/D decider chose as it did: a stable, low-cardinality `reason` (a metric label, a span
+ * attribute and a field of the per-request log line) and the numbers it compared.
+ */
+export interface PdDecision {
+  readonly disaggregate: boolean;
+  readonly reason: string;
+  readonly estimates?: Readonly<Record<string, number>>;
+}
+
 export interface SchedulingResult {
   readonly primaryProfileName: string;
   readonly profileResults: ReadonlyMap<string, ProfileRunResult | null>;
+  /** Set by P/D profile handlers: whether a prefill stage was chosen, and why. */
+  readonly pdDecision?: PdDecision;
 }
 
 /** Decides which profiles run next, and turns all runs into the final result. */
