@@ -18,7 +18,7 @@ import { startHealthServer } from './extproc/health.js';
 import { Director } from './framework/director.js';
 import { Gateway } from './gateway/server.js';
 import { EppMetrics } from './metrics.js';
-import { EPP_DEFAULTS, type EppConfig } from './options.js';
+import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 import { createDefaultRegistry } from './plugins/index.js';
 
 export interface RunningEpp {

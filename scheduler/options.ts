@@ -4,41 +4,10 @@
  */
 import { Command, Option } from 'commander';
 import { boolOption, durationArg, intArg, option } from '../src/flags.js';
-import { addPoolFlags, poolDiscoveryConfig, type PoolDiscoveryConfig } from '../src/k8s/pool-flags.js';
+import { addPoolFlags, poolDiscoveryConfig } from '../src/k8s/pool-flags.js';
+import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 
-export interface EppConfig {
-  configFile?: string;
-  configText?: string;
-  endpointsFile?: string;
-  host: string;
-  gatewayPort: number;
-  grpcPort: number;
-  grpcHealthPort: number;
-  metricsPort: number;
-  secureServing: boolean;
-  certPath?: string;
-  refreshMetricsIntervalMs: number;
-  metricsTimeoutMs: number;
-  metricsStalenessMs: number;
-  tracing: boolean;
-  bodyLimitBytes: number;
-  /** InferencePool discovery (Kubernetes); unset or without poolName: the static endpoints file. */
-  pool?: PoolDiscoveryConfig;
-}
-
-export const EPP_DEFAULTS = {
-  host: '0.0.0.0',
-  gatewayPort: 8080,
-  grpcPort: 9002,
-  grpcHealthPort: 9003,
-  metricsPort: 9090,
-  secureServing: true,
-  refreshMetricsIntervalMs: 50,
-  metricsTimeoutMs: 1000,
-  metricsStalenessMs: 2000,
-  tracing: false,
-  bodyLimitBytes: 32 * 1024 * 1024,
-} as const satisfies Partial<EppConfig>;
+export { EPP_DEFAULTS, type EppConfig };
 
 export function addEppCommand(program: Command): void {
   const command = program

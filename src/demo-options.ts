@@ -1,16 +1,7 @@
 /** `pd-router demo` flags (the process is in demo.ts, imported when the command runs). */
 import type { Command } from 'commander';
 import { boolOption, intArg, option } from './flags.js';
-
-export interface DemoConfig {
-  model: string;
-  gatewayPort: number;
-  grpcPort: number;
-  metricsPort: number;
-  decodePods: number;
-  /** Send one short and one long request, print what happened, and exit. */
-  smoke: boolean;
-}
+import type { DemoConfig } from './demo-config.js';
 
 export function addDemoCommand(program: Command): void {
   program

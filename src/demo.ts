@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DemoConfig } from './demo-options.js';
+import type { DemoConfig } from './demo-config.js';
 import { startChild, type ChildService, type LogLine } from './demo-stack.js';
 
 const EPP_CONFIG = fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url));

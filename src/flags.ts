@@ -59,3 +59,13 @@ export function explicitlySet(command: Command, key: string): boolean {
   const source = command.getOptionValueSource(key);
   return source === 'cli' || source === 'env';
 }
+
+/**
+ * One help layout for every subcommand: set on the top-level program, inherited by each
+ * `.command()` (commander copies help settings to subcommands created after this call).
+ */
+export function uniformHelp(program: Command): Command {
+  return program
+    .configureHelp({ sortSubcommands: false, sortOptions: false, showGlobalOptions: false, helpWidth: 110 })
+    .showHelpAfterError('(run with --help for the flags)');
+}

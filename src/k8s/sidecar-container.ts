@@ -102,7 +102,7 @@ export function sidecarContainer(settings: SidecarSettings, portName = 'http'): 
     image: settings.image,
     imagePullPolicy: 'IfNotPresent',
     restartPolicy: 'Always',
-    command: ['node', '/app/dist/src/cli.js', 'sidecar'],
+    command: ['node', '/app/dist/bin/pd-router.js', 'sidecar'],
     args: sidecarArgs(settings),
     ports: [{ name: portName, containerPort: settings.port, protocol: 'TCP' }],
     env: sidecarEnv(settings),

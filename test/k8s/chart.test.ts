@@ -165,7 +165,7 @@ describe('chart: flags, RBAC, template structure', () => {
     const block = section(read('templates/vllm-decode-deployment.yaml'), '- name: pd-sidecar', 'env:');
     for (const [, flag] of block.matchAll(/- (--[a-z-]+)=/g)) expect(sidecarFlags, flag).toContain(flag);
     const simFlags = new Set(CONFIG_FIELDS.map((f) => `--${f.flag}`));
-    const sim = section(read('templates/_helpers.tpl'), '["node", "/app/dist/src/cli.js", "sim"]', '{{- else }}');
+    const sim = section(read('templates/_helpers.tpl'), '["node", "/app/dist/bin/pd-router.js", "sim"]', '{{- else }}');
     const used = [...sim.matchAll(/--([a-z-]+)=/g)].map((m) => `--${m[1]}`);
     expect(used).toEqual(['--model', '--served-model-name', '--port', '--role']);
     for (const flag of used) expect(simFlags, flag).toContain(flag);

@@ -1,5 +1,5 @@
 /**
- * The real CLI (`node dist/src/cli.js sim …`) for the key cases: the official `openai` client,
+ * The real CLI (`node dist/bin/pd-router.js sim …`) for the key cases: the official `openai` client,
  * the P/D acceptance check §14.1 and SIGTERM draining. Latencies are asserted as lower bounds only.
  */
 import { spawnSync } from 'node:child_process';

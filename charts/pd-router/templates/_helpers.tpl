@@ -70,7 +70,7 @@ Call with (dict "root" $ "role" "prefill"|"decode" "port" <int>).
 {{- if $v.simulator.enabled }}
   image: {{ include "pd-router.eppImage" $root }}
   imagePullPolicy: {{ $v.epp.image.pullPolicy }}
-  command: ["node", "/app/dist/src/cli.js", "sim"]
+  command: ["node", "/app/dist/bin/pd-router.js", "sim"]
   args:
     - {{ printf "--model=%s" $v.model.name | quote }}
     - {{ printf "--served-model-name=%s" (include "pd-router.servedName" $root) | quote }}

@@ -1,0 +1,36 @@
+/** The EPP process settings (from `pd-router epp` flags, or given directly by tests, the demo and benchmarks). */
+import type { PoolDiscoveryConfig } from '../src/k8s/pool-flags.js';
+
+export interface EppConfig {
+  configFile?: string;
+  configText?: string;
+  endpointsFile?: string;
+  host: string;
+  gatewayPort: number;
+  grpcPort: number;
+  grpcHealthPort: number;
+  metricsPort: number;
+  secureServing: boolean;
+  certPath?: string;
+  refreshMetricsIntervalMs: number;
+  metricsTimeoutMs: number;
+  metricsStalenessMs: number;
+  tracing: boolean;
+  bodyLimitBytes: number;
+  /** InferencePool discovery (Kubernetes); unset or without poolName: the static endpoints file. */
+  pool?: PoolDiscoveryConfig;
+}
+
+export const EPP_DEFAULTS = {
+  host: '0.0.0.0',
+  gatewayPort: 8080,
+  grpcPort: 9002,
+  grpcHealthPort: 9003,
+  metricsPort: 9090,
+  secureServing: true,
+  refreshMetricsIntervalMs: 50,
+  metricsTimeoutMs: 1000,
+  metricsStalenessMs: 2000,
+  tracing: false,
+  bodyLimitBytes: 32 * 1024 * 1024,
+} as const satisfies Partial<EppConfig>;
