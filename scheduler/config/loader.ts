@@ -1,27 +1,24 @@
 /**
- * EndpointPickerConfig loader (llm-d `pkg/epp/config/loader`, spec epp.md §5): YAML text → plugins
+ * EndpointPickerConfig loader (llm-d `pkg/epp/config/loader`): YAML text → plugins
  * → defaults → a ready Scheduler and the plugin lists the Director runs.
  *
  * Differences from upstream, on purpose:
  * - plugins may refer to plugins declared later (a decider after its handler): references are
  *   built on first use; a cycle is an error;
- * - every list keeps config order (upstream iterates a Go map: random PreRequest order, §10.8);
+ * - every list keeps config order (upstream iterates a Go map: random PreRequest order);
  *   injected defaults come last;
  * - a producer is injected only for attributes some plugin actually reads;
  * - a handler's profile names are checked at start (a missing decode profile fails loading instead
  *   of failing every request).
  */
 import type { Logger } from '../../src/log.js';
-import type { Endpoint } from '../framework/endpoint.js';
 import { ConfigError } from '../framework/errors.js';
 import {
   isDataProducer, isFilter, isPicker, isPreRequest, isProfileHandler, isResponseComplete, isScorer,
-  type DataProducer, type Filter, type Picker, type Plugin, type PreRequest, type ProfileHandler, type ResponseComplete,
-  type SchedulerProfile, type WeightedScorer,
+  type Filter, type Picker, type Plugin, type ProfileHandler, type SchedulerProfile, type WeightedScorer,
 } from '../framework/plugins.js';
-import type { PluginHandle, PluginRegistry } from '../framework/registry.js';
+import type { PluginHandle } from '../framework/registry.js';
 import { Scheduler, type PluginTimer } from '../framework/scheduler.js';
-import type { EppMetrics } from '../metrics.js';
 import {
   DEFAULT_PICKER, DEFAULT_PRODUCERS, DEFAULT_PROFILE, DEFAULT_PROFILE_HANDLER, DEFAULT_SCORER_WEIGHT, NATIVE_PLUGIN_TYPES,
   orderProducers, unproducedAttributes,
@@ -30,44 +27,9 @@ import { DEPRECATED_API_VERSION, defaultConfig, type EndpointPickerConfig, type 
 import { ConfigSource, parseConfigText, type ConfigPath } from './source.js';
 import { checkReferences, validateFeatureGates } from './validate.js';
 
-export interface LoadOptions {
-  registry: PluginRegistry;
-  logger: Logger;
-  metrics?: EppMetrics;
-  /** The live endpoint set, handed to plugins that keep per-endpoint state. */
-  endpoints?: () => readonly Endpoint[];
-}
+import { isClosable, validatesProfiles, type Declared, type LoadedConfig, type LoadOptions } from './loaded.js';
 
-export interface LoadedConfig {
-  readonly scheduler: Scheduler;
-  /** Scheduling profiles in config order. */
-  readonly profiles: ReadonlyMap<string, SchedulerProfile>;
-  readonly handler: ProfileHandler;
-  /** DataProducers in dependency order (then config order). */
-  readonly producers: readonly DataProducer[];
-  /** PreRequest plugins in config order; injected defaults last. */
-  readonly preRequests: readonly PreRequest[];
-  readonly responseCompletes: readonly ResponseComplete[];
-  /** Every plugin by name: declared ones in config order, then injected defaults. */
-  readonly plugins: ReadonlyMap<string, Plugin>;
-  readonly featureGates: ReadonlySet<string>;
-  /** The effective configuration after defaulting (plugins and profiles as the loader built them). */
-  readonly config: EndpointPickerConfig;
-  /** Closes every plugin that has a `close()`; errors are logged, not thrown. */
-  close(): Promise<void>;
-}
-
-interface Declared {
-  readonly index: number;
-  readonly name: string;
-  readonly type: string;
-  readonly parameters: unknown;
-}
-
-type Closable = Plugin & { close(): unknown };
-const isClosable = (plugin: Plugin): plugin is Closable => typeof (plugin as Partial<Closable>).close === 'function';
-type ProfileValidator = Plugin & { validateProfiles(names: readonly string[], logger: Logger): void };
-const validatesProfiles = (plugin: Plugin): plugin is ProfileValidator => typeof (plugin as Partial<ProfileValidator>).validateProfiles === 'function';
+export type { LoadOptions, LoadedConfig };
 
 /**
  * Loads an EndpointPickerConfig. Empty text (or only comments) gives the built-in default:
@@ -75,7 +37,7 @@ const validatesProfiles = (plugin: Plugin): plugin is ProfileValidator => typeof
  * naming the YAML path (and line) of the first problem; nothing is left open on failure.
  */
 export function loadEndpointPickerConfig(yamlText: string, options: LoadOptions): LoadedConfig {
-  const parsed = parseConfigText(yamlText);
+  const parsed = parseConfigText(yamlText, options.file);
   const logger = options.logger;
   let config: EndpointPickerConfig;
   let source: ConfigSource;
@@ -213,11 +175,7 @@ class ConfigBuilder {
       return registry.create(spec.type, spec.name, spec.parameters, this.handle(spec.name));
     } catch (err) {
       if (this.source.isLocated(err)) throw err;
-      if (err instanceof ConfigError) {
-        const match = /^((?:parameters|type)(?:\.[^\s:]+)?): ([\s\S]*)$/.exec(err.message);
-        if (match) throw this.source.error([...at, ...splitPath(match[1]!)], match[2]!);
-        throw this.source.error(at, err.message.replace(/^: /, ''));
-      }
+      if (err instanceof ConfigError) throw this.source.place(at, err);
       throw this.source.error(at, `cannot create plugin "${spec.name}" (type ${spec.type}): ${err instanceof Error ? err.message : String(err)}`);
     }
   }
@@ -300,10 +258,10 @@ class ConfigBuilder {
     try {
       handler.validateProfiles(profileNames, this.logger.child({ plugin: handler.name }));
     } catch (err) {
-      const message = err instanceof Error ? err.message.replace(/^: /, '') : String(err);
-      if (!spec) throw this.source.error(['schedulingProfiles'], message);
-      const match = /^(parameters(?:\.[^\s:]+)?): ([\s\S]*)$/.exec(message);
-      throw match ? this.source.error(['plugins', spec.index, ...splitPath(match[1]!)], match[2]!) : this.source.error(['plugins', spec.index], message);
+      const detail = err instanceof ConfigError ? err.detail : err instanceof Error ? err.message : String(err);
+      if (!spec) throw this.source.error(['schedulingProfiles'], detail);
+      if (!(err instanceof ConfigError)) throw this.source.error(['plugins', spec.index], detail);
+      throw this.source.place(['plugins', spec.index], err);
     }
   }
 
@@ -316,8 +274,4 @@ class ConfigBuilder {
       }
     }
   }
-}
-
-function splitPath(path: string): (string | number)[] {
-  return path.split('.').map((key) => (/^\d+$/.test(key) ? Number(key) : key));
 }

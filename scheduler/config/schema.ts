@@ -58,16 +58,9 @@ export type PluginSpec = z.infer<typeof PluginSpecSchema>;
 export type SchedulingProfileSpec = z.infer<typeof SchedulingProfileSchema>;
 
 /** `['plugins', 3, 'parameters', 'threshold']` → `plugins[3].parameters.threshold`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out ? `.${String(key)}` : String(key);
-  }
-  return out;
-}
+export { formatPath } from '../../src/config-error.js';
 
-/** The built-in configuration used when no config is given (spec epp.md §5 "No config at all"). */
+/** The built-in configuration used when no config is given. */
 export function defaultConfig(): EndpointPickerConfig {
   return {
     apiVersion: API_VERSION,

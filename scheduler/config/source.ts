@@ -4,17 +4,17 @@
  */
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../framework/errors.js';
-import { EndpointPickerConfigSchema, formatPath, type EndpointPickerConfig } from './schema.js';
+import { ConfigError, formatPath, type ConfigPath } from '../framework/errors.js';
+import { EndpointPickerConfigSchema, type EndpointPickerConfig } from './schema.js';
 
-export type ConfigPath = readonly (string | number)[];
+export type { ConfigPath };
 
 /** Finds the line of a YAML path; the deepest existing ancestor stands in for a missing key. */
 export class ConfigSource {
   /** Errors this source already located; they pass through wrappers unchanged. */
   private readonly located = new WeakSet<Error>();
 
-  constructor(private readonly doc?: Document, private readonly lines?: LineCounter) {}
+  constructor(private readonly doc?: Document, private readonly lines?: LineCounter, readonly file?: string) {}
 
   line(path: ConfigPath): number | undefined {
     if (!this.doc || !this.lines) return undefined;
@@ -32,10 +32,17 @@ export class ConfigSource {
 
   /** A ConfigError at `path` (`plugins[3].parameters.threshold: … (line 12)`). */
   error(path: ConfigPath, message: string): ConfigError {
-    const line = this.line(path);
-    const err = new ConfigError(formatPath(path), line === undefined ? message : `${message} (line ${line})`);
+    const err = new ConfigError(path, message, { file: this.file, line: this.line(path) });
     this.located.add(err);
     return err;
+  }
+
+  /** An error thrown by a piece of the config (a plugin factory), placed at `prefix` in this document. */
+  place(prefix: ConfigPath, err: ConfigError): ConfigError {
+    const path = [...prefix, ...err.path];
+    const located = err.within(prefix, { file: this.file, line: this.line(path) });
+    this.located.add(located);
+    return located;
   }
 
   isLocated(err: unknown): err is ConfigError {
@@ -49,15 +56,15 @@ export interface ParsedSource {
   readonly source: ConfigSource;
 }
 
-/** Parses and validates the YAML (or JSON) text of an EndpointPickerConfig. */
-export function parseConfigText(text: string): ParsedSource {
+/** Parses and validates the YAML (or JSON) text of an EndpointPickerConfig; `file` names it in errors. */
+export function parseConfigText(text: string, file?: string): ParsedSource {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  const source = new ConfigSource(doc, lines);
+  const source = new ConfigSource(doc, lines, file);
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const line = first.linePos?.[0]?.line;
-    throw new ConfigError('', `invalid YAML: ${first.message.split('\n')[0]}${line !== undefined && !first.message.includes('line') ? ` (line ${line})` : ''}`);
+    throw new ConfigError([], `invalid YAML: ${first.message.split('\n')[0]}`, { file, line: first.message.includes('line') ? undefined : line });
   }
   if (doc.contents === null) return { config: undefined, source };
   const value: unknown = doc.toJS({ maxAliasCount: 100 });

@@ -8,10 +8,5 @@ export class SchedulingError extends OpenAIError {
   }
 }
 
-/** Configuration problems at start-up; the message starts with the YAML path. */
-export class ConfigError extends Error {
-  constructor(path: string, message: string) {
-    super(path ? `${path}: ${message}` : message);
-    this.name = 'ConfigError';
-  }
-}
+/** Configuration problems at start-up: a YAML path, a detail, and file/line when known. */
+export { ConfigError, formatConfigError, formatPath, type ConfigPath } from '../../src/config-error.js';

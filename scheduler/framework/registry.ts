@@ -2,7 +2,7 @@
  * Plugin registry keyed by llm-d's type strings. A factory validates its parameters (throwing a
  * ConfigError naming the bad key) and returns the plugin; the config loader adds the YAML path.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Logger } from '../../src/log.js';
 import type { Endpoint } from './endpoint.js';
 import { ConfigError } from './errors.js';
@@ -60,18 +60,62 @@ export class PluginRegistry {
     if (registration.deprecatedAliasOf) {
       handle.logger.warn({ type, replacement: registration.deprecatedAliasOf }, `plugin type "${type}" is deprecated; use "${registration.deprecatedAliasOf}"`);
     }
-    return registration.factory(name, parameters, handle);
+    try {
+      return registration.factory(name, parameters, handle);
+    } catch (err) {
+      // parseParameters does not know the plugin type; name it here.
+      if (err instanceof ConfigError && err.code === UNKNOWN_PARAMETER) throw err.withDetail(err.detail.replace(/^unknown parameter/, `unknown parameter of ${type}`));
+      throw err;
+    }
   }
+}
+
+const UNKNOWN_PARAMETER = 'unknown-parameter';
+
+/** Keys a plugin accepts and ignores (upstream's documented pass-through keys), per schema. */
+const toleratedKeys = new WeakMap<z.ZodType, ReadonlySet<string>>();
+
+/**
+ * Declares keys a plugin's parameters may carry without being in its schema: keys upstream
+ * documents as accepted and ignored, or keys meant for another plugin in pasted sample configs.
+ * Every other key outside the schema fails start-up (a misspelling must not pass silently).
+ */
+export function tolerate<S extends z.ZodType>(schema: S, keys: readonly string[]): S {
+  toleratedKeys.set(schema, new Set([...(toleratedKeys.get(schema) ?? []), ...keys]));
+  return schema;
+}
+
+/** The object schema under wrappers (optional, default, pipe …), or undefined for non-object schemas. */
+function objectShapeKeys(schema: z.ZodType): string[] | undefined {
+  let current: z.ZodType = schema;
+  for (let depth = 0; depth < 8; depth++) {
+    if (current instanceof z.ZodObject) return Object.keys(current.shape);
+    const def = (current as unknown as { def: { innerType?: z.ZodType; in?: z.ZodType } }).def;
+    const next = def.innerType ?? def.in;
+    if (!next) return undefined;
+    current = next;
+  }
+  return undefined;
 }
 
 /**
  * Parses plugin parameters with a zod schema. Missing parameters parse as `{}` so defaults apply;
- * failures name the offending key (`parameters.threshold: …`).
+ * failures name the offending key (`parameters.threshold: …`). Keys that are neither in the
+ * schema's shape nor declared with `tolerate` are errors: `parameters.nonCachedTokenz: unknown
+ * parameter of prefix-based-pd-decider (known: nonCachedTokens)` (the registry adds the type).
  */
 export function parseParameters<S extends z.ZodType>(schema: S, parameters: unknown): z.infer<S> {
+  const known = objectShapeKeys(schema);
+  if (known && parameters !== null && typeof parameters === 'object' && !Array.isArray(parameters)) {
+    const tolerated = toleratedKeys.get(schema);
+    const unknown = Object.keys(parameters).find((key) => !known.includes(key) && !tolerated?.has(key));
+    if (unknown !== undefined) {
+      const list = [...known, ...(tolerated ? [...tolerated].map((key) => `${key} (ignored)`) : [])];
+      throw new ConfigError(['parameters', unknown], `unknown parameter (known: ${list.join(', ') || 'none'})`, { code: UNKNOWN_PARAMETER });
+    }
+  }
   const result = schema.safeParse(parameters ?? {});
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const path = ['parameters', ...issue.path.map(String)].join('.');
-  throw new ConfigError(path, issue.message);
+  throw new ConfigError(['parameters', ...issue.path.filter((key): key is string | number => typeof key !== 'symbol')], issue.message);
 }

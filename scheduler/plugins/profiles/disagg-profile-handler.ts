@@ -42,7 +42,7 @@ import {
   type ConsumesAttributes, type Decider, type PreRequest, type ProfileHandler, type ProfileRunResult,
   type SchedulerProfile, type SchedulingResult,
 } from '../../framework/plugins.js';
-import { parseParameters, type PluginFactory } from '../../framework/registry.js';
+import { parseParameters, tolerate, type PluginFactory } from '../../framework/registry.js';
 import type { EppMetrics } from '../../metrics.js';
 import { setDisaggHeaders } from '../prerequest/disagg-headers-handler.js';
 import {
@@ -170,6 +170,7 @@ const Parameters = z.looseObject({
   encodeDeciderPluginName: name,
   deciderPluginName: name,
 });
+tolerate(Parameters, ['primaryPort', 'threshold', 'hashBlockSize', 'prefixPluginType', 'prefixPluginName']); // pd-profile-handler keys in pasted configs
 
 const LEGACY_KEYS = ['decodeProfile', 'prefillProfile', 'encodeProfile', 'prefillDeciderPluginName', 'encodeDeciderPluginName', 'deciderPluginName'] as const;
 

@@ -27,7 +27,7 @@ import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo, type SchedulingCont
 import type { Endpoint } from '../../framework/endpoint.js';
 import type { ConsumesAttributes, Scorer } from '../../framework/plugins.js';
 import type { InferenceRequest } from '../../framework/request.js';
-import { parseParameters, type PluginFactory } from '../../framework/registry.js';
+import { parseParameters, tolerate, type PluginFactory } from '../../framework/registry.js';
 import type { ScorerCategory } from './common.js';
 import { PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory } from './precise-prefix-cache-scorer.js';
 
@@ -36,6 +36,7 @@ export const PREFIX_CACHE_SCORER_TYPE = 'prefix-cache-scorer';
 const PrefixCacheScorerParameters = z.object({
   mode: z.enum(['approximate', 'cache_tracking']).nullish(),
 });
+tolerate(PrefixCacheScorerParameters, ['blockSize', 'blockSizeTokens', 'maxPrefixBlocksToMatch', 'maxPrefixTokensToMatch', 'lruCapacityPerServer', 'autoTune', 'indexerConfig', 'kvEventsConfig', 'tokenProcessorConfig', 'speculativeIndexing', 'speculativeTTL', 'tokenizer']); // producer keys (approximate) / precise keys (cache_tracking)
 
 export function prefixMatchScore(info: PrefixCacheMatchInfo | undefined): number {
   if (!info || !(info.totalBlocks > 0)) return 0;

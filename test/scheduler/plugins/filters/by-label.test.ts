@@ -25,7 +25,7 @@ describe('by-label filter', () => {
   });
 
   it('builds from parameters through the registry', () => {
-    const plugin = registerFilterPlugins(new PluginRegistry()).create(BY_LABEL_TYPE, 'gpus', { label: 'gpu', validValues: ['a100'], extra: true }, makeHandle()) as ByLabelFilter;
+    const plugin = registerFilterPlugins(new PluginRegistry()).create(BY_LABEL_TYPE, 'gpus', { label: 'gpu', validValues: ['a100'] }, makeHandle()) as ByLabelFilter;
     expect(plugin).toBeInstanceOf(ByLabelFilter);
     expect(plugin.name).toBe('gpus');
     expect(names(plugin.filter(makeContext(endpoints), chatRequest('x'), endpoints))).toEqual(['a100']);

@@ -46,13 +46,13 @@ describe('label-selector-filter', () => {
   });
 
   it.each([
-    [{ matchExpressions: [{ key: 'gpu', operator: 'Equals', values: ['x'] }] }, 'parameters.matchExpressions.0.operator'],
-    [{ matchExpressions: [{ key: 'gpu', operator: 'In', values: [] }] }, 'parameters.matchExpressions.0.values'],
-    [{ matchExpressions: [{ key: 'gpu', operator: 'NotIn' }] }, 'parameters.matchExpressions.0.values'],
-    [{ matchExpressions: [{ key: 'gpu', operator: 'Exists', values: ['x'] }] }, 'parameters.matchExpressions.0.values'],
-    [{ matchExpressions: [{ key: 'ok', operator: 'Exists' }, { key: 'bad key', operator: 'Exists' }] }, 'parameters.matchExpressions.1.key'],
-    [{ matchExpressions: [{ key: 'gpu', operator: 'In', values: ['ok', 'not ok!'] }] }, 'parameters.matchExpressions.0.values.1'],
-    [{ matchExpressions: [{ operator: 'Exists' }] }, 'parameters.matchExpressions.0.key'],
+    [{ matchExpressions: [{ key: 'gpu', operator: 'Equals', values: ['x'] }] }, 'parameters.matchExpressions[0].operator'],
+    [{ matchExpressions: [{ key: 'gpu', operator: 'In', values: [] }] }, 'parameters.matchExpressions[0].values'],
+    [{ matchExpressions: [{ key: 'gpu', operator: 'NotIn' }] }, 'parameters.matchExpressions[0].values'],
+    [{ matchExpressions: [{ key: 'gpu', operator: 'Exists', values: ['x'] }] }, 'parameters.matchExpressions[0].values'],
+    [{ matchExpressions: [{ key: 'ok', operator: 'Exists' }, { key: 'bad key', operator: 'Exists' }] }, 'parameters.matchExpressions[1].key'],
+    [{ matchExpressions: [{ key: 'gpu', operator: 'In', values: ['ok', 'not ok!'] }] }, 'parameters.matchExpressions[0].values[1]'],
+    [{ matchExpressions: [{ operator: 'Exists' }] }, 'parameters.matchExpressions[0].key'],
     [{ matchLabels: { gpu: 'has space' } }, 'parameters.matchLabels.gpu'],
     [{ matchLabels: { gpu: 5 } }, 'parameters.matchLabels.gpu'],
     [{ matchLabels: ['gpu'] }, 'parameters.matchLabels'],

@@ -44,11 +44,12 @@ describe('max-score-picker', () => {
     expect(input).toEqual(copy);
   });
 
-  it('maxNumOfEndpoints: default 1, ≤ 0 falls back to 1, unknown keys ignored', () => {
+  it('maxNumOfEndpoints: default 1, ≤ 0 falls back to 1, unknown keys rejected', () => {
     expect(maxScorePickerFactory('p', undefined, makeHandle()).maxNumOfEndpoints).toBe(1);
     expect(maxScorePickerFactory('p', { maxNumOfEndpoints: 0 }, makeHandle()).maxNumOfEndpoints).toBe(1);
     expect(maxScorePickerFactory('p', { maxNumOfEndpoints: -2 }, makeHandle()).maxNumOfEndpoints).toBe(1);
-    expect(maxScorePickerFactory('p', { maxNumOfEndpoints: 3, other: 'x' }, makeHandle()).maxNumOfEndpoints).toBe(3);
+    expect(maxScorePickerFactory('p', { maxNumOfEndpoints: 3 }, makeHandle()).maxNumOfEndpoints).toBe(3);
+    expect(() => maxScorePickerFactory('p', { maxNumOfEndpoints: 3, other: 'x' }, makeHandle())).toThrow('parameters.other: unknown parameter (known: maxNumOfEndpoints)');
   });
 
   it.each([[{ maxNumOfEndpoints: '2' }], [{ maxNumOfEndpoints: 1.5 }]])('rejects %j naming parameters.maxNumOfEndpoints', (parameters) => {

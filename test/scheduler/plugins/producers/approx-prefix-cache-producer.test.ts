@@ -152,7 +152,8 @@ describe('approx-prefix-cache-producer', () => {
       expect(parseApproxPrefixConfig(undefined)).toEqual({
         autoTune: true, blockSizeTokens: 16, maxPrefixBlocksToMatch: 256, maxPrefixTokensToMatch: 0, lruCapacityPerServer: 31250,
       });
-      expect(parseApproxPrefixConfig({ lruCapacityPerServer: 0, unknownKey: 1 }).lruCapacityPerServer).toBe(31250);
+      expect(parseApproxPrefixConfig({ lruCapacityPerServer: 0 }).lruCapacityPerServer).toBe(31250);
+      expect(() => parseApproxPrefixConfig({ unknownKey: 1 })).toThrow('parameters.unknownKey: unknown parameter');
     });
 
     it('rejects the deprecated blockSize unless blockSizeTokens is set (then warns)', () => {

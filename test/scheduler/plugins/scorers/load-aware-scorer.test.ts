@@ -48,6 +48,6 @@ describe('load-aware-scorer', () => {
   });
 
   it('is registered under its llm-d type', () => {
-    expect(registerScorerPlugins(new PluginRegistry()).create(LOAD_AWARE_SCORER_TYPE, 'la', { threshold: 10, unknown: 1 }, makeHandle())).toBeInstanceOf(LoadAwareScorer);
+    expect(registerScorerPlugins(new PluginRegistry()).create(LOAD_AWARE_SCORER_TYPE, 'la', { threshold: 10 }, makeHandle())).toBeInstanceOf(LoadAwareScorer);
   });
 });

@@ -114,7 +114,7 @@ describe('parameters (prefix-cache.md §8)', () => {
     [{ tokenProcessorConfig: { hashAlgorithm: 'xxh64' } }, 'parameters.tokenProcessorConfig.hashAlgorithm'],
     [{ indexerConfig: { kvBlockIndexConfig: { costAwareMemoryConfig: { size: '2GiB' } } } }, 'parameters.indexerConfig.kvBlockIndexConfig.costAwareMemoryConfig'],
     [{ indexerConfig: { kvBlockIndexConfig: { inMemoryConfig: { size: -1 } } } }, 'parameters.indexerConfig.kvBlockIndexConfig.inMemoryConfig.size'],
-    [{ indexerConfig: { kvCacheBackendConfigs: [{ weight: 1 }] } }, 'parameters.indexerConfig.kvCacheBackendConfigs.0.name'],
+    [{ indexerConfig: { kvCacheBackendConfigs: [{ weight: 1 }] } }, 'parameters.indexerConfig.kvCacheBackendConfigs[0].name'],
     [{ kvEventsConfig: { concurrency: 0 } }, 'parameters.kvEventsConfig.concurrency'],
     [{ kvEventsConfig: { engineType: 'sglang' } }, 'parameters.kvEventsConfig.engineType'],
     [{ speculativeIndexing: 'yes' }, 'parameters.speculativeIndexing'],

@@ -1,0 +1,49 @@
+/** What the EndpointPickerConfig loader takes and returns, and the plugin capabilities it probes for. */
+import type { Logger } from '../../src/log.js';
+import type { Endpoint } from '../framework/endpoint.js';
+import type { DataProducer, Plugin, PreRequest, ProfileHandler, ResponseComplete, SchedulerProfile } from '../framework/plugins.js';
+import type { PluginRegistry } from '../framework/registry.js';
+import type { Scheduler } from '../framework/scheduler.js';
+import type { EppMetrics } from '../metrics.js';
+import type { EndpointPickerConfig } from './schema.js';
+
+export interface LoadOptions {
+  registry: PluginRegistry;
+  logger: Logger;
+  metrics?: EppMetrics;
+  /** The live endpoint set, handed to plugins that keep per-endpoint state. */
+  endpoints?: () => readonly Endpoint[];
+  /** The config file's name, for error messages. */
+  file?: string;
+}
+
+export interface LoadedConfig {
+  readonly scheduler: Scheduler;
+  /** Scheduling profiles in config order. */
+  readonly profiles: ReadonlyMap<string, SchedulerProfile>;
+  readonly handler: ProfileHandler;
+  /** DataProducers in dependency order (then config order). */
+  readonly producers: readonly DataProducer[];
+  /** PreRequest plugins in config order; injected defaults last. */
+  readonly preRequests: readonly PreRequest[];
+  readonly responseCompletes: readonly ResponseComplete[];
+  /** Every plugin by name: declared ones in config order, then injected defaults. */
+  readonly plugins: ReadonlyMap<string, Plugin>;
+  readonly featureGates: ReadonlySet<string>;
+  /** The effective configuration after defaulting (plugins and profiles as the loader built them). */
+  readonly config: EndpointPickerConfig;
+  /** Closes every plugin that has a `close()`; errors are logged, not thrown. */
+  close(): Promise<void>;
+}
+
+export interface Declared {
+  readonly index: number;
+  readonly name: string;
+  readonly type: string;
+  readonly parameters: unknown;
+}
+
+export type Closable = Plugin & { close(): unknown };
+export const isClosable = (plugin: Plugin): plugin is Closable => typeof (plugin as Partial<Closable>).close === 'function';
+export type ProfileValidator = Plugin & { validateProfiles(names: readonly string[], logger: Logger): void };
+export const validatesProfiles = (plugin: Plugin): plugin is ProfileValidator => typeof (plugin as Partial<ProfileValidator>).validateProfiles === 'function';
