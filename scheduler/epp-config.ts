@@ -1,5 +1,6 @@
 /** The EPP process settings (from `pd-router epp` flags, or given directly by tests, the demo and benchmarks). */
 import type { PoolDiscoveryConfig } from '../src/k8s/pool-flags.js';
+import type { LogOptions } from '../src/log.js';
 
 export interface EppConfig {
   configFile?: string;
@@ -19,6 +20,10 @@ export interface EppConfig {
   bodyLimitBytes: number;
   /** InferencePool discovery (Kubernetes); unset or without poolName: the static endpoints file. */
   pool?: PoolDiscoveryConfig;
+  /** Log level and format (from LOG_LEVEL / LOG_FORMAT, or upstream's -v / --zap-* flags). */
+  log?: LogOptions;
+  /** Upstream flags given on the command line that have no effect here (warned about once). */
+  ignoredFlags?: string[];
 }
 
 export const EPP_DEFAULTS = {

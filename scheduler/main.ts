@@ -132,13 +132,20 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
 }
 
 export async function runEpp(config: EppConfig): Promise<void> {
-  const logger = createLogger('epp');
+  const logger = createLogger('epp', config.log);
+  logger.debug({ settings: { ...config, configText: config.configText === undefined ? undefined : `${config.configText.length} chars` } }, 'epp settings');
+  if (config.ignoredFlags?.length) logger.warn({ flags: config.ignoredFlags }, `upstream EPP flags with no effect in pd-router (accepted for compatibility): ${config.ignoredFlags.join(', ')}`);
   const telemetry = startTelemetry('llm-d-router/epp', { force: config.tracing, logger });
   let epp: RunningEpp;
   try {
     epp = await startEpp(config, logger);
   } catch (err) {
-    logger.fatal({ err: err instanceof Error ? err.message : err }, 'epp failed to start');
+    const message = err instanceof Error ? err.message : String(err);
+    logger.fatal({ err: message, code: (err as NodeJS.ErrnoException).code }, 'epp failed to start');
+    // The log is buffered: flush it before exiting, and say it on stderr too (a terminal or a
+    // parent process that only relays stderr still sees why).
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    process.stderr.write(`pd-router epp: failed to start: ${message}\n`);
     await telemetry.shutdown();
     process.exit(1);
   }

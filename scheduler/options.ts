@@ -3,11 +3,24 @@
  * (scheduler/main.ts) is imported only when the command runs.
  */
 import { Command, Option } from 'commander';
-import { boolOption, durationArg, intArg, option } from '../src/flags.js';
+import { boolOption, compatOption, durationArg, givenCompatFlags, intArg, option } from '../src/flags.js';
+import { addLogFlags, ignoredLogFlags, logOptionsFrom } from '../src/log-flags.js';
 import { addPoolFlags, poolDiscoveryConfig } from '../src/k8s/pool-flags.js';
 import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 
 export { EPP_DEFAULTS, type EppConfig };
+
+/**
+ * Flags of llm-d's EPP that mean nothing here (no pprof, no flow-control metrics mapping, no
+ * in-process cert reload …): accepted so upstream manifests start, named in one warning line.
+ */
+export const UPSTREAM_NO_EFFECT_FLAGS: ReadonlyArray<readonly [flag: string, takesValue: boolean]> = [
+  ['enable-pprof', false], ['health-checking', false], ['enable-cert-reload', false], ['enable-grpc-stream-metrics', false],
+  ['metrics-endpoint-auth', false], ['allow-experimental-plugins', false], ['disable-endpoint-subset-filter', false],
+  ['drain-timeout', true], ['grpc-max-recv-msg-size', true], ['grpc-max-send-msg-size', true], ['refresh-prometheus-metrics-interval', true],
+  ['total-queued-requests-metric', true], ['total-running-requests-metric', true], ['kv-cache-usage-percentage-metric', true],
+  ['lora-info-metric', true], ['cache-info-metric', true],
+];
 
 export function addEppCommand(program: Command): void {
   const command = program
@@ -29,6 +42,8 @@ export function addEppCommand(program: Command): void {
     .addOption(option('--metrics-staleness-threshold <duration>', 'endpoints without a good scrape for this long are not preferred', 'EPP_METRICS_STALENESS_THRESHOLD').argParser(durationArg).default(EPP_DEFAULTS.metricsStalenessMs, '2s'))
     .addOption(boolOption('--tracing', 'force OpenTelemetry tracing on (otherwise on when OTEL_* env configures an exporter)', 'EPP_TRACING', EPP_DEFAULTS.tracing))
     .addOption(new Option('--body-limit <bytes>', 'largest request body accepted (413 past it)').env('EPP_BODY_LIMIT').argParser(intArg).default(EPP_DEFAULTS.bodyLimitBytes));
+  addLogFlags(command);
+  for (const [flag, takesValue] of UPSTREAM_NO_EFFECT_FLAGS) command.addOption(compatOption(flag, takesValue));
   addPoolFlags(command)
     .action(async (opts: Record<string, unknown>) => {
       const config: EppConfig = {
@@ -48,6 +63,8 @@ export function addEppCommand(program: Command): void {
         tracing: opts.tracing as boolean,
         bodyLimitBytes: opts.bodyLimit as number,
         pool: poolDiscoveryConfig(opts),
+        log: logOptionsFrom(opts),
+        ignoredFlags: [...givenCompatFlags(command, UPSTREAM_NO_EFFECT_FLAGS.map(([flag]) => flag)), ...ignoredLogFlags(opts)],
       };
       const { runEpp } = await import('./main.js');
       await runEpp(config);

@@ -10,7 +10,16 @@ const CLI = fileURLToPath(new URL('../bin/pd-router.js', import.meta.url));
 
 export interface LogLine {
   msg?: string;
+  level?: number;
   [key: string]: unknown;
+}
+
+/** A child that exited before it was ready, with what it said about why. */
+export class ChildExitError extends Error {
+  constructor(readonly child: string, readonly code: number | null, readonly output: readonly string[]) {
+    super(`${child} exited with code ${code} before it was ready${output.length ? `:\n  ${[...new Set(output)].join('\n  ')}` : ' (it printed no error)'}`);
+    this.name = 'ChildExitError';
+  }
 }
 
 export interface ChildService {
@@ -21,18 +30,41 @@ export interface ChildService {
   stop(): Promise<void>;
 }
 
-export function startChild(name: string, args: string[], options: { env?: Record<string, string>; listeners?: number; onLog?: (line: LogLine) => void } = {}): ChildService {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface StartOptions {
+  env?: Record<string, string>;
+  listeners?: number;
+  onLog?: (line: LogLine) => void;
+  /**
+   * Where the child's own output goes: lines on stdout that are not our JSON logs (e.g. spans
+   * from OTEL_TRACES_EXPORTER=console) and error/fatal log records. Default: this process's stderr.
+   */
+  relay?: (text: string) => void;
+}
+
+/** pino's numeric level of error. */
+const ERROR_LEVEL = 50;
+
+export function startChild(name: string, args: string[], options: StartOptions = {}): ChildService {
+  // Children log JSON: the demo reads their `listening` lines.
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env, LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const relay = options.relay ?? ((text: string) => process.stderr.write(`${text}\n`));
   const listening: LogLine[] = [];
   const wanted = options.listeners ?? 1;
-  const stderr: string[] = [];
+  /** Why it failed: error records and stderr, newest last. */
+  const problems: string[] = [];
   const ready = new Promise<LogLine[]>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (text) => {
       let line: LogLine;
       try {
         line = JSON.parse(text) as LogLine;
       } catch {
+        relay(`[${name}] ${text}`);
         return;
+      }
+      if (typeof line.level === 'number' && line.level >= ERROR_LEVEL) {
+        const detail = `${String(line.msg)}${line.err === undefined ? '' : `: ${typeof line.err === 'string' ? line.err : JSON.stringify(line.err)}`}`;
+        problems.push(detail);
+        if (listening.length === wanted) relay(`[${name}] ${detail}`);
       }
       if (line.msg === 'listening') {
         listening.push(line);
@@ -40,8 +72,11 @@ export function startChild(name: string, args: string[], options: { env?: Record
       }
       options.onLog?.(line);
     });
-    createInterface({ input: child.stderr! }).on('line', (text) => stderr.push(text));
-    child.once('exit', (code) => reject(new Error(`${name} exited with code ${code} before it was ready:\n${stderr.slice(-20).join('\n')}`)));
+    createInterface({ input: child.stderr! }).on('line', (text) => {
+      problems.push(text);
+      if (listening.length === wanted) relay(`[${name}] ${text}`);
+    });
+    child.once('exit', (code) => reject(new ChildExitError(name, code, problems.slice(-20))));
   });
   ready.catch(() => undefined);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DemoConfig } from './demo-config.js';
-import { startChild, type ChildService, type LogLine } from './demo-stack.js';
+import { ChildExitError, startChild, type ChildService, type LogLine } from './demo-stack.js';
 
 const EPP_CONFIG = fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url));
 
@@ -50,7 +50,8 @@ export async function runDemo(config: DemoConfig): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   try {
-    // Children log at info: the demo reads their `listening` lines (and prints none of it).
+    // Children log at info: the demo reads their `listening` lines and relays their errors and
+    // anything they print that is not a log record (e.g. OTEL_TRACES_EXPORTER=console spans).
     const simEnv = { POD_IP: '127.0.0.1', LOG_LEVEL: 'info' };
     const prefill = startChild('prefill-0', simArgs(config.model, 'prefill'), { env: simEnv });
     const decodes = Array.from({ length: config.decodePods }, (_, i) => startChild(`decode-sim-${i}`, simArgs(config.model, 'decode'), { env: simEnv }));
@@ -84,7 +85,9 @@ export async function runDemo(config: DemoConfig): Promise<void> {
       },
     });
     services.push(epp);
-    const eppListeners = await epp.ready;
+    const eppListeners = await epp.ready.catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}${portAdvice(err, config)}`);
+    });
     const gateway = eppListeners.find((l) => l.listener === 'gateway')!;
     const grpc = eppListeners.find((l) => l.listener === 'grpc')!;
     const metrics = eppListeners.find((l) => l.listener === 'metrics')!;
@@ -107,6 +110,20 @@ export async function runDemo(config: DemoConfig): Promise<void> {
     await stopAll();
     throw err;
   }
+}
+
+/** The demo flag that moves each EPP listener. */
+const PORT_FLAGS = [['gatewayPort', '--gateway-port'], ['grpcPort', '--grpc-port'], ['metricsPort', '--metrics-port']] as const;
+
+/** For "address already in use": which port, and the flag that picks another one. */
+export function portAdvice(err: unknown, config: Pick<DemoConfig, 'gatewayPort' | 'grpcPort' | 'metricsPort'>): string {
+  const output = err instanceof ChildExitError ? err.output.join('\n') : err instanceof Error ? err.message : String(err);
+  const busy = /EADDRINUSE[^\n]*?:(\d+)\b/.exec(output);
+  if (!busy) return '';
+  const port = Number(busy[1]);
+  const flag = PORT_FLAGS.find(([key]) => config[key] === port)?.[1];
+  if (!flag) return `\nport ${port} is in use by another process.`;
+  return `\nport ${port} is in use by another process: stop it, or pick another port, e.g.\n  npm start -- ${flag} ${port + 1}\n  (or: pd-router demo ${flag} ${port + 1})`;
 }
 
 function banner(config: DemoConfig, gatewayUrl: string, grpcUrl: string, metricsUrl: string, pods: string[]): string {

@@ -69,3 +69,16 @@ export function uniformHelp(program: Command): Command {
     .configureHelp({ sortSubcommands: false, sortOptions: false, showGlobalOptions: false, helpWidth: 110 })
     .showHelpAfterError('(run with --help for the flags)');
 }
+
+/**
+ * A flag another implementation defines that means nothing here: accepted (so shared manifests
+ * work), hidden from --help, and reported by `givenCompatFlags` for a start-up warning.
+ */
+export function compatOption(flag: string, takesValue: boolean): Option {
+  return new Option(takesValue ? `--${flag} <value>` : `--${flag} [bool]`, 'accepted for compatibility; no effect').hideHelp();
+}
+
+/** The compat flags (by name) the user actually gave, as `--name`. */
+export function givenCompatFlags(command: Command, flags: readonly string[]): string[] {
+  return flags.filter((flag) => command.getOptionValueSource(flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())) === 'cli').map((flag) => `--${flag}`);
+}

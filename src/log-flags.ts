@@ -1,0 +1,58 @@
+/**
+ * Upstream's logging flags, accepted so Kubernetes manifests written for llm-d's Go binaries work
+ * unchanged, and mapped onto our logger (docs/configuration.md, "Logging flags"):
+ *
+ * - `-v N` / `--v=N` (klog verbosity): N ≤ 3 → info, 4 → debug, ≥ 5 → trace.
+ * - `--zap-log-level=L`: debug, info, warn, error as such; dpanic/panic/fatal → fatal; an integer
+ *   N > 0 is a verbosity as for `-v`.
+ * - `--zap-encoder=json|console`: our JSON lines, or one readable line per record.
+ * - `--zap-devel`: console format and debug level unless those are set explicitly.
+ * - `--zap-stacktrace-level`, `--zap-time-encoding`: accepted, no effect (reported at start-up).
+ *
+ * Precedence: `--zap-log-level`, then `-v`, then `--zap-devel`, then LOG_LEVEL / LOG_FORMAT, then
+ * info / json.
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { boolArg, intArg } from './flags.js';
+import type { LogFormat, LogOptions } from './log.js';
+
+export function verbosityLevel(v: number): 'info' | 'debug' | 'trace' {
+  if (v >= 5) return 'trace';
+  if (v === 4) return 'debug';
+  return 'info';
+}
+
+export function zapLevelArg(value: string): string {
+  const lowered = value.toLowerCase();
+  if (/^\d+$/.test(lowered) && Number(lowered) > 0) return verbosityLevel(Number(lowered));
+  if (['debug', 'info', 'warn', 'error'].includes(lowered)) return lowered;
+  if (['dpanic', 'panic', 'fatal'].includes(lowered)) return 'fatal';
+  throw new InvalidArgumentError(`"${value}" is not a zap level (debug, info, warn, error, dpanic, panic, fatal, or an integer > 0)`);
+}
+
+/** Adds the upstream logging flags to a subcommand (hidden from --help's main list, documented in docs/configuration.md). */
+export function addLogFlags(command: Command): Command {
+  return command
+    .addOption(new Option('-v, --v <level>', 'klog verbosity: ≤3 info, 4 debug, ≥5 trace (upstream flag)').argParser(intArg))
+    .addOption(new Option('--zap-log-level <level>', 'debug|info|warn|error|… or an integer verbosity (upstream flag)').argParser(zapLevelArg))
+    .addOption(new Option('--zap-encoder <encoder>', 'log format: json or console (upstream flag)').choices(['json', 'console']))
+    .addOption(new Option('--zap-devel [bool]', 'console format, debug level (upstream flag)').argParser(boolArg))
+    .addOption(new Option('--zap-stacktrace-level <level>', 'accepted for compatibility; no effect').hideHelp())
+    .addOption(new Option('--zap-time-encoding <encoding>', 'accepted for compatibility; no effect').hideHelp());
+}
+
+/** The log options the flags ask for (undefined fields: use the environment's). */
+export function logOptionsFrom(opts: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Required<LogOptions> {
+  const devel = opts.zapDevel === true;
+  const level = (opts.zapLogLevel as string | undefined)
+    ?? (typeof opts.v === 'number' ? verbosityLevel(opts.v) : undefined)
+    ?? (devel ? 'debug' : undefined)
+    ?? env.LOG_LEVEL ?? 'info';
+  const format: LogFormat = (opts.zapEncoder as LogFormat | undefined) ?? (devel ? 'console' : undefined) ?? (env.LOG_FORMAT === 'console' ? 'console' : 'json');
+  return { level, format };
+}
+
+/** Logging flags given that have no effect here (for the start-up warning). */
+export function ignoredLogFlags(opts: Record<string, unknown>): string[] {
+  return [['zapStacktraceLevel', '--zap-stacktrace-level'], ['zapTimeEncoding', '--zap-time-encoding']].filter(([key]) => opts[key!] !== undefined).map(([, flag]) => flag!);
+}
