@@ -248,3 +248,25 @@ describe.skipIf(!hasHelm)('chart: helm template (helm installed)', () => {
     expect(() => render('vllm.kvConnector=sglang')).toThrow();
   });
 });
+
+describe('one image name scheme: pd-router:<version>', () => {
+  const ROOT = join(import.meta.dirname, '../..');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const chart = parse(read('Chart.yaml')) as { appVersion: string; home?: string; sources?: string[] };
+
+  it('chart appVersion is the package version, and the chart points at no other project', () => {
+    expect(chart.appVersion).toBe(pkg.version);
+    expect(chart.home ?? '').not.toContain('llm-d');
+    expect((chart.sources ?? []).join()).not.toContain('llm-d');
+  });
+
+  it('EPP, sidecar and inject use the same image; one Dockerfile builds it', async () => {
+    const { DEFAULT_SIDECAR_IMAGE } = await import('../../src/k8s/sidecar-container.js');
+    const image = values as { epp: { image: { repository: string } }; sidecar: { image: { repository: string } } };
+    expect(image.epp.image.repository).toBe('pd-router');
+    expect(image.sidecar.image.repository).toBe('pd-router');
+    expect(DEFAULT_SIDECAR_IMAGE).toBe(`pd-router:${pkg.version}`);
+    expect(readdirSync(ROOT).filter((f) => f.startsWith('Dockerfile'))).toEqual(['Dockerfile']);
+    expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toContain(`docker build -t pd-router:${pkg.version} .`);
+  });
+});
