@@ -12,7 +12,7 @@
  * - Idempotent: a pod that already has the sidecar (or llm-d's `routing-proxy`) is left alone,
  *   and documents that change nothing are printed as they came (comments kept).
  */
-import { Document, parseAllDocuments } from 'yaml';
+import { Composer, CST, isMap, isNode, Parser, type Document } from 'yaml';
 import { DEFAULT_SIDECAR_SETTINGS, KNOWN_SIDECAR_NAMES, sidecarContainer, type SidecarSettings } from './sidecar-container.js';
 
 export const ROLE_LABEL = 'llm-d.ai/role';
@@ -48,17 +48,63 @@ interface PodTemplate {
 
 export function injectManifests(text: string, options: InjectOptions): InjectResult {
   const result: InjectResult = { yaml: '', injected: [], notes: [] };
-  const out: string[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  let out = '';
+  for (const group of documentTokens(text)) {
+    // Each document's exact source: untouched documents are copied byte for byte.
+    const source = group.map((token) => CST.stringify(token)).join('');
+    const doc = composeOne(group);
+    if (!doc) {
+      out += source;
+      continue;
+    }
     if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors[0]!.message}`);
     const obj: unknown = doc.toJS();
-    if (obj === null || obj === undefined) continue;
-    const changed = templatesOf(obj).map((template) => injectTemplate(template, options, result)).some(Boolean);
-    const printed = changed ? new Document(obj).toString({ lineWidth: 0 }) : doc.toString({ lineWidth: 0 });
-    out.push(printed.replace(/^---\n/, '').replace(/\n\.\.\.\n$/, '\n'));
+    const changed = obj !== null && obj !== undefined && templatesOf(obj).map((template) => injectTemplate(template, options, result)).some(Boolean);
+    if (!changed) {
+      out += source;
+      continue;
+    }
+    // Rebuild only this document's body; its own comments before and after the body stay.
+    const before = doc.contents;
+    const body = doc.createNode(obj);
+    if (before) {
+      body.commentBefore = before.commentBefore ?? firstKeyComment(before);
+      body.comment = before.comment;
+    }
+    (doc as Document).contents = body;
+    const printed = doc.toString({ lineWidth: 0 });
+    out += out === '' || out.endsWith('\n') ? printed : `\n${printed}`;
   }
-  result.yaml = out.join('---\n');
+  result.yaml = out;
   return result;
+}
+
+/** The stream's tokens grouped per document (stream-level tokens go with the next document). */
+function documentTokens(text: string): CST.Token[][] {
+  const groups: CST.Token[][] = [];
+  let pending: CST.Token[] = [];
+  for (const token of new Parser().parse(text)) {
+    pending.push(token);
+    if (token.type === 'document') {
+      groups.push(pending);
+      pending = [];
+    }
+  }
+  if (pending.length > 0) groups.push(pending);
+  return groups;
+}
+
+/** A comment above a mapping's first key (where the parser puts a document's leading comment). */
+function firstKeyComment(node: unknown): string | undefined {
+  if (!isMap(node)) return undefined;
+  const key = node.items[0]?.key;
+  return isNode(key) ? key.commentBefore ?? undefined : undefined;
+}
+
+function composeOne(group: CST.Token[]): Document.Parsed | undefined {
+  if (!group.some((token) => token.type === 'document')) return undefined;
+  const composer = new Composer();
+  return [...composer.compose(group), ...composer.end()][0];
 }
 
 function templatesOf(obj: unknown): PodTemplate[] {

@@ -148,6 +148,18 @@ describe('inject', () => {
     expect(docs(result.yaml)).toEqual(docs(`${prefillDeployment}---\n${service}`));
   });
 
+  it('copies untouched documents byte for byte and keeps the changed one\'s leading comment', () => {
+    // Flow style, quoting, odd spacing and a document end marker: any re-serialization would show.
+    const odd = "# a config map, formatted by hand\napiVersion:   v1\nkind: ConfigMap\nmetadata: { name: 'cm' }   # trailing\ndata:\n  k: \"v\"\n\n";
+    const text = `${odd}---\n${decodeDeployment}---\n${odd}`;
+    const result = inject(text);
+    expect(result.injected).toHaveLength(1);
+    expect(result.yaml.startsWith(`${odd}---\n# decode pods of the pool\n`)).toBe(true);
+    expect(result.yaml.endsWith(`---\n${odd}`)).toBe(true);
+    const untouched = inject(`${odd}---\n${odd}`);
+    expect(untouched.yaml).toBe(`${odd}---\n${odd}`);
+  });
+
   it('StatefulSet with a shell command: the --port inside the string is rewritten', () => {
     const result = inject(`apiVersion: apps/v1
 kind: StatefulSet
