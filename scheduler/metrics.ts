@@ -1,5 +1,5 @@
 /**
- * The EPP's Prometheus metrics with llm-d's names (spec epp.md §9), on an own registry served on
+ * The EPP's Prometheus metrics with llm-d's names, on an own registry served on
  * --metrics-port. Only what pd-router records is declared.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
