@@ -22,6 +22,13 @@ export interface EppConfig {
   metricsStalenessMs: number;
   tracing: boolean;
   bodyLimitBytes: number;
+  /** Largest /metrics body read from a model server; larger scrapes fail. */
+  metricsMaxBodyBytes: number;
+  /** Built-in gateway: time to receive a request's headers, then its body (408 past either). */
+  gatewayHeaderTimeoutMs: number;
+  gatewayBodyTimeoutMs: number;
+  /** Keep a client's `kv_transfer_params` in forwarded bodies (default: removed). */
+  trustClientKvTransferParams: boolean;
   /** InferencePool discovery (Kubernetes); unset or without poolName: the static endpoints file. */
   pool?: PoolDiscoveryConfig;
 }
@@ -38,6 +45,10 @@ export const EPP_DEFAULTS = {
   metricsStalenessMs: 2000,
   tracing: false,
   bodyLimitBytes: 32 * 1024 * 1024,
+  metricsMaxBodyBytes: 4 * 1024 * 1024,
+  gatewayHeaderTimeoutMs: 30_000,
+  gatewayBodyTimeoutMs: 60_000,
+  trustClientKvTransferParams: false,
 } as const satisfies Partial<EppConfig>;
 
 export function addEppCommand(program: Command): void {
@@ -59,7 +70,11 @@ export function addEppCommand(program: Command): void {
     .addOption(option('--metrics-timeout <duration>', 'timeout of one scrape', 'EPP_METRICS_TIMEOUT').argParser(durationArg).default(EPP_DEFAULTS.metricsTimeoutMs, '1s'))
     .addOption(option('--metrics-staleness-threshold <duration>', 'endpoints without a good scrape for this long are not preferred', 'EPP_METRICS_STALENESS_THRESHOLD').argParser(durationArg).default(EPP_DEFAULTS.metricsStalenessMs, '2s'))
     .addOption(boolOption('--tracing', 'force OpenTelemetry tracing on (otherwise on when OTEL_* env configures an exporter)', 'EPP_TRACING', EPP_DEFAULTS.tracing))
-    .addOption(new Option('--body-limit <bytes>', 'largest request body accepted (413 past it)').env('EPP_BODY_LIMIT').argParser(intArg).default(EPP_DEFAULTS.bodyLimitBytes));
+    .addOption(new Option('--body-limit <bytes>', 'largest request body accepted (413 past it)').env('EPP_BODY_LIMIT').argParser(intArg).default(EPP_DEFAULTS.bodyLimitBytes))
+    .addOption(option('--metrics-max-body-bytes <bytes>', 'largest /metrics body read from a model server; a larger scrape fails', 'EPP_METRICS_MAX_BODY_BYTES').argParser(intArg).default(EPP_DEFAULTS.metricsMaxBodyBytes))
+    .addOption(option('--gateway-header-timeout <duration>', 'built-in gateway: time to receive request headers (408 past it)', 'EPP_GATEWAY_HEADER_TIMEOUT').argParser(durationArg).default(EPP_DEFAULTS.gatewayHeaderTimeoutMs, '30s'))
+    .addOption(option('--gateway-body-timeout <duration>', 'built-in gateway: time to receive a request body after its headers (408 past it; 0 = none)', 'EPP_GATEWAY_BODY_TIMEOUT').argParser(durationArg).default(EPP_DEFAULTS.gatewayBodyTimeoutMs, '60s'))
+    .addOption(boolOption('--trust-client-kv-transfer-params', 'forward a client-supplied kv_transfer_params body field to the model server (default: removed)', 'EPP_TRUST_CLIENT_KV_TRANSFER_PARAMS', EPP_DEFAULTS.trustClientKvTransferParams));
   addPoolFlags(command)
     .action(async (opts: Record<string, unknown>) => {
       const config: EppConfig = {
@@ -78,6 +93,10 @@ export function addEppCommand(program: Command): void {
         metricsStalenessMs: opts.metricsStalenessThreshold as number,
         tracing: opts.tracing as boolean,
         bodyLimitBytes: opts.bodyLimit as number,
+        metricsMaxBodyBytes: opts.metricsMaxBodyBytes as number,
+        gatewayHeaderTimeoutMs: opts.gatewayHeaderTimeout as number,
+        gatewayBodyTimeoutMs: opts.gatewayBodyTimeout as number,
+        trustClientKvTransferParams: opts.trustClientKvTransferParams as boolean,
         pool: poolDiscoveryConfig(opts),
       };
       const { runEpp } = await import('./main.js');
