@@ -8,7 +8,7 @@ import { SpanKind } from '@opentelemetry/api';
 import type { Logger } from '../../src/log.js';
 import { withSpan } from '../../src/telemetry/tracing.js';
 import { canonicalHost, parseHostPort } from '../../src/wire/host-port.js';
-import { ROUTING_HEADERS } from '../../src/wire/headers.js';
+import { PREFILL_HEADER, ROUTING_HEADERS } from '../../src/wire/headers.js';
 import type { Endpoint } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
 import { SchedulingContext } from './cycle-state.js';
@@ -77,7 +77,7 @@ export class Director {
         this.options.metrics?.observePlugin('PreRequest', plugin, (performance.now() - t0) / 1000);
       }
       const destination = targets.map((endpoint) => endpoint.hostPort).join(',');
-      ctx.logger.debug({ model: request.targetModel, destination, inputBytes: request.userInputBytes() }, 'scheduled');
+      ctx.logger.debug({ model: request.targetModel, destination, prefill: request.headers.get(PREFILL_HEADER) ?? null, inputBytes: request.userInputBytes() }, 'scheduled');
       this.options.metrics?.schedulerE2e.observe((performance.now() - started) / 1000);
       return { request, result, targets, destination, ctx };
     });

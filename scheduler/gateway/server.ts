@@ -5,7 +5,7 @@
  *   middleware (request id → lifecycle → body) → parse → lifecycle.route() (Director → Scheduler)
  *   → forward to the chosen pod → lifecycle.complete(); any throw → answerError → lifecycle.fail()
  *
- * Inference routes are scheduled; other vLLM routes (`/v1/*`, tokenize, version) go to any
+ * Inference routes are scheduled; other vLLM routes (`/v1/*`, tokenize, version, …) go to any
  * endpoint untouched; anything else is an OpenAI-shaped 404, a wrong method a 405.
  */
 import type { IncomingMessage } from 'node:http';
@@ -36,7 +36,7 @@ export const GATEWAY_TRACER = 'llm-d-inference-scheduler/epp/gateway';
 const EPP_OWNED = new Set([...ROUTING_HEADERS, MODEL_REWRITE_HEADER, REQUEST_ID_HEADER]);
 const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/responses'] as const;
 /** vLLM routes passed through unscheduled. */
-const PASSTHROUGH_PATHS = ['/v1/*', '/tokenize', '/detokenize', '/version'] as const;
+const PASSTHROUGH_PATHS = ['/v1/*', '/tokenize', '/detokenize', '/version', '/pooling', '/score', '/rerank', '/classify', '/ping'] as const;
 
 /** Default time to receive a request's headers / its whole body on the gateway. */
 export const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
