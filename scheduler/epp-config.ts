@@ -18,6 +18,13 @@ export interface EppConfig {
   metricsStalenessMs: number;
   tracing: boolean;
   bodyLimitBytes: number;
+  /** Largest /metrics body read from a model server; larger scrapes fail. */
+  metricsMaxBodyBytes: number;
+  /** Built-in gateway: time to receive a request's headers, then its body (408 past either). */
+  gatewayHeaderTimeoutMs: number;
+  gatewayBodyTimeoutMs: number;
+  /** Keep a client's `kv_transfer_params` in forwarded bodies (default: removed). */
+  trustClientKvTransferParams: boolean;
   /** InferencePool discovery (Kubernetes); unset or without poolName: the static endpoints file. */
   pool?: PoolDiscoveryConfig;
   /** Log level and format (from LOG_LEVEL / LOG_FORMAT, or upstream's -v / --zap-* flags). */
@@ -38,4 +45,8 @@ export const EPP_DEFAULTS = {
   metricsStalenessMs: 2000,
   tracing: false,
   bodyLimitBytes: 32 * 1024 * 1024,
+  metricsMaxBodyBytes: 4 * 1024 * 1024,
+  gatewayHeaderTimeoutMs: 30_000,
+  gatewayBodyTimeoutMs: 60_000,
+  trustClientKvTransferParams: false,
 } as const satisfies Partial<EppConfig>;

@@ -66,7 +66,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     updateReady();
     closers.push(store.onChange(updateReady));
 
-    const scraper = new MetricsScraper(store, { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs }, logger, metrics);
+    const scraper = new MetricsScraper(store, { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs, maxBodyBytes: config.metricsMaxBodyBytes }, logger, metrics);
     scraper.start();
     closers.push(() => scraper.close());
 
@@ -87,7 +87,11 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     const ports: { gateway?: number; grpc?: number; health?: number; metrics?: number } = {};
     let gatewayUrl: string | undefined;
     if (config.gatewayPort >= 0) {
-      const gateway = new Gateway({ director, endpoints: () => store.list(), logger, metrics, bodyLimit: config.bodyLimitBytes });
+      const gateway = new Gateway({
+        director, endpoints: () => store.list(), logger, metrics, bodyLimit: config.bodyLimitBytes,
+        headerTimeoutMs: config.gatewayHeaderTimeoutMs, bodyTimeoutMs: config.gatewayBodyTimeoutMs,
+        trustClientKvTransferParams: config.trustClientKvTransferParams,
+      });
       const server: ListeningServer = await gateway.listen(config.gatewayPort, config.host);
       closers.push(() => gateway.close(), () => server.close(5_000));
       ports.gateway = server.port;
@@ -97,7 +101,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     if (config.grpcPort >= 0) {
       const tls = !config.secureServing ? undefined
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
-      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics });
+      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');

@@ -1,5 +1,5 @@
 /**
- * The EPP's Prometheus metrics with llm-d's names (spec epp.md §9), on an own registry served on
+ * The EPP's Prometheus metrics with llm-d's names, on an own registry served on
  * --metrics-port. Only what pd-router records is declared.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -21,6 +21,7 @@ export class EppMetrics {
   readonly prefillFallback: Counter<'model_name' | 'reason'>;
   readonly readyPods: Gauge<'name'>;
   readonly pollErrors: Counter<'source_type'>;
+  readonly scrapeTooLarge: Counter;
 
   /** Histogram children per plugin: label hashing on every observation is measurable per request. */
   private readonly pluginTimers = new Map<string, { observe(value: number): void }>();
@@ -53,5 +54,6 @@ export class EppMetrics {
     this.prefillFallback = new Counter({ name: 'pd_router_prefill_unavailable_total', help: 'Requests that wanted a prefill pod but went decode-only because none was available.', labelNames: ['model_name', 'reason'], registers });
     this.readyPods = new Gauge({ name: 'inference_pool_ready_pods', help: 'Endpoints in the candidate set.', labelNames: ['name'], registers });
     this.pollErrors = new Counter({ name: 'llm_d_inference_scheduler_datalayer_poll_errors_total', help: 'Failed metric scrapes.', labelNames: ['source_type'], registers });
+    this.scrapeTooLarge = new Counter({ name: 'pd_router_metrics_scrape_too_large_total', help: 'Metric scrapes cut off because the body passed --metrics-max-body-bytes.', registers });
   }
 }

@@ -41,7 +41,11 @@ export function addEppCommand(program: Command): void {
     .addOption(option('--metrics-timeout <duration>', 'timeout of one scrape', 'EPP_METRICS_TIMEOUT').argParser(durationArg).default(EPP_DEFAULTS.metricsTimeoutMs, '1s'))
     .addOption(option('--metrics-staleness-threshold <duration>', 'endpoints without a good scrape for this long are not preferred', 'EPP_METRICS_STALENESS_THRESHOLD').argParser(durationArg).default(EPP_DEFAULTS.metricsStalenessMs, '2s'))
     .addOption(boolOption('--tracing', 'force OpenTelemetry tracing on (otherwise on when OTEL_* env configures an exporter)', 'EPP_TRACING', EPP_DEFAULTS.tracing))
-    .addOption(new Option('--body-limit <bytes>', 'largest request body accepted (413 past it)').env('EPP_BODY_LIMIT').argParser(intArg).default(EPP_DEFAULTS.bodyLimitBytes));
+    .addOption(new Option('--body-limit <bytes>', 'largest request body accepted (413 past it)').env('EPP_BODY_LIMIT').argParser(intArg).default(EPP_DEFAULTS.bodyLimitBytes))
+    .addOption(option('--metrics-max-body-bytes <bytes>', 'largest /metrics body read from a model server; a larger scrape fails', 'EPP_METRICS_MAX_BODY_BYTES').argParser(intArg).default(EPP_DEFAULTS.metricsMaxBodyBytes))
+    .addOption(option('--gateway-header-timeout <duration>', 'built-in gateway: time to receive request headers (408 past it)', 'EPP_GATEWAY_HEADER_TIMEOUT').argParser(durationArg).default(EPP_DEFAULTS.gatewayHeaderTimeoutMs, '30s'))
+    .addOption(option('--gateway-body-timeout <duration>', 'built-in gateway: time to receive a request body after its headers (408 past it; 0 = none)', 'EPP_GATEWAY_BODY_TIMEOUT').argParser(durationArg).default(EPP_DEFAULTS.gatewayBodyTimeoutMs, '60s'))
+    .addOption(boolOption('--trust-client-kv-transfer-params', 'forward a client-supplied kv_transfer_params body field to the model server (default: removed)', 'EPP_TRUST_CLIENT_KV_TRANSFER_PARAMS', EPP_DEFAULTS.trustClientKvTransferParams));
   addLogFlags(command);
   for (const [flag, takesValue] of UPSTREAM_NO_EFFECT_FLAGS) command.addOption(compatOption(flag, takesValue));
   addPoolFlags(command)
@@ -62,6 +66,10 @@ export function addEppCommand(program: Command): void {
         metricsStalenessMs: opts.metricsStalenessThreshold as number,
         tracing: opts.tracing as boolean,
         bodyLimitBytes: opts.bodyLimit as number,
+        metricsMaxBodyBytes: opts.metricsMaxBodyBytes as number,
+        gatewayHeaderTimeoutMs: opts.gatewayHeaderTimeout as number,
+        gatewayBodyTimeoutMs: opts.gatewayBodyTimeout as number,
+        trustClientKvTransferParams: opts.trustClientKvTransferParams as boolean,
         pool: poolDiscoveryConfig(opts),
         log: logOptionsFrom(opts),
         ignoredFlags: [...givenCompatFlags(command, UPSTREAM_NO_EFFECT_FLAGS.map(([flag]) => flag)), ...ignoredLogFlags(opts)],

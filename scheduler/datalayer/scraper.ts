@@ -2,6 +2,11 @@
  * Polls every endpoint's vLLM /metrics. A failed scrape keeps the last values; an endpoint with no
  * good scrape for `stalenessMs` is marked stale, and profiles prefer fresh endpoints over stale
  * ones (upstream keeps routing to them as if nothing happened).
+ *
+ * Every scrape is bounded: `timeoutMs` for the whole exchange and `maxBodyBytes` for the body
+ * (default 4 MiB; a vLLM /metrics page is tens of KiB). A body past the cap is cut off at once and
+ * the scrape fails like any other (counted in `pd_router_metrics_scrape_too_large_total`), so one
+ * pod streaming an endless body cannot grow the EPP's memory.
  */
 import { Agent } from 'undici';
 import type { Logger } from '../../src/log.js';
@@ -17,6 +22,28 @@ export interface ScraperOptions {
   scheme?: 'http' | 'https';
   path?: string;
   insecureSkipVerify?: boolean;
+  /** Largest /metrics body read (default DEFAULT_SCRAPE_MAX_BYTES); larger scrapes fail. */
+  maxBodyBytes?: number;
+}
+
+export const DEFAULT_SCRAPE_MAX_BYTES = 4 * 1024 * 1024;
+
+class ScrapeTooLarge extends Error {}
+
+/** The body as text, failing as soon as it passes `limit` bytes (the rest is never read). */
+async function boundedText(body: AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      const err = new ScrapeTooLarge(`metrics body larger than ${limit} bytes`);
+      body.destroy(err);
+      throw err;
+    }
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 export class MetricsScraper {
@@ -31,7 +58,7 @@ export class MetricsScraper {
 
   constructor(store: EndpointStore, options: ScraperOptions, logger: Logger, metrics?: EppMetrics) {
     this.store = store;
-    this.options = { scheme: 'http', path: '/metrics', insecureSkipVerify: true, ...options };
+    this.options = { scheme: 'http', path: '/metrics', insecureSkipVerify: true, maxBodyBytes: DEFAULT_SCRAPE_MAX_BYTES, ...options };
     this.logger = logger;
     this.metrics = metrics;
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 30_000, connect: { rejectUnauthorized: !this.options.insecureSkipVerify } });
@@ -70,11 +97,18 @@ export class MetricsScraper {
         bodyTimeout: this.options.timeoutMs,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
-      const text = await response.body.text();
-      if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
+      if (response.statusCode !== 200) {
+        response.body.destroy();
+        throw new Error(`status ${response.statusCode}`);
+      }
+      const text = await boundedText(response.body, this.options.maxBodyBytes);
       this.store.updateMetrics(endpoint.name, metricsFromScrape(text, endpoint.metrics, Date.now()));
     } catch (err) {
       this.metrics?.pollErrors.inc({ source_type: 'metrics-data-source' });
+      if (err instanceof ScrapeTooLarge) {
+        this.metrics?.scrapeTooLarge.inc();
+        this.logger.debug({ endpoint: endpoint.name, limit: this.options.maxBodyBytes }, 'metrics scrape over the size cap');
+      }
       const lastGood = endpoint.metrics.updatedAt || this.firstSeen.get(endpoint.name) || Date.now();
       if (!endpoint.metrics.stale && Date.now() - lastGood > this.options.stalenessMs) {
         this.logger.warn({ endpoint: endpoint.name, err: (err as Error).message }, 'endpoint metrics are stale; preferring other endpoints');

@@ -7,7 +7,7 @@ import type { HeaderMap, HeaderMutation, HeaderValueOption, Metadata, Struct, St
 import { OVERWRITE_IF_EXISTS_OR_ADD } from './proto.js';
 
 /**
- * Headers the EPP owns (spec epp.md §6.2): never echoed back from the request's map; the EPP sets
+ * Headers the EPP owns: never echoed back from the request's map; the EPP sets
  * the ones it means to set itself.
  */
 export const SYSTEM_OWNED_HEADERS: ReadonlySet<string> = new Set([
@@ -93,7 +93,7 @@ function fromValue(value: StructValue): Json {
 }
 
 /**
- * Envoy's endpoint subset hint (spec §6.3): undefined when the key is absent (all endpoints), else
+ * Envoy's endpoint subset hint: undefined when the key is absent (all endpoints), else
  * the listed `ip:port` values (possibly none: no endpoint is acceptable).
  */
 export function subsetHint(metadata: Metadata | undefined): string[] | undefined {

@@ -1,6 +1,6 @@
 /**
  * Plaintext gRPC health (`grpc.health.v1.Health/Check`) for Kubernetes probes and Envoy, on its own
- * port (upstream 9003; spec epp.md §8). The EPP's services answer SERVING once the EPP is ready
+ * port (upstream 9003). The EPP's services answer SERVING once the EPP is ready
  * (`isServing`); `liveness` only needs the process to be alive (`isLive`, default always). Any
  * other service name is SERVICE_UNKNOWN, as upstream. Watch is not implemented.
  */

@@ -1,7 +1,8 @@
 /**
- * Builders for the ProcessingResponse messages the EPP sends (spec epp.md §6.2, §6.4, §6.5).
+ * Builders for the ProcessingResponse messages the EPP sends (see docs/extproc.md).
  */
 import type { OpenAIError } from '../../src/openai/errors.js';
+import { REQUEST_ID_HEADER } from '../../src/wire/headers.js';
 import { DESTINATION_HEADER } from '../framework/director.js';
 import { LB_METADATA_NAMESPACE, SYSTEM_OWNED_HEADERS, TRACE_HEADERS, setHeader, toStruct } from './headers.js';
 import type { HeaderValueOption, ProcessingResponse } from './proto.js';
@@ -67,26 +68,29 @@ export function bodyChunks(phase: 'request_body' | 'response_body', body: Buffer
 }
 
 /** An error reply instead of forwarding: Envoy answers the client with it and the stream ends. */
-export function immediateResponse(error: OpenAIError): ProcessingResponse {
+export function immediateResponse(error: OpenAIError, requestId?: string): ProcessingResponse {
+  const headers = [setHeader('content-type', 'application/json')];
+  if (requestId !== undefined) headers.push(setHeader(REQUEST_ID_HEADER, requestId));
   return {
     immediate_response: {
       status: { code: error.status },
-      headers: { set_headers: [setHeader('content-type', 'application/json')] },
+      headers: { set_headers: headers },
       body: Buffer.from(error.toJSON(), 'utf8'),
     },
   };
 }
 
 /**
- * The response-headers answer (§6.5): mark the response as seen by the EPP and echo every
- * non-system header. `remove` lists headers Envoy must drop (Content-Length when the EPP may
- * change the body's size).
+ * The response-headers answer: mark the response as seen by the EPP, echo every non-system
+ * header and return the request id to the client. `remove` lists headers Envoy must drop
+ * (Content-Length when the EPP may change the body's size).
  */
-export function responseHeadersResponse(headers: ReadonlyMap<string, string>, remove: readonly string[]): ProcessingResponse {
+export function responseHeadersResponse(headers: ReadonlyMap<string, string>, remove: readonly string[], requestId?: string): ProcessingResponse {
   const setHeaders: HeaderValueOption[] = [setHeader('x-went-into-resp-headers', 'true')];
   for (const [name, value] of headers) {
-    if (!SYSTEM_OWNED_HEADERS.has(name)) setHeaders.push(setHeader(name, value));
+    if (!SYSTEM_OWNED_HEADERS.has(name) && !(requestId !== undefined && name === REQUEST_ID_HEADER)) setHeaders.push(setHeader(name, value));
   }
+  if (requestId !== undefined) setHeaders.push(setHeader(REQUEST_ID_HEADER, requestId));
   return {
     response_headers: {
       response: { header_mutation: remove.length > 0 ? { set_headers: setHeaders, remove_headers: [...remove] } : { set_headers: setHeaders } },

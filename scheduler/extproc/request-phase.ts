@@ -1,32 +1,37 @@
 /**
- * The request direction of one ext_proc stream (spec epp.md §1, §6.2): collect the headers and
- * the body chunks, say nothing until end-of-stream, then parse the body once, let the Director
- * schedule, and answer with one HeadersResponse followed by the body as streamed chunks.
+ * The request direction of one ext_proc stream (see docs/extproc.md): collect the headers and
+ * the body chunks, say nothing until end-of-stream, then parse the body once, let the request
+ * lifecycle schedule it (→ Director → Scheduler), and answer with one HeadersResponse followed by
+ * the body as streamed chunks.
  */
-import { randomUUID } from 'node:crypto';
-import { context, type Context } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import { OpenAIError } from '../../src/openai/errors.js';
 import { parseInferenceBody } from '../../src/openai/parse.js';
-import { patchMembers } from '../../src/openai/raw-json.js';
 import type { ApiKind } from '../../src/openai/types.js';
 import { injectContext } from '../../src/telemetry/tracing.js';
-import { ENCODERS_HEADER, PREFILL_HEADER, type Director, type RoutingDecision } from '../framework/director.js';
+import { MODEL_REWRITE_HEADER, REQUEST_ID_HEADER, ROUTING_HEADERS } from '../../src/wire/headers.js';
+import type { RoutingDecision } from '../framework/director.js';
 import type { Endpoint } from '../framework/endpoint.js';
-import { createInferenceRequest, type InferenceRequest } from '../framework/request.js';
+import { createInferenceRequest } from '../framework/request.js';
+import { forwardedBody } from '../frontdoor/forwarded-body.js';
+import type { RequestLifecycle } from '../frontdoor/lifecycle.js';
+import { requestIdFrom } from '../frontdoor/request-id.js';
 import { headerMapToMap, subsetHint } from './headers.js';
 import { bodyChunks, requestHeadersResponse } from './messages.js';
 import type { HttpBody, HttpHeaders, Metadata, ProcessingResponse } from './proto.js';
 
-export const MODEL_REWRITE_HEADER = 'x-gateway-model-name-rewrite';
-const REMOVE_WHEN_ABSENT = [PREFILL_HEADER, ENCODERS_HEADER] as const;
+export { MODEL_REWRITE_HEADER };
+/** Client-sent routing headers Envoy must drop unless the plugins set them. */
+const REMOVE_WHEN_ABSENT = [...ROUTING_HEADERS];
 
 export interface RequestPhaseOptions {
-  director: Director;
   endpoints: () => readonly Endpoint[];
   /** Largest request body accepted; larger ones are answered 413. */
   bodyLimit: number;
   /** False ignores Envoy's endpoint subset hint (`--disable-endpoint-subset-filter`). */
   subsetFilter: boolean;
+  /** Keep a client's `kv_transfer_params` in the body (default false: removed). */
+  trustClientKvTransferParams?: boolean;
 }
 
 /** What the request phase decided, and the messages that tell Envoy. */
@@ -40,7 +45,7 @@ export interface RoutedRequest {
 }
 
 /**
- * Which API a path speaks (§1.1 suffix rules). The query string is dropped first (upstream lets
+ * Which API a path speaks (by path suffix). The query string is dropped first (upstream lets
  * it defeat the suffix match — fixed on purpose). `undefined`: an API the shared OpenAI parser
  * does not model (conversations, embeddings).
  */
@@ -73,8 +78,8 @@ export class RequestPhase {
   constructor(options: RequestPhaseOptions, message: HttpHeaders, metadata: Metadata | undefined) {
     this.options = options;
     this.headers = headerMapToMap(message.headers);
-    this.id = this.headers.get('x-request-id') || randomUUID();
-    this.headers.set('x-request-id', this.id);
+    this.id = requestIdFrom(this.headers.get(REQUEST_ID_HEADER));
+    this.headers.set(REQUEST_ID_HEADER, this.id);
     this.subset = options.subsetFilter ? subsetHint(metadata) : undefined;
     this.bodyless = message.end_of_stream === true;
   }
@@ -95,47 +100,46 @@ export class RequestPhase {
 
   /**
    * A request without a body (e.g. GET /v1/models), or for an API the EPP does not schedule
-   * (embeddings, conversations), goes to a random endpoint with its body untouched (§1 step 1);
+   * (embeddings, conversations), goes to a random endpoint with its body untouched;
    * no endpoint is a 500 as upstream.
    */
-  routeBodyless(traceContext: Context, body?: Buffer, bodyEndOfStream = true): RoutedRequest {
+  routeBodyless(lifecycle: RequestLifecycle, body?: Buffer, bodyEndOfStream = true): RoutedRequest {
     const endpoints = this.options.endpoints();
     if (endpoints.length === 0) throw new OpenAIError(500, 'no model-server endpoints are available');
     const target = endpoints[Math.floor(Math.random() * endpoints.length)]!;
     for (const name of REMOVE_WHEN_ABSENT) this.headers.delete(name);
     const destination = target.hostPort;
+    lifecycle.passThrough(destination);
     const responses = [
-      requestHeadersResponse({ destination, bodySize: body?.length ?? 0, trace: traceHeaders(traceContext), headers: this.headers, removeWhenAbsent: REMOVE_WHEN_ABSENT }),
+      requestHeadersResponse({ destination, bodySize: body?.length ?? 0, trace: traceHeaders(lifecycle.traceContext), headers: this.headers, removeWhenAbsent: REMOVE_WHEN_ABSENT }),
       ...(body ? bodyChunks('request_body', body, bodyEndOfStream) : []),
     ];
     return { responses, destination, streaming: false };
   }
 
   /**
-   * Parses the complete body, schedules it and builds the answer. The forwarded body is the
-   * client's bytes unchanged unless the target model differs from the body's `model`, in which
-   * case only that member is rewritten. `bodyEndOfStream` is false when request trailers, not the
-   * last body chunk, ended the body (the trailers then end the stream).
+   * Parses the complete body, schedules it through the lifecycle and builds the answer. The
+   * forwarded body is the client's bytes with at most `model` rewritten and `kv_transfer_params`
+   * removed (frontdoor/forwarded-body.ts). `bodyEndOfStream` is false when request trailers, not
+   * the last body chunk, ended the body (the trailers then end the stream).
    */
-  async route(traceContext: Context, onParsed: (request: InferenceRequest) => void, bodyEndOfStream = true): Promise<RoutedRequest> {
+  async route(lifecycle: RequestLifecycle, bodyEndOfStream = true): Promise<RoutedRequest> {
     const rawBody = Buffer.concat(this.chunks, this.size);
     this.chunks = [];
     const path = requestPath(this.headers);
     const api = apiForExtProcPath(path);
-    if (api === undefined) return this.routeBodyless(traceContext, rawBody, bodyEndOfStream);
+    if (api === undefined) return this.routeBodyless(lifecycle, rawBody, bodyEndOfStream);
     const body = parseInferenceBody(api, rawBody);
     const rewrite = this.headers.get(MODEL_REWRITE_HEADER) || undefined;
     const request = createInferenceRequest({ id: this.id, path: path.split('?', 1)[0] ?? path, headers: this.headers, body, rawBody, targetModel: rewrite });
-    onParsed(request);
-    const decision = await context.with(traceContext, () => this.options.director.handleRequest(request, this.subset));
-    const forwarded = request.targetModel !== request.model
-      ? Buffer.from(patchMembers(rawBody.toString('utf8'), { model: JSON.stringify(request.targetModel) }), 'utf8')
-      : rawBody;
+    lifecycle.parsed(request);
+    const decision = await lifecycle.route(this.subset);
+    const forwarded = forwardedBody(request, { trustClientKvTransferParams: this.options.trustClientKvTransferParams ?? false });
     const responses = [
       requestHeadersResponse({
         destination: decision.destination,
         bodySize: forwarded.length,
-        trace: traceHeaders(traceContext),
+        trace: traceHeaders(lifecycle.traceContext),
         headers: request.headers,
         removeWhenAbsent: REMOVE_WHEN_ABSENT,
       }),

@@ -1,5 +1,5 @@
 /**
- * The response direction of one ext_proc stream (spec epp.md §6.5). Response headers are answered
+ * The response direction of one ext_proc stream (see docs/extproc.md). Response headers are answered
  * at once. A streamed answer (the request said `"stream": true`, or the content type is
  * `text/event-stream`) goes back chunk by chunk as it comes, scanned for usage and with the model
  * name rewritten back to the client's; a non-streamed one is buffered until end-of-stream, then
@@ -17,6 +17,8 @@ export interface ResponsePhaseOptions {
   /** The model the client sent and the one the upstream saw; when they differ the body is rewritten back. */
   model?: string;
   targetModel?: string;
+  /** Returned to the client in `x-request-id`. */
+  requestId?: string;
 }
 
 export interface PhaseStep {
@@ -35,8 +37,10 @@ export class ResponsePhase {
   private bufferedSize = 0;
   private usage: Usage | undefined;
   private finished = false;
+  private readonly requestId: string | undefined;
 
   constructor(options: ResponsePhaseOptions) {
+    this.requestId = options.requestId;
     this.streaming = options.streamingRequest;
     this.rewriter = options.model !== undefined && options.targetModel !== undefined && options.model !== options.targetModel
       ? new ModelRewriter(options.targetModel, options.model)
@@ -51,7 +55,7 @@ export class ResponsePhase {
     const remove = this.rewriter ? ['content-length'] : [];
     const done = message.end_of_stream === true;
     this.finished ||= done;
-    return { responses: [responseHeadersResponse(this.headers, remove)], done };
+    return { responses: [responseHeadersResponse(this.headers, remove, this.requestId)], done };
   }
 
   onBody(message: HttpBody): PhaseStep {

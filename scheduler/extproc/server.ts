@@ -1,6 +1,6 @@
 /**
  * The EPP's Envoy front door: a gRPC server for `envoy.service.ext_proc.v3.ExternalProcessor/Process`
- * in FULL_DUPLEX_STREAMED mode (spec epp.md §6, §8). TLS by default with the given or a self-signed
+ * in FULL_DUPLEX_STREAMED mode (docs/extproc.md). TLS by default with the given or a self-signed
  * certificate (ALPN h2, as grpc-js always negotiates); plaintext with `secure: false`.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -33,6 +33,8 @@ export interface ExtProcServerOptions {
   bodyLimit?: number;
   /** False ignores Envoy's endpoint subset hint (`--disable-endpoint-subset-filter`). */
   subsetFilter?: boolean;
+  /** Keep a client's `kv_transfer_params` in the body (default false: removed). */
+  trustClientKvTransferParams?: boolean;
   /** How long close() lets open streams finish before cutting them (default 5 s). */
   shutdownGraceMs?: number;
 }
@@ -57,6 +59,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     endpoints: options.endpoints,
     bodyLimit: options.bodyLimit ?? DEFAULT_EXTPROC_BODY_LIMIT,
     subsetFilter: options.subsetFilter ?? true,
+    trustClientKvTransferParams: options.trustClientKvTransferParams ?? false,
     logger,
     metrics: options.metrics,
   };

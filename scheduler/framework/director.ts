@@ -7,6 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { SpanKind } from '@opentelemetry/api';
 import type { Logger } from '../../src/log.js';
 import { withSpan } from '../../src/telemetry/tracing.js';
+import { canonicalHost, parseHostPort } from '../../src/wire/host-port.js';
+import { PREFILL_HEADER, ROUTING_HEADERS } from '../../src/wire/headers.js';
 import type { Endpoint } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
 import { SchedulingContext } from './cycle-state.js';
@@ -15,10 +17,8 @@ import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, Scheduli
 import type { Scheduler } from './scheduler.js';
 import type { EppMetrics } from '../metrics.js';
 
-export const PREFILL_HEADER = 'x-prefiller-host-port';
-export const ENCODERS_HEADER = 'x-encoder-hosts-ports';
-/** Deprecated data-parallel routing header; only a profile handler with `primaryPort` may set it. */
-export const DATA_PARALLEL_HEADER = 'x-data-parallel-host-port';
+// The routing header names live in src/wire/headers.ts; re-exported for the plugins.
+export { PREFILL_HEADER, ENCODER_HEADER as ENCODERS_HEADER, DATA_PARALLEL_HEADER } from '../../src/wire/headers.js';
 export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
 export const EPP_TRACER = 'llm-d-inference-scheduler';
 
@@ -65,9 +65,7 @@ export class Director {
     }, async () => {
       const started = performance.now();
       // Routing headers are the EPP's to set: a client-supplied value never reaches a sidecar.
-      request.headers.delete(PREFILL_HEADER);
-      request.headers.delete(ENCODERS_HEADER);
-      request.headers.delete(DATA_PARALLEL_HEADER);
+      for (const name of ROUTING_HEADERS) request.headers.delete(name);
       const ctx = new SchedulingContext(this.candidates(subset), this.options.logger.child({ requestId: request.id }));
       await this.runProducers(ctx, request);
       const result = await this.options.scheduler.schedule(ctx, request);
@@ -100,7 +98,8 @@ export class Director {
     if (this.options.synced && !this.options.synced()) throw new SchedulingError(503, 'the endpoint set has not been discovered yet; try again shortly');
     let endpoints = this.options.endpoints();
     if (subset !== undefined) {
-      const ips = new Set(subset.map(hostOf));
+      // Only the address of each `ip:port` (or bare address) is matched; anything else matches nothing.
+      const ips = new Set(subset.flatMap((entry) => parseHostPort(entry.trim())?.host ?? canonicalHost(entry.trim()) ?? []));
       endpoints = endpoints.filter((endpoint) => ips.has(endpoint.address));
     }
     if (endpoints.length === 0) {
@@ -121,13 +120,6 @@ export class Director {
       this.options.metrics?.observePlugin('DataProducer', producer, (performance.now() - t0) / 1000);
     }
   }
-}
-
-function hostOf(hostPort: string): string {
-  const trimmed = hostPort.trim();
-  if (trimmed.startsWith('[')) return trimmed.slice(1, trimmed.indexOf(']'));
-  const colon = trimmed.lastIndexOf(':');
-  return colon > 0 && trimmed.indexOf(':') === colon ? trimmed.slice(0, colon) : trimmed;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {

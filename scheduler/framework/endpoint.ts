@@ -46,10 +46,8 @@ export function emptyMetrics(): EndpointMetrics {
   };
 }
 
-/** Go's net.JoinHostPort: brackets IPv6 literals. */
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+/** Go's net.JoinHostPort (one definition, in src/wire/host-port.ts). */
+export { joinHostPort } from '../../src/wire/host-port.js';
 
 export function roleOf(endpoint: Endpoint): string | undefined {
   return endpoint.labels[ROLE_LABEL];

@@ -1,34 +1,46 @@
 /**
  * The EPP's built-in HTTP gateway: for running without Envoy (local, demo, tests, small installs).
- * Inference routes are parsed once, scheduled by the Director and forwarded to the chosen pod with
- * the routing headers the plugins set; other routes go to any endpoint untouched.
+ * A thin protocol adapter over the request lifecycle (scheduler/frontdoor/lifecycle.ts):
+ *
+ *   middleware (request id → lifecycle → body) → parse → lifecycle.route() (Director → Scheduler)
+ *   → forward to the chosen pod → lifecycle.complete(); any throw → answerError → lifecycle.fail()
+ *
+ * Inference routes are scheduled; other vLLM routes (`/v1/*`, tokenize, version, …) go to any
+ * endpoint untouched; anything else is an OpenAI-shaped 404, a wrong method a 405.
  */
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
-import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { Logger } from '../../src/log.js';
-import { readBody, DEFAULT_BODY_LIMIT } from '../../src/http/body.js';
+import { DEFAULT_BODY_LIMIT } from '../../src/http/body.js';
 import { forwardRequestHeaders, type HeaderRecord } from '../../src/http/headers.js';
 import { listen, type ListeningServer } from '../../src/http/server.js';
 import { normalizeOrigin, UpstreamPools } from '../../src/http/upstream.js';
-import { OpenAIError, toOpenAIError } from '../../src/openai/errors.js';
+import { OpenAIError } from '../../src/openai/errors.js';
 import { parseInferenceBody } from '../../src/openai/parse.js';
-import { patchMembers } from '../../src/openai/raw-json.js';
 import { apiForPath, type ApiKind } from '../../src/openai/types.js';
-import { extractContext, injectContext, markError, tracer } from '../../src/telemetry/tracing.js';
-import { ENCODERS_HEADER, PREFILL_HEADER, type Director } from '../framework/director.js';
+import { injectContext } from '../../src/telemetry/tracing.js';
+import { MODEL_REWRITE_HEADER, REQUEST_ID_HEADER, ROUTING_HEADERS } from '../../src/wire/headers.js';
+import type { Director } from '../framework/director.js';
 import type { Endpoint } from '../framework/endpoint.js';
 import { createInferenceRequest } from '../framework/request.js';
+import { forwardedBody } from '../frontdoor/forwarded-body.js';
 import type { EppMetrics } from '../metrics.js';
-import { forwardToEndpoint, type ForwardResult } from './forward.js';
+import { forwardToEndpoint } from './forward.js';
+import { answerError, lifecycle, readBodyWithin, requestId, type GatewayEnv } from './middleware.js';
 
 export const GATEWAY_TRACER = 'llm-d-inference-scheduler/epp/gateway';
-const MODEL_REWRITE_HEADER = 'x-gateway-model-name-rewrite';
-/** Routing headers the EPP owns: never taken from the client, only from the plugins. */
-const ROUTING_HEADERS = new Set([PREFILL_HEADER, ENCODERS_HEADER, MODEL_REWRITE_HEADER]);
+
+/** Client headers never forwarded as sent: the EPP sets these itself. */
+const EPP_OWNED = new Set([...ROUTING_HEADERS, MODEL_REWRITE_HEADER, REQUEST_ID_HEADER]);
+const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/responses'] as const;
+/** vLLM routes passed through unscheduled. */
+const PASSTHROUGH_PATHS = ['/v1/*', '/tokenize', '/detokenize', '/version', '/pooling', '/score', '/rerank', '/classify', '/ping'] as const;
+
+/** Default time to receive a request's headers / its whole body on the gateway. */
+export const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
+export const DEFAULT_BODY_TIMEOUT_MS = 60_000;
 
 export interface GatewayOptions {
   director: Director;
@@ -36,18 +48,106 @@ export interface GatewayOptions {
   logger: Logger;
   metrics?: EppMetrics;
   bodyLimit?: number;
+  /** Headers not complete within this → 408 and the connection closed (default 30 s). */
+  headerTimeoutMs?: number;
+  /** Body not complete within this after the headers → 408 (default 60 s; 0 = none). */
+  bodyTimeoutMs?: number;
+  /** Keep a client's `kv_transfer_params` in the body (default false: removed). */
+  trustClientKvTransferParams?: boolean;
 }
 
-type Env = { Bindings: HttpBindings };
+type Ctx = Context<GatewayEnv>;
 
-function sendError(outgoing: ServerResponse, error: OpenAIError): void {
-  if (outgoing.headersSent) {
-    outgoing.destroy();
-    return;
+export class Gateway {
+  readonly app = new Hono<GatewayEnv>();
+  private readonly pools = new UpstreamPools({ connections: 256 });
+  private readonly options: GatewayOptions;
+
+  constructor(options: GatewayOptions) {
+    this.options = options;
+    const app = this.app;
+    app.get('/health', (c) => c.body(null, 200));
+    // Cross-cutting work, in the order it runs; errors from any step land in answerError.
+    app.use('*', requestId());
+    app.use('*', lifecycle({ director: options.director, logger: options.logger, metrics: options.metrics, tracerScope: GATEWAY_TRACER }));
+    app.onError(answerError);
+    for (const path of INFERENCE_PATHS) {
+      app.post(path, (c) => this.inference(c, apiForPath(path)!));
+      app.all(path, (c) => { c.env.outgoing.setHeader('allow', 'POST'); throw new OpenAIError(405, `${c.req.method} is not allowed on ${path}; use POST`, { type: 'MethodNotAllowed' }); });
+    }
+    for (const path of PASSTHROUGH_PATHS) app.all(path, (c) => this.passthrough(c));
+    app.all('*', (c) => { throw new OpenAIError(404, `no route for ${c.req.method} ${c.req.path}`); });
   }
-  const body = error.toJSON();
-  outgoing.writeHead(error.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  outgoing.end(body);
+
+  async listen(port: number, host?: string): Promise<ListeningServer> {
+    return listen(getRequestListener(this.app.fetch), { port, host, headersTimeoutMs: this.options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS });
+  }
+
+  async close(): Promise<void> {
+    await this.pools.close();
+  }
+
+  private readBody(incoming: IncomingMessage): Promise<Buffer> {
+    return readBodyWithin(incoming, this.options.bodyLimit ?? DEFAULT_BODY_LIMIT, this.options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS);
+  }
+
+  private async inference(c: Ctx, api: ApiKind): Promise<Response> {
+    const { incoming, outgoing } = c.env;
+    const life = c.get('lifecycle');
+    const rawBody = await this.readBody(incoming);
+    const body = parseInferenceBody(api, rawBody);
+    const headers = singleValuedHeaders(incoming);
+    headers.set(REQUEST_ID_HEADER, life.id);
+    const request = createInferenceRequest({ id: life.id, path: c.req.path, headers, body, rawBody, targetModel: headers.get(MODEL_REWRITE_HEADER) || undefined });
+    life.parsed(request);
+    const decision = await life.route();
+
+    const forwardHeaders: HeaderRecord = forwardRequestHeaders(incoming.headers, EPP_OWNED);
+    for (const name of [...ROUTING_HEADERS, REQUEST_ID_HEADER]) {
+      const value = request.headers.get(name);
+      if (value !== undefined) forwardHeaders[name] = value;
+    }
+    injectContext(forwardHeaders, life.traceContext);
+    const target = decision.targets[0]!;
+    const result = await forwardToEndpoint({
+      dispatcher: this.pools.get(normalizeOrigin(target.hostPort, false)),
+      target: target.hostPort,
+      method: 'POST',
+      path: c.req.path + (new URL(c.req.url).search || ''),
+      headers: forwardHeaders,
+      body: forwardedBody(request, { trustClientKvTransferParams: this.options.trustClientKvTransferParams ?? false }),
+      incoming,
+      outgoing,
+    });
+    life.complete({ status: result.status, headers: result.headers, usage: result.usage, completed: result.completed });
+    return RESPONSE_ALREADY_SENT;
+  }
+
+  /** Non-inference vLLM routes (models, tokenize, …): any endpoint, untouched. */
+  private async passthrough(c: Ctx): Promise<Response> {
+    const { incoming, outgoing } = c.env;
+    const life = c.get('lifecycle');
+    const endpoints = this.options.endpoints();
+    if (endpoints.length === 0) throw new OpenAIError(503, 'no model-server endpoints are available');
+    const target = endpoints[Math.floor(Math.random() * endpoints.length)]!;
+    const method = c.req.method;
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await this.readBody(incoming);
+    life.passThrough(target.hostPort);
+    const headers = forwardRequestHeaders(incoming.headers, EPP_OWNED);
+    headers[REQUEST_ID_HEADER] = life.id;
+    const result = await forwardToEndpoint({
+      dispatcher: this.pools.get(normalizeOrigin(target.hostPort, false)),
+      target: target.hostPort,
+      method,
+      path: c.req.path + (new URL(c.req.url).search || ''),
+      headers,
+      body,
+      incoming,
+      outgoing,
+    });
+    life.complete({ status: result.status, headers: result.headers, usage: undefined, completed: result.completed });
+    return RESPONSE_ALREADY_SENT;
+  }
 }
 
 function singleValuedHeaders(incoming: IncomingMessage): Map<string, string> {
@@ -56,122 +156,4 @@ function singleValuedHeaders(incoming: IncomingMessage): Map<string, string> {
     if (value !== undefined) map.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   return map;
-}
-
-export class Gateway {
-  readonly app = new Hono<Env>();
-  private readonly pools = new UpstreamPools({ connections: 256 });
-  private readonly options: GatewayOptions;
-
-  constructor(options: GatewayOptions) {
-    this.options = options;
-    this.app.get('/health', (c) => c.body(null, 200));
-    for (const path of ['/v1/chat/completions', '/v1/completions', '/v1/responses']) {
-      this.app.post(path, (c) => this.inference(c, apiForPath(path)!));
-    }
-    this.app.all('*', (c) => this.passthrough(c));
-  }
-
-  async listen(port: number, host?: string): Promise<ListeningServer> {
-    return listen(getRequestListener(this.app.fetch), { port, host });
-  }
-
-  async close(): Promise<void> {
-    await this.pools.close();
-  }
-
-  private async inference(c: Context<Env>, api: ApiKind): Promise<Response> {
-    const { incoming, outgoing } = c.env;
-    const started = performance.now();
-    const parent = extractContext(incoming.headers, context.active());
-    const span = tracer(GATEWAY_TRACER).startSpan('gateway.request', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'url.path': c.req.path } }, parent);
-    const spanContext = trace.setSpan(parent, span);
-    let modelLabels = { model_name: 'unknown', target_model_name: 'unknown' };
-    try {
-      const rawBody = await readBody(incoming, this.options.bodyLimit ?? DEFAULT_BODY_LIMIT, incoming.headers['content-length']);
-      const body = parseInferenceBody(api, rawBody);
-      const headers = singleValuedHeaders(incoming);
-      const id = headers.get('x-request-id') || randomUUID();
-      headers.set('x-request-id', id);
-      const rewrite = headers.get(MODEL_REWRITE_HEADER);
-      const forwardedBody = rewrite && rewrite !== body.body.model
-        ? Buffer.from(patchMembers(rawBody.toString('utf8'), { model: JSON.stringify(rewrite) }))
-        : rawBody;
-      const request = createInferenceRequest({ id, path: c.req.path, headers, body, rawBody, targetModel: rewrite || undefined });
-      modelLabels = { model_name: request.model, target_model_name: request.targetModel };
-      span.setAttributes({ 'gen_ai.request.id': id, 'gen_ai.request.model': request.targetModel });
-      this.options.metrics?.requestTotal.inc({ ...modelLabels, priority: '0' });
-      const decision = await context.with(spanContext, () => this.options.director.handleRequest(request));
-      const target = decision.targets[0]!;
-      span.setAttribute('llm_d.epp.destination', decision.destination);
-
-      const forwardHeaders: HeaderRecord = forwardRequestHeaders(incoming.headers, ROUTING_HEADERS);
-      for (const name of [PREFILL_HEADER, ENCODERS_HEADER, 'x-request-id']) {
-        const value = request.headers.get(name);
-        if (value !== undefined) forwardHeaders[name] = value;
-      }
-      injectContext(forwardHeaders, spanContext);
-      this.options.metrics?.runningRequests.inc({ model_name: request.model });
-      let result: ForwardResult | undefined;
-      try {
-        result = await forwardToEndpoint({
-          dispatcher: this.pools.get(normalizeOrigin(target.hostPort, false)),
-          target: target.hostPort,
-          method: 'POST',
-          path: c.req.path + (new URL(c.req.url).search || ''),
-          headers: forwardHeaders,
-          body: forwardedBody,
-          incoming,
-          outgoing,
-        });
-      } finally {
-        this.options.metrics?.runningRequests.dec({ model_name: request.model });
-        this.options.director.handleResponseComplete(decision, {
-          status: result?.status ?? 502,
-          headers: result?.headers ?? new Map(),
-          usage: result?.usage,
-          completed: result?.completed ?? false,
-        });
-      }
-      span.setAttribute('http.response.status_code', result.status);
-      if (result.usage?.promptTokens !== undefined) this.options.metrics?.inputTokens.observe(modelLabels, result.usage.promptTokens);
-      if (result.usage?.completionTokens !== undefined) this.options.metrics?.outputTokens.observe(modelLabels, result.usage.completionTokens);
-      this.options.metrics?.requestDuration.observe(modelLabels, (performance.now() - started) / 1000);
-    } catch (err) {
-      const error = toOpenAIError(err);
-      if (error.status >= 500) this.options.logger.warn({ err, status: error.status }, 'request failed');
-      markError(span, err);
-      span.setAttribute('http.response.status_code', error.status);
-      this.options.metrics?.requestErrorTotal.inc({ ...modelLabels, error_code: String(error.status) });
-      sendError(outgoing, error);
-    } finally {
-      span.end();
-    }
-    return RESPONSE_ALREADY_SENT;
-  }
-
-  /** Non-inference routes (models, metrics, tokenize, …): any endpoint, untouched. */
-  private async passthrough(c: Context<Env>): Promise<Response> {
-    const { incoming, outgoing } = c.env;
-    try {
-      const endpoints = this.options.endpoints();
-      if (endpoints.length === 0) throw new OpenAIError(503, 'no model-server endpoints are available');
-      const target = endpoints[Math.floor(Math.random() * endpoints.length)]!;
-      const method = c.req.method;
-      const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(incoming, this.options.bodyLimit ?? DEFAULT_BODY_LIMIT, incoming.headers['content-length']);
-      await forwardToEndpoint({
-        dispatcher: this.pools.get(normalizeOrigin(target.hostPort, false)),
-        target: target.hostPort,
-        method,
-        path: c.req.path + (new URL(c.req.url).search || ''),
-        headers: forwardRequestHeaders(incoming.headers, ROUTING_HEADERS),
-        body,
-        incoming,
-        outgoing,
-      });
-    } catch (err) {
-      sendError(outgoing, toOpenAIError(err));
-    }
-    return RESPONSE_ALREADY_SENT;
-  }
 }

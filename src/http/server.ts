@@ -12,6 +12,11 @@ export interface ListenOptions {
   port: number;
   host?: string;
   tls?: TlsMaterial;
+  /**
+   * Time to receive a request's headers (default 30 s); past it Node answers 408 and closes the
+   * connection. Connections are checked every quarter of it (at most every second).
+   */
+  headersTimeoutMs?: number;
 }
 
 export interface ListeningServer {
@@ -33,9 +38,11 @@ const SERVER_OPTIONS = {
 } as const;
 
 export async function listen(handler: RequestListener, options: ListenOptions): Promise<ListeningServer> {
+  const headersTimeout = options.headersTimeoutMs ?? SERVER_OPTIONS.headersTimeout;
+  const serverOptions = { ...SERVER_OPTIONS, headersTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))) };
   const server: http.Server = options.tls
-    ? https.createServer({ ...SERVER_OPTIONS, ...SERVER_TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key }, handler)
-    : http.createServer(SERVER_OPTIONS, handler);
+    ? https.createServer({ ...serverOptions, ...SERVER_TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key }, handler)
+    : http.createServer(serverOptions, handler);
   server.keepAliveTimeout = SERVER_OPTIONS.keepAliveTimeout;
   const host = options.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {

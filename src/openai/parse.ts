@@ -28,11 +28,42 @@ const schemas = {
   responses: schema.ResponsesBody,
 } as const;
 
-function formatIssue(issue: z.core.$ZodIssue): { message: string; param: string | null } {
+/** The JSON type name of a value, as a client would say it. */
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const part of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  return value;
+}
+
+/** What was wrong, in words: a missing field, the types a field accepts and the type it got, … */
+function describeIssue(issue: z.core.$ZodIssue, root: unknown): string {
+  const value = valueAt(root, issue.path);
+  if (issue.code === 'invalid_type' || issue.code === 'invalid_union') {
+    if (value === undefined) return 'required field is missing';
+    const expected = issue.code === 'invalid_type'
+      ? [issue.expected]
+      : [...new Set(issue.errors.flat().filter((i) => i.code === 'invalid_type' && i.path.length === 0).map((i) => (i as { expected: string }).expected))];
+    if (expected.length > 0) return `expected ${expected.join(' or ')}, got ${jsonType(value)}`;
+  }
+  if (issue.code === 'too_small' && Array.isArray(value) && value.length === 0) return 'must not be empty';
+  return issue.message;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, root: unknown): { message: string; param: string | null } {
   const path = issue.path
     .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
     .join('');
-  return { message: path ? `${path}: ${issue.message}` : issue.message, param: path || null };
+  const message = describeIssue(issue, root);
+  return { message: path ? `${path}: ${message}` : message, param: path || null };
 }
 
 /** Validates an already JSON-parsed object as the body of `api`. */
@@ -40,7 +71,7 @@ export function validateBody(api: ApiKind, value: Record<string, unknown>): Infe
   const result = schemas[api].safeParse(value);
   if (!result.success) {
     const first = result.error.issues[0];
-    const { message, param } = first ? formatIssue(first) : { message: 'invalid request body', param: null };
+    const { message, param } = first ? formatIssue(first, value) : { message: 'invalid request body', param: null };
     throw new OpenAIError(400, `invalid request body: ${message}`, { param });
   }
   return { api, body: result.data } as InferenceBody;

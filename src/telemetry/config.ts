@@ -1,5 +1,5 @@
 /**
- * Reading the standard OTEL_* environment into one plain config (spec tracing.md §6). Pure, so it
+ * Reading the standard OTEL_* environment into one plain config (docs/tracing.md). Pure, so it
  * is tested without starting an SDK.
  */
 

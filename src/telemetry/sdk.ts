@@ -1,7 +1,10 @@
 /**
  * Starts the OpenTelemetry Node SDK for one process: traces only (no metrics/logs exporters), W3C
- * tracecontext + baggage, AsyncLocalStorage context, batch export. Tracing never fails start-up:
- * problems are logged and the process runs untraced.
+ * tracecontext + baggage, AsyncLocalStorage context, batch export. Health, readiness and metrics
+ * requests are never traced (sampler.ts). Every process names itself in the resource attribute
+ * `pd_router.component` (epp, sidecar, vllm-sim), so processes stay apart even when
+ * OTEL_SERVICE_NAME gives them all one service name. Tracing never fails start-up: problems are
+ * logged and the process runs untraced.
  */
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
@@ -11,8 +14,13 @@ import {
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { Logger } from '../log.js';
 import { readTelemetryConfig, type TelemetryConfig } from './config.js';
+import { UntracedRoutesSampler } from './sampler.js';
+
+/** Resource attribute naming the pd-router component a process is. */
+export const COMPONENT_ATTRIBUTE = 'pd_router.component';
 
 export interface Telemetry {
   readonly config: TelemetryConfig;
@@ -20,7 +28,12 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
-function buildSampler(config: TelemetryConfig): Sampler {
+/** The configured sampler, wrapped so health/readiness/metrics requests are never traced. */
+export function buildSampler(config: Pick<TelemetryConfig, 'sampler' | 'ratio'>): Sampler {
+  return new UntracedRoutesSampler(configuredSampler(config));
+}
+
+function configuredSampler(config: Pick<TelemetryConfig, 'sampler' | 'ratio'>): Sampler {
   switch (config.sampler) {
     case 'always_on': return new AlwaysOnSampler();
     case 'always_off': return new AlwaysOffSampler();
@@ -40,7 +53,18 @@ function buildExporter(config: TelemetryConfig): SpanExporter {
   }
 }
 
-export function startTelemetry(defaultServiceName: string, options: { force?: boolean; logger?: Logger } = {}): Telemetry {
+/**
+ * The component name of a process: `options.component`, else derived from its default service
+ * name (`llm-d-router/epp` → `epp`, `llm-d-pd-sidecar` → `sidecar`, others unchanged).
+ */
+export function componentOf(defaultServiceName: string, component?: string): string {
+  if (component) return component;
+  if (defaultServiceName.endsWith('/epp')) return 'epp';
+  if (defaultServiceName.endsWith('sidecar')) return 'sidecar';
+  return defaultServiceName;
+}
+
+export function startTelemetry(defaultServiceName: string, options: { force?: boolean; logger?: Logger; component?: string } = {}): Telemetry {
   const config = readTelemetryConfig(defaultServiceName, options);
   for (const warning of config.warnings) options.logger?.warn(warning);
   if (!config.enabled) return { config, shutdown: async () => undefined };
@@ -48,6 +72,7 @@ export function startTelemetry(defaultServiceName: string, options: { force?: bo
   try {
     sdk = new NodeSDK({
       serviceName: config.serviceName,
+      resource: defaultResource().merge(resourceFromAttributes({ [COMPONENT_ATTRIBUTE]: componentOf(defaultServiceName, options.component) })),
       sampler: buildSampler(config),
       spanProcessors: [new BatchSpanProcessor({ exporter: buildExporter(config), scheduledDelayMillis: 1000 })],
       metricReaders: [],

@@ -56,9 +56,32 @@ describe('EPP gateway → sidecar → sims (P/D)', () => {
   });
 
   it('serves /v1/completions through the same path', async () => {
-    const reply = await client.completions.create({ model: MODEL, prompt: LONG, max_tokens: 3 });
-    expect(reply.choices[0]!.text.length).toBeGreaterThanOrEqual(0);
+    const before = await prefillRequests();
+    const reply = await client.completions.create({ model: MODEL, prompt: `Completion: ${LONG}`, max_tokens: 3 });
+    expect(reply.object).toBe('text_completion');
+    expect(reply.model).toBe(MODEL);
+    expect(reply.choices[0]!.text).not.toBe('');
     expect(reply.usage?.prompt_tokens).toBeGreaterThan(100);
+    expect(reply.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(reply.usage?.completion_tokens).toBeLessThanOrEqual(3);
+    // A long prompt: handed off through the prefill pod, as the chat path is.
+    expect(await prefillRequests()).toBe(before + 1);
+  });
+
+  it('returns the request id and logs the request with its P/D decision', async () => {
+    const response = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'e2e-pd-log-1' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `Logged: ${LONG}` }], max_tokens: 2 }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-request-id')).toBe('e2e-pd-log-1');
+    await response.text();
+    const line = await stack.epp.waitForLog((l) => l.requestId === 'e2e-pd-log-1' && l.frontDoor === 'gateway');
+    const prefillHostPort = new URL(stack.prefill.url).host;
+    expect(line).toMatchObject({ msg: 'request', model: MODEL, status: 200, completed: true, prefill: prefillHostPort });
+    expect(stack.sidecars.map((s) => `127.0.0.1:${s.port}`)).toContain(line.decode);
+    expect(line.promptTokens).toBeGreaterThan(100);
   });
 
   it('never passes on a client-supplied x-prefiller-host-port', async () => {

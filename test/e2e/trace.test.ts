@@ -35,6 +35,10 @@ describe('tracing across EPP, sidecar and model servers', () => {
     });
     expect(response.status).toBe(200);
     await response.text();
+    // A scrape of the sidecar's /metrics inside the client's (sampled) trace: still never traced.
+    const scrape = await fetch(`http://127.0.0.1:${stack.sidecars[0]!.port}/metrics`, { headers: { traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01` } });
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toContain('vllm:');
     // SIGTERM flushes every process's batch exporter.
     await stack.stop();
     stack = undefined;
@@ -57,11 +61,22 @@ describe('tracing across EPP, sidecar and model servers', () => {
   };
   const byId = (id: string) => spans.find((s) => s.spanId === id);
 
-  it('puts every span of every process into the client trace', () => {
-    expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([TRACE_ID]));
-    // Outside it there may only be spans of other traffic (metric scrapes), never of this request.
-    const inference = ['gateway.request', 'llm_d.pd_proxy.request', 'llm_d.pd_proxy.prefill', 'llm_d.pd_proxy.decode', 'llm_request'];
-    expect(receiver.spans.filter((s) => s.traceId !== TRACE_ID && inference.includes(s.name))).toEqual([]);
+  it('forms one tree under the client span, each process naming its component', () => {
+    const ids = new Set(spans.map((s) => s.spanId));
+    expect(ids.size).toBe(spans.length);
+    // Exactly one root (the EPP's gateway.request under the client's span); every other parent is in the trace.
+    const roots = spans.filter((s) => !ids.has(s.parentSpanId));
+    expect(roots.map((s) => [s.service, s.name, s.parentSpanId])).toEqual([['epp', 'gateway.request', CLIENT_SPAN]]);
+    const components = new Map(spans.map((s) => [s.service, s.component]));
+    expect(Object.fromEntries(components)).toEqual({ epp: 'epp', 'sidecar-0': 'sidecar', 'sim-prefill': 'vllm-sim', 'sim-decode-0': 'vllm-sim' });
+  });
+
+  it('never traces health or metrics requests, in any process', () => {
+    const isScrape = (s: ReceivedSpan): boolean => ['/metrics', '/health'].includes(String(s.attributes['url.path'] ?? '')) || /\s\/(metrics|health)$/.test(s.name);
+    // The EPP scraped the sidecar every 50 ms during the run, and the test scraped it once in-trace.
+    expect(receiver.spans.filter(isScrape)).toEqual([]);
+    // Positive control: the same sidecar's inference request was traced, with its url.path.
+    expect(spans.some((s) => s.service === 'sidecar-0' && s.attributes['url.path'] === '/v1/chat/completions')).toBe(true);
   });
 
   it('roots the EPP under the client span and records the P/D decision', () => {

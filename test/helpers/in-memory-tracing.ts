@@ -6,13 +6,14 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type Sampler } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll } from 'vitest';
 
-export function useInMemoryTracing(): InMemorySpanExporter {
+/** `sampler` replaces the default ParentBased(AlwaysOn), e.g. to test pd-router's own sampler. */
+export function useInMemoryTracing(options: { sampler?: Sampler } = {}): InMemorySpanExporter {
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    sampler: options.sampler ?? new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [new SimpleSpanProcessor({ exporter })],
   });
   beforeAll(() => {

@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface ReceivedSpan {
   service: string;
+  /** The `pd_router.component` resource attribute ('' when absent). */
+  component: string;
   scope: string;
   traceId: string;
   spanId: string;
@@ -53,11 +55,14 @@ export class OtlpReceiver {
             resourceSpans?: Array<{ resource?: { attributes?: Attr[] }; scopeSpans?: Array<{ scope?: { name?: string }; spans?: Array<Record<string, unknown>> }> }>;
           };
           for (const rs of body.resourceSpans ?? []) {
-            const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '');
+            const resource = attrs(rs.resource?.attributes);
+            const service = String(resource['service.name'] ?? '');
+            const component = String(resource['pd_router.component'] ?? '');
             for (const ss of rs.scopeSpans ?? []) {
               for (const span of ss.spans ?? []) {
                 this.spans.push({
                   service,
+                  component,
                   scope: ss.scope?.name ?? '',
                   traceId: String(span.traceId),
                   spanId: String(span.spanId),

@@ -85,7 +85,7 @@ describe('request phase', () => {
     expect(set.some(([k]) => k === 'traceparent')).toBe(false); // untraced here: no client value echoed
     const prefillOption = first!.request_headers!.response!.header_mutation!.set_headers!.find((o) => o.header.key === 'x-prefiller-host-port');
     expect(prefillOption?.append_action).toBe(2); // OVERWRITE_IF_EXISTS_OR_ADD
-    expect(removeHeadersOf(first!)).toEqual(['x-encoder-hosts-ports']);
+    expect(removeHeadersOf(first!)).toEqual(['x-encoder-hosts-ports', 'x-data-parallel-host-port']);
     expect(fromStruct(first!.dynamic_metadata)).toEqual({ 'envoy.lb': { 'x-gateway-destination-endpoint': '10.0.0.1:8000' } });
 
     expect(chunks).toHaveLength(Math.ceil(Buffer.byteLength(body) / BODY_CHUNK_BYTES));
@@ -103,7 +103,7 @@ describe('request phase', () => {
     const set = new Map(setHeadersOf(first!));
     expect(set.has('x-prefiller-host-port')).toBe(false);
     expect(set.has('x-encoder-hosts-ports')).toBe(false);
-    expect(removeHeadersOf(first!)).toEqual(['x-prefiller-host-port', 'x-encoder-hosts-ports']);
+    expect(removeHeadersOf(first!)).toEqual(['x-prefiller-host-port', 'x-encoder-hosts-ports', 'x-data-parallel-host-port']);
     expect(chunks).toHaveLength(1);
     await call.end();
   });

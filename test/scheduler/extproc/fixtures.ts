@@ -3,7 +3,7 @@
  * picker, a decode-then-prefill profile handler, a PreRequest writing the prefill header, a
  * ResponseComplete recorder) and a Director built from them with the real Scheduler.
  */
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Director, PREFILL_HEADER } from '../../../scheduler/framework/director.js';
 import { emptyMetrics, joinHostPort, roleOf, ROLE_LABEL, type Endpoint } from '../../../scheduler/framework/endpoint.js';
 import { SchedulingError } from '../../../scheduler/framework/errors.js';
@@ -15,6 +15,18 @@ import { Scheduler } from '../../../scheduler/framework/scheduler.js';
 import type { EppMetrics } from '../../../scheduler/metrics.js';
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** A real pino logger whose JSON lines are kept in `lines` (parsed). */
+export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+  return { logger, lines };
+}
+
+/** The per-request log lines (the lifecycle's, keyed by requestId with a frontDoor). */
+export function requestLines(lines: Array<Record<string, unknown>>, requestId?: string): Array<Record<string, unknown>> {
+  return lines.filter((l) => l.frontDoor !== undefined && (requestId === undefined || l.requestId === requestId));
+}
 
 export function endpoint(name: string, address: string, port: number, role?: string): Endpoint {
   return {
@@ -53,7 +65,8 @@ class DecodeThenPrefill implements ProfileHandler {
   }
   processResults(_ctx: unknown, _request: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult | null>): SchedulingResult {
     if (!results.get('decode')) throw new SchedulingError(503, 'failed to find available decode workers');
-    return { primaryProfileName: 'decode', profileResults: results };
+    const disaggregate = Boolean(results.get('prefill'));
+    return { primaryProfileName: 'decode', profileResults: results, pdDecision: { disaggregate, reason: disaggregate ? 'long-input' : 'short-input' } };
   }
 }
 

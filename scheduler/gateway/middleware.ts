@@ -1,0 +1,82 @@
+/**
+ * The built-in gateway's cross-cutting work, as hono middleware (composed in gateway/server.ts):
+ *
+ * - `requestId`: the request id (the client's well-formed `x-request-id`, else a new one), set on
+ *   the response before anything is written;
+ * - `lifecycle`: one RequestLifecycle per request (span, metrics, log line, ResponseComplete);
+ * - `readBodyWithin`: the body, bounded in size (413) and in time (408);
+ * - `answerError`: every thrown error becomes an OpenAI-shaped answer, recorded by the lifecycle.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { readBody } from '../../src/http/body.js';
+import { OpenAIError, toOpenAIError } from '../../src/openai/errors.js';
+import { extractContext } from '../../src/telemetry/tracing.js';
+import { REQUEST_ID_HEADER } from '../../src/wire/headers.js';
+import { sendError } from '../../src/wire/respond.js';
+import { RequestLifecycle, type LifecycleDeps } from '../frontdoor/lifecycle.js';
+import { requestIdFrom } from '../frontdoor/request-id.js';
+
+export type GatewayEnv = {
+  Bindings: HttpBindings;
+  Variables: { requestId: string; lifecycle: RequestLifecycle };
+};
+
+export function requestId(): MiddlewareHandler<GatewayEnv> {
+  return async (c, next) => {
+    const header = c.env.incoming.headers[REQUEST_ID_HEADER];
+    const id = requestIdFrom(Array.isArray(header) ? undefined : header);
+    c.set('requestId', id);
+    c.env.outgoing.setHeader(REQUEST_ID_HEADER, id);
+    await next();
+  };
+}
+
+export function lifecycle(deps: LifecycleDeps): MiddlewareHandler<GatewayEnv> {
+  return async (c, next) => {
+    const { incoming } = c.env;
+    c.set('lifecycle', new RequestLifecycle(deps, {
+      frontDoor: 'gateway',
+      id: c.get('requestId'),
+      parent: extractContext(incoming.headers, ROOT_CONTEXT),
+      path: c.req.path,
+      method: c.req.method,
+    }));
+    await next();
+  };
+}
+
+/**
+ * The whole request body, at most `limit` bytes (413) and within `timeoutMs` of the call (408).
+ * On a timeout the connection is closed after the answer, so the unread rest is never waited for.
+ */
+export async function readBodyWithin(incoming: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+  const reading = readBody(incoming, limit, incoming.headers['content-length']);
+  if (timeoutMs <= 0) return reading;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reading.catch(() => undefined);
+      reject(new OpenAIError(408, `the request body was not received within ${timeoutMs} ms`, { type: 'RequestTimeout' }));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([reading, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** app.onError: the lifecycle records the failure; the client gets the OpenAI-shaped error. */
+export function answerError(err: Error, c: Context<GatewayEnv>): Response {
+  const { outgoing } = c.env;
+  const lifecycleOfRequest = c.get('lifecycle') as RequestLifecycle | undefined;
+  const error = lifecycleOfRequest ? lifecycleOfRequest.fail(err) : toOpenAIError(err);
+  // An unanswered body (timeouts, 413) would otherwise keep the connection busy.
+  const headers: Record<string, string> = error.status === 408 || error.status === 413 ? { connection: 'close' } : {};
+  sendError(outgoing, error, headers);
+  return RESPONSE_ALREADY_SENT;
+}
