@@ -137,12 +137,12 @@ describe('nixlv2 prefill → decode', () => {
     expect(sidecar!.logs.some((l) => l.msg === "warning: missing 'kv_transfer_params' field in prefiller response")).toBe(true);
   });
 
-  it.each(['not json', 'null', '[1]'])('answers 400 BadRequestError when the prefill 2xx body is %s', async (bad) => {
+  it.each(['not json', 'null', '[1]'])('answers 502 BadGateway when the prefill 2xx body is %s (the upstream is at fault, not the client)', async (bad) => {
     await setup();
     prefiller.handler = (_r, res) => sendJson(res, 200, bad);
     const answer = await post(`${sidecar!.url}/v1/chat/completions`, CHAT, { 'x-prefiller-host-port': prefiller.hostPort });
-    expect(answer.status).toBe(400);
-    expect(answer.json()).toMatchObject({ error: { type: 'BadRequestError', code: 400 } });
+    expect(answer.status).toBe(502);
+    expect(answer.json()).toMatchObject({ error: { type: 'BadGateway', code: 502 } });
     expect(decoder.requests).toHaveLength(0);
   });
 
