@@ -24,6 +24,7 @@ import { requestBuffered } from '../buffered.js';
 import { runDecode } from '../decode.js';
 import { dataParallelDecoder, legHeaders, targetLabel, type PdExchange } from '../exchange.js';
 import type { HostPort } from '../../src/wire/host-port.js';
+import { REQUEST_ID_HEADER } from '../../src/wire/headers.js';
 import type { Upstream } from '../proxy.js';
 import { badGateway, sendEmpty, sendError } from '../respond.js';
 import { endClientSpan, setError, startClientSpan } from '../tracing.js';
@@ -89,7 +90,7 @@ async function primeOne(ex: PdExchange, encoder: HostPort, index: number, body: 
   } catch (err) {
     return `failed to get encoder proxy handler for ${targetLabel(encoder)}: ${(err as Error).message}`;
   }
-  const headers: HeaderRecord = { 'content-type': 'application/json', 'x-request-id': `${requestId}-enc-${index}` };
+  const headers: HeaderRecord = { 'content-type': 'application/json', [REQUEST_ID_HEADER]: `${requestId}-enc-${index}` };
   const client = startClientSpan(ex.span, 'POST', target, headers);
   ex.rt.logger.debug({ item: index, to: targetLabel(encoder), requestId }, 'sending encoder request');
   try {
