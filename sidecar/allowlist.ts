@@ -2,18 +2,22 @@
  * SSRF protection: which prefill (and encoder) targets the sidecar may call. Upstream builds the
  * set from an InferencePool watch (pod IPs and names); without Kubernetes we take a static list.
  * Checks are host-only — any port is accepted, as upstream — and happen before anything is sent.
- * A pool watcher implements the same interface later: `start()` resolves once the first sync is
+ *
+ * The check takes the parsed `HostPort` (src/wire/host-port.ts) — the very value the connection
+ * is built from — never a raw header string, so the checked host and the dialled host cannot
+ * differ. A pool watcher implements the same interface: `start()` resolves once the first sync is
  * done (the listener must not open before that), `close()` stops it.
  */
+import { canonicalHost, parseHostPort, type HostPort } from '../src/wire/host-port.js';
 
 export interface TargetAllowlist {
   readonly enabled: boolean;
-  isAllowed(hostPort: string): boolean;
+  isAllowed(target: HostPort): boolean;
   start(): Promise<void>;
   close(): void;
 }
 
-/** Protection off: everything is allowed, including values that are not host:port at all. */
+/** Protection off: every well-formed target is allowed. */
 export const ALLOW_ALL: TargetAllowlist = {
   enabled: false,
   isAllowed: () => true,
@@ -21,32 +25,12 @@ export const ALLOW_ALL: TargetAllowlist = {
   close: () => undefined,
 };
 
-/**
- * The host of a `host:port` value with Go's net.SplitHostPort rules, falling back to the whole
- * string when it does not split (so `http://h:p` stays unsplit and is denied, as upstream).
- */
-export function hostOf(hostPort: string): string {
-  if (hostPort.startsWith('[')) {
-    const end = hostPort.indexOf(']');
-    if (end > 0 && hostPort.charCodeAt(end + 1) === 0x3a && !hostPort.includes(':', end + 2)) return hostPort.slice(1, end);
-    return hostPort;
-  }
-  const colon = hostPort.lastIndexOf(':');
-  if (colon < 0 || hostPort.indexOf(':') !== colon) return hostPort;
-  return hostPort.slice(0, colon);
-}
-
-/** Canonical spelling for comparison: lower case, IPv6 compressed (`0:0:…:1` → `::1`). */
-export function canonicalHost(host: string): string {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (bare.includes(':') && /^[0-9a-f:.]+$/i.test(bare)) {
-    try {
-      return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-    } catch {
-      return bare.toLowerCase();
-    }
-  }
-  return bare.toLowerCase();
+/** An allowlist entry: `host`, `host:port` or `[v6]:port` → its canonical host. Throws on anything else. */
+export function allowlistEntryHost(entry: string): string {
+  const trimmed = entry.trim();
+  const host = parseHostPort(trimmed)?.host ?? canonicalHost(trimmed);
+  if (host === undefined) throw new Error(`--ssrf-allowlist entry ${JSON.stringify(entry)} is not a host, an IP or host:port`);
+  return host;
 }
 
 export class StaticAllowlist implements TargetAllowlist {
@@ -55,16 +39,13 @@ export class StaticAllowlist implements TargetAllowlist {
 
   constructor(entries: Iterable<string>) {
     const hosts = new Set<string>();
-    for (const entry of entries) {
-      const trimmed = entry.trim();
-      // An entry written as host:port allows the host (ports are never checked).
-      if (trimmed) hosts.add(canonicalHost(hostOf(trimmed)));
-    }
+    // An entry written as host:port allows the host (ports are never checked).
+    for (const entry of entries) if (entry.trim() !== '') hosts.add(allowlistEntryHost(entry));
     this.hosts = hosts;
   }
 
-  isAllowed(hostPort: string): boolean {
-    return this.hosts.has(canonicalHost(hostOf(hostPort.trim())));
+  isAllowed(target: HostPort): boolean {
+    return this.hosts.has(target.host);
   }
 
   async start(): Promise<void> {}

@@ -2,12 +2,21 @@
  * A whole-answer upstream request on undici's `dispatch`: chunks are collected by one handler
  * object and the promise settles once. The prefill leg uses it because it needs the whole answer
  * anyway; skipping `request()`'s body stream saves a stream and several ticks per request on the
- * P/D hot path.
+ * P/D hot path. The answer is capped (`maxBytes`): past it the request is aborted and the promise
+ * rejects with AnswerTooLargeError, so a runaway upstream cannot grow the sidecar's memory.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { HeaderRecord } from '../src/http/headers.js';
 import type { BufferedResponse } from './respond.js';
+
+/** The upstream answer crossed the buffering cap. */
+export class AnswerTooLargeError extends Error {
+  override readonly name = 'AnswerTooLargeError';
+  constructor(readonly limit: number) {
+    super(`upstream answer is larger than the limit of ${limit} bytes`);
+  }
+}
 
 class BufferingHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
@@ -21,6 +30,7 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
     private readonly resolve: (response: BufferedResponse) => void,
     private readonly reject: (err: Error) => void,
     private readonly signal: AbortSignal | undefined,
+    private readonly maxBytes: number,
   ) {
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -36,14 +46,21 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
     if (this.signal?.aborted) controller.abort(this.signal.reason as Error);
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     this.status = status;
     this.headers = headers;
+    const declared = Number(headers['content-length']);
+    if (declared > this.maxBytes) controller.abort(new AnswerTooLargeError(this.maxBytes));
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk);
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      this.chunks.length = 0;
+      controller.abort(new AnswerTooLargeError(this.maxBytes));
+      return;
+    }
+    this.chunks.push(chunk);
   }
 
   onResponseEnd(): void {
@@ -66,13 +83,17 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/** Default cap: far above any JSON answer a prefill, encoder or chunk pass produces. */
+export const DEFAULT_ANSWER_LIMIT = 8 * 1024 * 1024;
+
 export function requestBuffered(
   dispatcher: Dispatcher,
   request: { method: string; path: string; headers: HeaderRecord; body: string | Buffer },
   signal?: AbortSignal,
+  maxBytes: number = DEFAULT_ANSWER_LIMIT,
 ): Promise<BufferedResponse> {
   return new Promise((resolve, reject) => {
-    const handler = new BufferingHandler(resolve, reject, signal);
+    const handler = new BufferingHandler(resolve, reject, signal, maxBytes);
     try {
       dispatcher.dispatch({ method: request.method, path: request.path, headers: request.headers, body: request.body }, handler);
     } catch (err) {

@@ -33,15 +33,6 @@ export function chunkedDecodeApplies(chunkSize: number, url: string): boolean {
   return (query < 0 ? url : url.slice(0, query)) === CHAT_COMPLETIONS_PATH;
 }
 
-/**
- * Upstream's dispatch-decode: the decode leg, chunked when configured. Data-parallel legs are
- * never chunked (upstream's DP handler runs before dispatch-decode).
- */
-export async function dispatchDecode(ex: PdExchange, leg: DecodeLeg): Promise<void> {
-  if (!leg.dataParallel && chunkedDecodeApplies(ex.rt.config.decodeChunkSize, ex.url)) await runChunkedDecode(ex, leg);
-  else await runDecode(ex, leg);
-}
-
 /** The SSE side of the answer; the head goes out with the first event (so chunk 1 can still fail with its own status). */
 class EventStream {
   started = false;
@@ -125,7 +116,7 @@ export async function runChunkedDecode(ex: PdExchange, leg: DecodeLeg): Promise<
   /** A failure: the client's answer, or an in-stream error event once SSE has started. */
   const fail = (error: OpenAIError, relay?: BufferedResponse): void => {
     setError(span, error.message);
-    rt.logger.error({ chunk: chunks, status: error.status, request_id: leg.requestId, err: error.message }, 'chunked decode chunk error');
+    rt.logger.error({ chunk: chunks, status: error.status, requestId: ex.requestId, err: error.message }, 'chunked decode chunk error');
     if (events?.started) {
       events.send(error.toBody() as unknown as JsonObject);
       events.done();

@@ -67,6 +67,14 @@ export interface SidecarConfig {
   shutdownGraceMs: number;
   /** Largest request body the P/D handler buffers (413 past it). */
   maxBodyBytes: number;
+  /** Largest prefill answer buffered (a prefill answers one token + kv_transfer_params); past it the request fails with 502. */
+  maxPrefillAnswerBytes: number;
+  /** Forward a client's `kv_transfer_params` to vLLM (only for trusted callers); off → it is removed. */
+  trustClientKvTransferParams: boolean;
+  /** Time a client has to send the request headers (408 and close past it). */
+  requestHeaderTimeoutMs: number;
+  /** Time a client has to send the whole request, headers and body (408 and close past it); 0 = none. */
+  requestBodyTimeoutMs: number;
 }
 
 const NO_STAGES: StageFlags = { prefiller: false, decoder: false, encoder: false };
@@ -100,6 +108,10 @@ export const DEFAULT_SIDECAR_CONFIG: Readonly<SidecarConfig> = {
   tracing: false,
   shutdownGraceMs: 60_000,
   maxBodyBytes: 32 * 1024 * 1024,
+  maxPrefillAnswerBytes: 8 * 1024 * 1024,
+  trustClientKvTransferParams: false,
+  requestHeaderTimeoutMs: 10_000,
+  requestBodyTimeoutMs: 60_000,
 };
 
 export type SidecarConfigInput = Partial<SidecarConfig>;
@@ -150,6 +162,13 @@ export function validateSidecarConfig(config: SidecarConfig): void {
   check(isPort(config.sglangBootstrapPort, false), `SGLang bootstrap port must be a port number, got ${config.sglangBootstrapPort}`);
   check(config.shutdownGraceMs >= 0, `--shutdown-grace must be ≥ 0, got ${config.shutdownGraceMs}ms`);
   check(config.maxBodyBytes > 0, `--max-body-bytes must be positive, got ${config.maxBodyBytes}`);
+  check(Number.isInteger(config.maxPrefillAnswerBytes) && config.maxPrefillAnswerBytes > 0, `--max-prefill-answer-bytes must be a positive integer, got ${config.maxPrefillAnswerBytes}`);
+  check(config.requestHeaderTimeoutMs > 0, `--request-header-timeout must be positive, got ${config.requestHeaderTimeoutMs}ms`);
+  check(config.requestBodyTimeoutMs >= 0, `--request-body-timeout must be ≥ 0 (0 disables it), got ${config.requestBodyTimeoutMs}ms`);
+  check(
+    config.requestBodyTimeoutMs === 0 || config.requestBodyTimeoutMs >= config.requestHeaderTimeoutMs,
+    `--request-body-timeout (${config.requestBodyTimeoutMs}ms) must be 0 or at least --request-header-timeout (${config.requestHeaderTimeoutMs}ms): it counts from the first byte of the request`,
+  );
   validateSsrf(config);
 }
 

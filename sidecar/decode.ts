@@ -50,6 +50,8 @@ export async function runDecode(ex: PdExchange, leg: DecodeLeg): Promise<Forward
     { method: ex.req.method ?? 'POST', path: ex.url, headers: leg.headers, body: leg.body },
     { logger: ex.rt.logger, filter, trace: span },
   );
+  ex.record.decodeMs = performance.now() - decodeStart;
+  if (outcome === 'upstream_failed') ex.record.error ??= 'decode request failed';
   if (span) {
     const now = performance.now();
     span.span.setAttributes({

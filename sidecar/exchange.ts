@@ -6,14 +6,18 @@
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { appendForwardedFor, forwardRequestHeaders, type HeaderRecord } from '../src/http/headers.js';
-import { normalizeOrigin, type UpstreamPools } from '../src/http/upstream.js';
+import type { UpstreamPools } from '../src/http/upstream.js';
 import type { Logger } from '../src/log.js';
 import type { ApiKind } from '../src/openai/types.js';
 import type { SidecarConfig } from './config.js';
 import type { TargetAllowlist } from './allowlist.js';
-import { DATA_PARALLEL_HEADER, DISAGGREGATION_HEADERS, type RandomSource } from './prefill-target.js';
+import { DATA_PARALLEL_HEADER, DISAGGREGATION_HEADERS, REQUEST_ID_HEADER } from '../src/wire/headers.js';
+import { joinHostPort, originOf, type HostPort } from '../src/wire/host-port.js';
+import type { RandomSource } from './prefill-target.js';
 import { upstream, type Upstream } from './proxy.js';
 import type { PrefillPolicy } from './prefill.js';
+import { SidecarMetrics } from './metrics.js';
+import type { RequestRecord } from './request-log.js';
 import type { TraceScope } from './tracing.js';
 
 export class SidecarRuntime {
@@ -26,6 +30,7 @@ export class SidecarRuntime {
   private readonly detached = new AbortController();
   private readonly prefillTargets = new Map<string, Upstream>();
   private readonly encoderTargets = new Map<string, Upstream>();
+  readonly metrics = new SidecarMetrics();
 
   constructor(
     readonly config: SidecarConfig,
@@ -36,7 +41,12 @@ export class SidecarRuntime {
     /** Encoder pods (EPD) have their own pools: their own TLS stage, and no LRU churn against prefill pods. */
     private readonly encoderPools: UpstreamPools,
   ) {
-    this.prefillPolicy = { timeoutMs: config.prefillTimeoutMs, maxRetries: config.prefillMaxRetries, backoffMs: config.prefillRetryBackoffMs };
+    this.prefillPolicy = {
+      timeoutMs: config.prefillTimeoutMs,
+      maxAnswerBytes: config.maxPrefillAnswerBytes,
+      maxRetries: config.prefillMaxRetries,
+      backoffMs: config.prefillRetryBackoffMs,
+    };
     // Every concurrent detached prefill listens on this one signal.
     setMaxListeners(0, this.detached.signal);
   }
@@ -45,14 +55,14 @@ export class SidecarRuntime {
     return this.config.tracing;
   }
 
-  /** The pooled upstream for a prefill target; `http://h:p`, `h:p` and case variants share one. Throws on an unusable target. */
-  prefillUpstream(target: string): Upstream {
-    return pooledUpstream(this.prefillTargets, this.prefillPools, normalizeOrigin(target, this.config.useTls.prefiller));
+  /** The pooled upstream for a parsed prefill target: the origin is built from the checked value only. */
+  prefillUpstream(target: HostPort): Upstream {
+    return pooledUpstream(this.prefillTargets, this.prefillPools, originOf(target, this.config.useTls.prefiller ? 'https' : 'http'));
   }
 
-  /** The pooled upstream for an encoder `host:port` (EPD); same normalisation as prefill targets. */
-  encoderUpstream(target: string): Upstream {
-    return pooledUpstream(this.encoderTargets, this.encoderPools, normalizeOrigin(target, this.config.useTls.encoder));
+  /** The pooled upstream for a parsed encoder target (EPD). */
+  encoderUpstream(target: HostPort): Upstream {
+    return pooledUpstream(this.encoderTargets, this.encoderPools, originOf(target, this.config.useTls.encoder ? 'https' : 'http'));
   }
 
   /** Signal for work detached from any client: aborted only by a shutdown that ran out of time. */
@@ -92,15 +102,22 @@ function pooledUpstream(cache: Map<string, Upstream>, pools: UpstreamPools, orig
   return cached;
 }
 
-/** Go's net.JoinHostPort. */
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+/** `host:port` of a parsed target, for logs, span attributes and error messages. */
+export function targetLabel(target: HostPort): string {
+  return joinHostPort(target.host, target.port);
 }
 
 /** One listener's view: its decoder and whether it is the primary (data-parallel routing). */
 export interface ListenerRole {
   readonly decoder: Upstream;
   readonly primary: boolean;
+}
+
+/** An exchange with a prefill target: what the KV connectors work on. */
+export type PrefillExchange = PdExchange & { readonly target: HostPort };
+
+export function hasPrefillTarget(ex: PdExchange): ex is PrefillExchange {
+  return ex.target !== undefined;
 }
 
 export interface PdExchange {
@@ -111,8 +128,8 @@ export interface PdExchange {
   readonly api: ApiKind;
   /** Path and query as received; every leg uses it. */
   readonly url: string;
-  /** The chosen prefill `host:port`; '' when there is none (decode-only chunked decode, EPD without prefill). */
-  readonly target: string;
+  /** The chosen prefill target, parsed and SSRF-checked; undefined when there is none (decode-only, EPD without prefill). */
+  readonly target: HostPort | undefined;
   readonly body: Buffer;
   readonly text: string;
   readonly json: Record<string, unknown>;
@@ -124,6 +141,10 @@ export interface PdExchange {
   readonly span: TraceScope | undefined;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;
+  /** The request id every leg carries (`x-request-id`) and every log line names. */
+  readonly requestId: string;
+  /** The per-request log line, filled in as the legs run. */
+  readonly record: RequestRecord;
   /**
    * The EPD encoder stage already ran for this body. shared-storage then skips decode-first:
    * upstream sets `cache_hit_threshold:0` precisely to skip it, but tests for the key's presence,
@@ -145,28 +166,29 @@ export function upstreamHeaders(req: IncomingMessage): HeaderRecord {
 }
 
 /**
- * A leg's copy of the headers. `x-request-id` is *added* (a client value stays first, and vLLM
- * reads the first); the prefill asks for an uncompressed answer because the sidecar parses it.
+ * A leg's copy of the headers: `x-request-id` set to the request's id (the client's own when it
+ * was well-formed, see src/wire/request-id.ts); the prefill asks for an uncompressed answer
+ * because the sidecar parses it.
  */
-export function legHeaders(base: HeaderRecord, requestId: string | undefined, prefill: boolean): HeaderRecord {
-  const headers = { ...base };
-  if (requestId !== undefined) {
-    const prior = headers['x-request-id'];
-    headers['x-request-id'] = prior === undefined ? requestId : [...(Array.isArray(prior) ? prior : [prior]), requestId];
-  }
+export function legHeaders(base: HeaderRecord, requestId: string, prefill: boolean): HeaderRecord {
+  const headers: HeaderRecord = { ...base, [REQUEST_ID_HEADER]: requestId };
   if (prefill) headers['accept-encoding'] = 'identity';
   return headers;
 }
 
-/**
- * The deprecated data-parallel routing: on the primary listener, `x-data-parallel-host-port`
- * names a rank. undefined → no DP (use the listener's decoder); null → unknown rank (400).
- */
-export function dataParallelDecoder(rt: SidecarRuntime, role: ListenerRole, req: IncomingMessage): Upstream | null | undefined {
-  if (!role.primary) return undefined;
+/** The deprecated data-parallel routing (primary listener only): which decoder `x-data-parallel-host-port` names. */
+export type DataParallelChoice =
+  | { kind: 'none' }
+  | { kind: 'rank'; decoder: Upstream }
+  /** A rank this sidecar does not serve: upstream answers 400 with an empty body. */
+  | { kind: 'unknown' };
+
+export function dataParallelDecoder(rt: SidecarRuntime, role: ListenerRole, req: IncomingMessage): DataParallelChoice {
+  if (!role.primary) return { kind: 'none' };
   const header = req.headers[DATA_PARALLEL_HEADER];
   const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value === '') return undefined;
+  if (value === undefined || value === '') return { kind: 'none' };
   rt.logger.info('The use of the x-data-parallel-host-port is deprecated. Use Istio >= 1.28.1.');
-  return rt.dataParallel.get(value.trim()) ?? null;
+  const decoder = rt.dataParallel.get(value.trim());
+  return decoder === undefined ? { kind: 'unknown' } : { kind: 'rank', decoder };
 }

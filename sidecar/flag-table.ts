@@ -57,6 +57,10 @@ export const SIDECAR_FLAGS: readonly FlagSpec[] = [
   flag('tracing', 'bool', 'force OpenTelemetry tracing on (otherwise on when OTEL_* env configures an exporter)', { default: false }),
   flag('shutdown-grace', 'duration', 'how long SIGTERM waits for in-flight requests', { default: '60s' }),
   flag('max-body-bytes', 'int', 'largest request body the P/D handler buffers (413 past it)', { default: 32 * 1024 * 1024 }),
+  flag('max-prefill-answer-bytes', 'int', 'largest prefill answer the sidecar buffers; past it the request fails with 502 (pd-router addition)', { default: 8 * 1024 * 1024 }),
+  flag('trust-client-kv-transfer-params', 'bool', 'forward a client\'s kv_transfer_params to vLLM (trusted callers only; otherwise it is removed) (pd-router addition)', { default: false }),
+  flag('request-header-timeout', 'duration', 'time a client has to send the request headers; 408 past it (pd-router addition)', { default: '10s' }),
+  flag('request-body-timeout', 'duration', 'time a client has to send the whole request (headers + body); 408 past it; 0 disables (pd-router addition)', { default: '60s' }),
   flag('configuration', 'string', 'sidecar configuration as inline YAML, e.g. "{port: 8085, vllm-port: 8203}"', { yaml: false }),
   flag('configuration-file', 'string', 'path to a YAML file with the sidecar configuration', { yaml: false }),
   // Deprecated flags, folded into their replacements (upstream keeps them for old manifests).

@@ -11,9 +11,10 @@ import { listen, type ListeningServer } from '../src/http/server.js';
 import { loadCertificateDir, selfSignedCertificate, watchCertificateDir, type TlsMaterial } from '../src/http/tls.js';
 import { UpstreamPools } from '../src/http/upstream.js';
 import { startTelemetry } from '../src/telemetry/sdk.js';
-import { canonicalHost, createAllowlist, hostOf, type TargetAllowlist } from './allowlist.js';
+import { createAllowlist, type TargetAllowlist } from './allowlist.js';
+import { joinHostPort } from '../src/wire/host-port.js';
 import { decoderOrigin, resolveSidecarConfig, type SidecarConfig, type SidecarConfigInput } from './config.js';
-import { SidecarRuntime, joinHostPort, type ListenerRole } from './exchange.js';
+import { SidecarRuntime, type ListenerRole } from './exchange.js';
 import type { RandomSource } from './prefill-target.js';
 import { upstream } from './proxy.js';
 import { createRequestHandler } from './server.js';
@@ -56,7 +57,6 @@ async function allowlistFor(config: SidecarConfig, logger: Logger): Promise<Targ
     name: config.inferencePoolName,
     group: config.poolGroup,
     logger,
-    normalize: (target) => canonicalHost(hostOf(target.trim())),
   });
 }
 
@@ -91,7 +91,9 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
     for (let rank = 0; rank < config.dataParallelSize; rank++) {
       const role: ListenerRole = { decoder: decoderFor(rank), primary: rank === 0 };
       const port = rank === 0 ? config.port : config.port + rank;
-      const listener = await listen(createRequestHandler(runtime, role), { port, host: config.host, tls });
+      const listener = await listen(createRequestHandler(runtime, role), {
+        port, host: config.host, tls, headersTimeoutMs: config.requestHeaderTimeoutMs, requestTimeoutMs: config.requestBodyTimeoutMs,
+      });
       listeners.push(listener);
       runtime.dataParallel.set(joinHostPort(config.podIp, listener.port), role.decoder);
       logger.info({ url: listener.url, port: listener.port, listener: rank === 0 ? 'http' : `data-parallel-rank-${rank}`, decoder: role.decoder.origin }, 'listening');

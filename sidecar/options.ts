@@ -85,6 +85,10 @@ export function sidecarConfigFromCommand(command: Command): SidecarConfig {
     tracing: get<boolean>('tracing'),
     shutdownGraceMs: get<number>('shutdown-grace'),
     maxBodyBytes: get<number>('max-body-bytes'),
+    maxPrefillAnswerBytes: get<number>('max-prefill-answer-bytes'),
+    trustClientKvTransferParams: get<boolean>('trust-client-kv-transfer-params'),
+    requestHeaderTimeoutMs: get<number>('request-header-timeout'),
+    requestBodyTimeoutMs: get<number>('request-body-timeout'),
   });
 }
 

@@ -5,12 +5,7 @@
  * one-line list and several lines.
  */
 
-export const PREFILL_HEADER = 'x-prefiller-host-port';
-export const ENCODER_HEADER = 'x-encoder-hosts-ports';
-export const DATA_PARALLEL_HEADER = 'x-data-parallel-host-port';
-
-/** Request headers that must not reach any upstream leg. */
-export const DISAGGREGATION_HEADERS: ReadonlySet<string> = new Set([PREFILL_HEADER, ENCODER_HEADER]);
+import { parseHostPort, type HostPort } from '../src/wire/host-port.js';
 
 /** A random source in [0, 1), injectable so sampling is testable. */
 export type RandomSource = () => number;
@@ -45,4 +40,18 @@ export function choosePrefillTarget(value: string | string[] | undefined, sampli
 /** Every listed encoder, trimmed; empty entries dropped. */
 export function encoderTargets(value: string | string[] | undefined): string[] {
   return splitList(value).map((entry) => entry.trim()).filter(Boolean);
+}
+
+/**
+ * Every listed encoder parsed strictly, in header order; `invalid` names the first entry that is
+ * not a `host:port` (the request is then refused with 400, nothing is dialled).
+ */
+export function parseEncoderTargets(value: string | string[] | undefined): { kind: 'ok'; targets: HostPort[] } | { kind: 'invalid'; raw: string } {
+  const targets: HostPort[] = [];
+  for (const raw of encoderTargets(value)) {
+    const target = parseHostPort(raw);
+    if (target === undefined) return { kind: 'invalid', raw };
+    targets.push(target);
+  }
+  return { kind: 'ok', targets };
 }

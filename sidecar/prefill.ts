@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeaderRecord } from '../src/http/headers.js';
 import { OpenAIError } from '../src/openai/errors.js';
 import type { Logger } from '../src/log.js';
-import { requestBuffered } from './buffered.js';
+import { AnswerTooLargeError, requestBuffered } from './buffered.js';
+import type { SidecarMetrics } from './metrics.js';
 import type { Upstream } from './proxy.js';
 import type { BufferedResponse } from './respond.js';
 import { ATTR, endClientSpan, setError, startClientSpan, wholeMs, type TraceScope } from './tracing.js';
@@ -35,6 +36,8 @@ export interface PrefillRequest {
 
 export interface PrefillPolicy {
   timeoutMs: number;
+  /** Largest prefill answer buffered (`--max-prefill-answer-bytes`). */
+  maxAnswerBytes: number;
   maxRetries: number;
   backoffMs: number;
 }
@@ -46,6 +49,7 @@ export interface PrefillContext {
   signal?: AbortSignal;
   /** The `llm_d.pd_proxy.prefill` span; CLIENT spans go under it. */
   span?: TraceScope;
+  metrics?: SidecarMetrics;
 }
 
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
@@ -70,7 +74,7 @@ async function attemptOnce(request: PrefillRequest, policy: PrefillPolicy, ctx: 
     ? setTimeout(() => abort.abort(new PrefillTimeoutError(`prefill to ${request.target} timed out after ${policy.timeoutMs}ms`)), policy.timeoutMs)
     : undefined;
   try {
-    const response = await requestBuffered(request.upstream.dispatcher, { method: 'POST', path: request.path, headers, body: request.body }, abort.signal);
+    const response = await requestBuffered(request.upstream.dispatcher, { method: 'POST', path: request.path, headers, body: request.body }, abort.signal, policy.maxAnswerBytes);
     endClientSpan(clientSpan, response.status);
     return { response, timedOut: false };
   } catch (err) {
@@ -107,14 +111,17 @@ export async function sendPrefill(request: PrefillRequest, policy: PrefillPolicy
     if (status !== undefined && status >= 400 && status <= 451) {
       record(status);
       setError(ctx.span, `prefill answered ${status}`);
-      ctx.logger.warn({ target: request.target, request_id: ctx.requestId, code: status, body: attempt.response!.body.toString('utf8', 0, 512) }, 'request failed');
+      ctx.logger.warn({ target: request.target, requestId: ctx.requestId, code: status, body: attempt.response!.body.toString('utf8', 0, 512) }, 'request failed');
       return { kind: 'rejected', response: attempt.response! };
     }
     // Timeouts are not retried: a prefill that hung once is likely to hang again under the same load.
-    const retryable = status !== undefined ? RETRYABLE_STATUS.has(status) : !attempt.timedOut;
+    // Neither is an oversized answer: the same request would produce it again.
+    const tooLarge = attempt.error instanceof AnswerTooLargeError;
+    if (tooLarge) ctx.metrics?.prefillAnswerTooLarge.inc();
+    const retryable = status !== undefined && !tooLarge ? RETRYABLE_STATUS.has(status) : !attempt.timedOut && !tooLarge;
     if (!retryable || attempts > policy.maxRetries) break;
     ctx.logger.info(
-      { attempt: attempts, target: request.target, request_id: ctx.requestId, previous_code: status, err: attempt.error?.message },
+      { attempt: attempts, target: request.target, requestId: ctx.requestId, previous_code: status, err: attempt.error?.message },
       'retrying prefill request',
     );
     try {
@@ -128,7 +135,7 @@ export async function sendPrefill(request: PrefillRequest, policy: PrefillPolicy
   record(status);
   setError(ctx.span, attempt.error?.message ?? `prefill answered ${status}`, attempt.timedOut ? 'timeout' : undefined);
   ctx.logger.error(
-    { target: request.target, request_id: ctx.requestId, code: status, attempts, err: attempt.error?.message, body: attempt.response?.body.toString('utf8', 0, 512) },
+    { target: request.target, requestId: ctx.requestId, code: status, attempts, err: attempt.error?.message, body: attempt.response?.body.toString('utf8', 0, 512) },
     'request failed',
   );
   return { kind: 'failed', response: attempt.response, error: attempt.error, timedOut: attempt.timedOut };

@@ -12,17 +12,9 @@ export const DECODER_NOT_READY_MESSAGE =
 
 export const SSRF_DENIED_BODY = 'Forbidden: prefill target not allowed by SSRF protection\n';
 
-/** False once the client is gone or an answer has started: nothing more may be written. */
-export function canRespond(res: ServerResponse): boolean {
-  return !res.headersSent && !res.destroyed && res.writable;
-}
-
-export function sendError(res: ServerResponse, error: OpenAIError): void {
-  if (!canRespond(res)) return;
-  const body = error.toJSON();
-  res.writeHead(error.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
+// The OpenAI error writer is shared with the gateway (src/wire/respond.ts); re-exported for the connectors.
+export { canRespond, sendError } from '../src/wire/respond.js';
+import { canRespond } from '../src/wire/respond.js';
 
 export function decoderNotReady(cause?: unknown): OpenAIError {
   return new OpenAIError(503, DECODER_NOT_READY_MESSAGE, { type: 'ServiceUnavailable', cause });

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { OpenAIError } from '../../src/openai/errors.js';
 import { forwardResponseHeaders, type HeaderRecord } from '../../src/http/headers.js';
-import { UsageSniffer, type Usage } from './usage.js';
+import { UsageSniffer, type Usage } from '../../src/wire/usage.js';
 
 export interface ForwardResult {
   status: number;

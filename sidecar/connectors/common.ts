@@ -5,10 +5,10 @@
  */
 import { OpenAIError } from '../../src/openai/errors.js';
 import { patchMembers } from '../../src/openai/raw-json.js';
-import { dispatchDecode } from '../chunked-decode.js';
+import { dispatchDecode } from '../decode-leg.js';
 import type { KvConnector } from '../config.js';
 import type { ApiKind } from '../../src/openai/types.js';
-import { legHeaders, type PdExchange } from '../exchange.js';
+import { legHeaders, targetLabel, type PdExchange, type PrefillExchange } from '../exchange.js';
 import { prefillFailureError, sendPrefill, type PrefillOutcome } from '../prefill.js';
 import { badGateway, relayBuffered, sendError, type BufferedResponse } from '../respond.js';
 import { ATTR, SPAN, SpanKind, setError, startSpan, type TraceScope } from '../tracing.js';
@@ -39,9 +39,9 @@ export function withoutEcTransferParams(ex: Pick<PdExchange, 'json' | 'text' | '
   return Object.hasOwn(ex.json, EC_TRANSFER_PARAMS) ? patchMembers(ex.text, { [EC_TRANSFER_PARAMS]: undefined }) : ex.body;
 }
 
-export function startPrefillSpan(ex: PdExchange, connector: KvConnector, requestId?: string): TraceScope | undefined {
+export function startPrefillSpan(ex: PrefillExchange, connector: KvConnector, requestId?: string): TraceScope | undefined {
   return startSpan(ex.span, SPAN.prefill, SpanKind.INTERNAL, {
-    [ATTR.prefillTarget]: ex.target,
+    [ATTR.prefillTarget]: targetLabel(ex.target),
     [ATTR.connector]: connector,
     ...(requestId === undefined ? {} : { [ATTR.requestId]: requestId }),
     ...(typeof ex.json.model === 'string' ? { 'gen_ai.request.model': ex.json.model } : {}),
@@ -53,29 +53,31 @@ export function startPrefillSpan(ex: PdExchange, connector: KvConnector, request
  * nothing when the client left). Returns the successful answer, or undefined when it is done.
  */
 export async function prefillOrHandle(
-  ex: PdExchange,
-  options: { connector: KvConnector; body: string; requestId?: string; relayHeaders: boolean; fallbackBody: Buffer | string },
+  ex: PrefillExchange,
+  options: { connector: KvConnector; body: string; relayHeaders: boolean; fallbackBody: Buffer | string },
 ): Promise<{ response: BufferedResponse; startedAt: number; endedAt: number } | undefined> {
-  const { rt } = ex;
-  const span = startPrefillSpan(ex, options.connector, options.requestId);
+  const { rt, requestId } = ex;
+  const target = targetLabel(ex.target);
+  const span = startPrefillSpan(ex, options.connector, requestId);
   const startedAt = performance.now();
   let outcome: PrefillOutcome;
   try {
     const upstream = rt.prefillUpstream(ex.target);
     outcome = await sendPrefill(
-      { target: ex.target, upstream, path: ex.url, headers: legHeaders(ex.headers, options.requestId, true), body: options.body },
+      { target, upstream, path: ex.url, headers: legHeaders(ex.headers, requestId, true), body: options.body },
       rt.prefillPolicy,
-      { logger: rt.logger, requestId: options.requestId, signal: ex.signal, span },
+      { logger: rt.logger, requestId, signal: ex.signal, span, metrics: rt.metrics },
     );
   } catch (err) {
     // An unusable target (cannot become a URL): upstream answers 502 BadGateway.
     setError(span, (err as Error).message);
     span?.span.end();
-    sendError(ex.res, badGateway(`invalid prefill target ${JSON.stringify(ex.target)}: ${(err as Error).message}`, err));
+    sendError(ex.res, badGateway(`invalid prefill target ${target}: ${(err as Error).message}`, err));
     return undefined;
   }
   span?.span.end();
   const endedAt = performance.now();
+  ex.record.prefillMs = endedAt - startedAt;
   switch (outcome.kind) {
     case 'ok':
       return { response: outcome.response, startedAt, endedAt };
@@ -86,25 +88,27 @@ export async function prefillOrHandle(
       return undefined;
     case 'failed':
       if (rt.config.prefillFailurePolicy === 'fallback') {
-        rt.logger.warn({ request_id: options.requestId, target: ex.target, connector: options.connector }, 'fallback to decode');
+        rt.logger.warn({ requestId, target, connector: options.connector }, 'fallback to decode');
         // Upstream's dispatch-decode: chunked when configured.
         await dispatchDecode(ex, {
           connector: options.connector,
           decoder: ex.role.decoder,
           body: options.fallbackBody,
-          headers: legHeaders(ex.headers, options.requestId, false),
-          requestId: options.requestId,
+          headers: legHeaders(ex.headers, requestId, false),
+          requestId,
           attributes: { [ATTR.decodeFallback]: true },
         });
       } else if (outcome.response) {
         relayBuffered(ex.res, outcome.response, options.relayHeaders);
       } else {
-        sendError(ex.res, prefillFailureError(ex.target, outcome));
+        ex.record.error = outcome.error?.message ?? 'prefill failed';
+        sendError(ex.res, prefillFailureError(target, outcome));
       }
       return undefined;
   }
 }
 
+/** A prefill that answered 2xx with something that is not a JSON object: the upstream is at fault (502). */
 export function invalidPrefillAnswer(detail: string): OpenAIError {
-  return new OpenAIError(400, `prefill response is not a JSON object: ${detail}`, { type: 'BadRequestError' });
+  return new OpenAIError(502, `prefill response is not a JSON object: ${detail}`, { type: 'BadGateway' });
 }

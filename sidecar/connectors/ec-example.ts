@@ -18,12 +18,13 @@
  * nothing follows (a re-implementation should just stop, as for prefills).
  * `ec_transfer_params` is for the prefill pod's EC connector; decode legs never carry it (#1704).
  */
-import { randomUUID } from 'node:crypto';
 import type { HeaderRecord } from '../../src/http/headers.js';
 import { patchMembers } from '../../src/openai/raw-json.js';
 import { requestBuffered } from '../buffered.js';
 import { runDecode } from '../decode.js';
-import { dataParallelDecoder, legHeaders, type PdExchange } from '../exchange.js';
+import { dataParallelDecoder, legHeaders, targetLabel, type PdExchange } from '../exchange.js';
+import type { HostPort } from '../../src/wire/host-port.js';
+import { REQUEST_ID_HEADER } from '../../src/wire/headers.js';
 import type { Upstream } from '../proxy.js';
 import { badGateway, sendEmpty, sendError } from '../respond.js';
 import { endClientSpan, setError, startClientSpan } from '../tracing.js';
@@ -82,23 +83,23 @@ export function encoderBody(text: string, item: JsonObject): string {
 }
 
 /** undefined = primed; otherwise why not (the 502 message). */
-async function primeOne(ex: PdExchange, encoder: string, index: number, body: string, requestId: string, signal: AbortSignal): Promise<string | undefined> {
+async function primeOne(ex: PdExchange, encoder: HostPort, index: number, body: string, requestId: string, signal: AbortSignal): Promise<string | undefined> {
   let target: Upstream;
   try {
     target = ex.rt.encoderUpstream(encoder);
   } catch (err) {
-    return `failed to get encoder proxy handler for ${encoder}: ${(err as Error).message}`;
+    return `failed to get encoder proxy handler for ${targetLabel(encoder)}: ${(err as Error).message}`;
   }
-  const headers: HeaderRecord = { 'content-type': 'application/json', 'x-request-id': `${requestId}-enc-${index}` };
+  const headers: HeaderRecord = { 'content-type': 'application/json', [REQUEST_ID_HEADER]: `${requestId}-enc-${index}` };
   const client = startClientSpan(ex.span, 'POST', target, headers);
-  ex.rt.logger.debug({ item: index, to: encoder, requestID: requestId }, 'sending encoder request');
+  ex.rt.logger.debug({ item: index, to: targetLabel(encoder), requestId }, 'sending encoder request');
   try {
-    const response = await requestBuffered(target.dispatcher, { method: 'POST', path: ENCODER_PATH, headers, body }, signal);
+    const response = await requestBuffered(target.dispatcher, { method: 'POST', path: ENCODER_PATH, headers, body }, signal, ex.rt.config.maxPrefillAnswerBytes);
     endClientSpan(client, response.status);
     if (response.status < 200 || response.status >= 300) {
       return `encoder request failed for item ${index} with status ${response.status}: ${response.body.toString('utf8')}`;
     }
-    ex.rt.logger.debug({ item: index, requestID: requestId }, 'encoder request completed');
+    ex.rt.logger.debug({ item: index, requestId }, 'encoder request completed');
     return undefined;
   } catch (err) {
     endClientSpan(client, undefined, err, signal.aborted ? 'cancelled' : undefined);
@@ -110,13 +111,13 @@ async function primeOne(ex: PdExchange, encoder: string, index: number, body: st
  * Sends every item to its encoder. Returns true when all succeeded; otherwise the client has its
  * 502 (or has left) and the request is over.
  */
-async function primeEncoders(ex: PdExchange, encoders: readonly string[], requestId: string): Promise<boolean> {
+async function primeEncoders(ex: PdExchange, encoders: readonly HostPort[], requestId: string): Promise<boolean> {
   const items = uniqueItems(multimodalItems(ex.json));
   if (items.length === 0) {
-    ex.rt.logger.debug({ requestID: requestId }, 'no multimodal items, skipping encoder');
+    ex.rt.logger.debug({ requestId }, 'no multimodal items, skipping encoder');
     return true;
   }
-  ex.rt.logger.info({ count: items.length, requestID: requestId, encoderHostPorts: encoders }, 'processing multimodal items');
+  ex.rt.logger.info({ count: items.length, requestId, encoderHostPorts: encoders }, 'processing multimodal items');
   // One signal for the fan-out: the client leaving or the first failure stops every call.
   const fanout = new AbortController();
   const onClientGone = (): void => fanout.abort(ex.signal.reason);
@@ -135,7 +136,7 @@ async function primeEncoders(ex: PdExchange, encoders: readonly string[], reques
   }
   if (ex.signal.aborted) return false;
   if (failure !== undefined) {
-    ex.rt.logger.error({ requestID: requestId, err: failure }, 'encoder processing failed');
+    ex.rt.logger.error({ requestId, err: failure }, 'encoder processing failed');
     setError(ex.span, failure);
     sendError(ex.res, badGateway(failure));
     return false;
@@ -152,9 +153,9 @@ export interface EncodedExchange extends PdExchange {
  * Runs the encoder stage. Returns the exchange to continue with (body with
  * `cache_hit_threshold:0`, headers with the added request id), or undefined when the request is over.
  */
-export async function runEncoderStage(ex: PdExchange, encoders: readonly string[]): Promise<EncodedExchange | undefined> {
-  const requestId = randomUUID();
-  ex.rt.logger.debug({ prefiller: ex.target, encoderCount: encoders.length, requestID: requestId }, 'running EPD protocol');
+export async function runEncoderStage(ex: PdExchange, encoders: readonly HostPort[]): Promise<EncodedExchange | undefined> {
+  const { requestId } = ex;
+  ex.rt.logger.debug({ prefiller: ex.target && targetLabel(ex.target), encoderCount: encoders.length, requestId }, 'running EPD protocol');
   if (!(await primeEncoders(ex, encoders, requestId))) return undefined;
   // The encoder has run: a decode-first attempt (shared-storage) must not skip the prefill.
   const text = patchMembers(ex.text, { cache_hit_threshold: '0' });
@@ -172,14 +173,14 @@ export async function runEncoderStage(ex: PdExchange, encoders: readonly string[
 /** Encoder → decoder, no prefill: DP routing (unknown rank → 400), else the local vLLM. */
 export async function decodeAfterEncoders(ex: EncodedExchange): Promise<void> {
   const dp = dataParallelDecoder(ex.rt, ex.role, ex.req);
-  if (dp === null) {
+  if (dp.kind === 'unknown') {
     sendEmpty(ex.res, 400);
     return;
   }
   await runDecode(ex, {
     connector: ex.rt.config.kvConnector,
-    decoder: dp ?? ex.role.decoder,
-    dataParallel: dp !== undefined,
+    decoder: dp.kind === 'rank' ? dp.decoder : ex.role.decoder,
+    dataParallel: dp.kind === 'rank',
     body: withoutEcTransferParams(ex),
     headers: ex.headers,
     requestId: ex.requestId,

@@ -11,11 +11,10 @@
  *    same `x-request-id`, and the cached-token rewriter on the answer; `ec_transfer_params` (EPD)
  *    stays on the prefill leg only (#1704). Chunked decode applies when configured.
  */
-import { randomUUID } from 'node:crypto';
 import { patchMembers, rawMember } from '../../src/openai/raw-json.js';
 import { cachedTokensOf } from '../cached-tokens.js';
-import { dispatchDecode } from '../chunked-decode.js';
-import { dataParallelDecoder, legHeaders, type PdExchange } from '../exchange.js';
+import { dispatchDecode } from '../decode-leg.js';
+import { dataParallelDecoder, legHeaders, targetLabel, type PdExchange, type PrefillExchange } from '../exchange.js';
 import { sendEmpty, sendError } from '../respond.js';
 import { EC_TRANSFER_PARAMS, capTokens, invalidPrefillAnswer, prefillOrHandle, withoutEcTransferParams } from './common.js';
 
@@ -32,13 +31,11 @@ export function nixlPrefillBody(text: string, api: PdExchange['api']): string {
   });
 }
 
-export async function runNixlV2(ex: PdExchange): Promise<void> {
-  const { rt } = ex;
-  const requestId = randomUUID();
+export async function runNixlV2(ex: PrefillExchange): Promise<void> {
+  const { rt, requestId } = ex;
   const prefill = await prefillOrHandle(ex, {
     connector: 'nixlv2',
     body: nixlPrefillBody(ex.text, ex.api),
-    requestId,
     relayHeaders: true,
     fallbackBody: withoutEcTransferParams(ex),
   });
@@ -59,20 +56,20 @@ export async function runNixlV2(ex: PdExchange): Promise<void> {
   }
   let kvTransferParams = rawMember(answer, 'kv_transfer_params');
   if (kvTransferParams === undefined) {
-    rt.logger.warn({ request_id: requestId, target: ex.target }, "warning: missing 'kv_transfer_params' field in prefiller response");
+    rt.logger.warn({ requestId, target: targetLabel(ex.target) }, "warning: missing 'kv_transfer_params' field in prefiller response");
     kvTransferParams = 'null';
   }
 
   const dp = dataParallelDecoder(rt, ex.role, ex.req);
-  if (dp === null) {
+  if (dp.kind === 'unknown') {
     sendEmpty(ex.res, 400);
     return;
   }
   // DP routing, else dispatch-decode (chunked decode when configured).
   await dispatchDecode(ex, {
     connector: 'nixlv2',
-    decoder: dp ?? ex.role.decoder,
-    dataParallel: dp !== undefined,
+    decoder: dp.kind === 'rank' ? dp.decoder : ex.role.decoder,
+    dataParallel: dp.kind === 'rank',
     body: patchMembers(ex.text, { kv_transfer_params: kvTransferParams, [EC_TRANSFER_PARAMS]: undefined }),
     headers: legHeaders(ex.headers, requestId, false),
     requestId,

@@ -8,44 +8,31 @@
  */
 import { patchMembers } from '../../src/openai/raw-json.js';
 import { runDecode } from '../decode.js';
-import { legHeaders, type PdExchange } from '../exchange.js';
+import { legHeaders, targetLabel, type PrefillExchange } from '../exchange.js';
 import { sendPrefill } from '../prefill.js';
 import type { RandomSource } from '../prefill-target.js';
 import { badGateway, sendError } from '../respond.js';
 import { ATTR, setError } from '../tracing.js';
 import { EC_TRANSFER_PARAMS, startPrefillSpan } from './common.js';
 
-/**
- * The host SGLang's decoder dials for the KV bootstrap. Upstream cut the target at its first
- * colon, which broke IPv6 and `http://` targets; this strips a scheme and a port properly.
- */
-export function bootstrapHost(target: string): string {
-  const hostPort = target.replace(/^https?:\/\//i, '').replace(/\/+$/, '');
-  if (hostPort.startsWith('[')) {
-    const end = hostPort.indexOf(']');
-    return end > 0 ? hostPort.slice(1, end) : hostPort;
-  }
-  const colon = hostPort.lastIndexOf(':');
-  if (colon < 0 || hostPort.indexOf(':') !== colon) return hostPort;
-  return hostPort.slice(0, colon);
-}
-
 export function bootstrapRoom(random: RandomSource): bigint {
   const unixNano = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
   return unixNano + BigInt(Math.floor(random() * 1000));
 }
 
-export function sglangBody(text: string, target: string, port: number, room: bigint): string {
+/** `host` is the parsed prefill target's host (no brackets, no port): what SGLang's decoder dials. */
+export function sglangBody(text: string, host: string, port: number, room: bigint): string {
   return patchMembers(text, {
-    bootstrap_host: JSON.stringify(bootstrapHost(target)),
+    bootstrap_host: JSON.stringify(host),
     bootstrap_port: String(port),
     bootstrap_room: room.toString(),
   });
 }
 
-export async function runSglang(ex: PdExchange): Promise<void> {
+export async function runSglang(ex: PrefillExchange): Promise<void> {
   const { rt } = ex;
-  const body = sglangBody(ex.text, ex.target, rt.config.sglangBootstrapPort, bootstrapRoom(rt.random));
+  const target = targetLabel(ex.target);
+  const body = sglangBody(ex.text, ex.target.host, rt.config.sglangBootstrapPort, bootstrapRoom(rt.random));
   const span = startPrefillSpan(ex, 'sglang');
   span?.span.setAttribute(ATTR.prefillAsync, true);
   let upstream;
@@ -54,18 +41,18 @@ export async function runSglang(ex: PdExchange): Promise<void> {
   } catch (err) {
     setError(span, (err as Error).message);
     span?.span.end();
-    sendError(ex.res, badGateway(`invalid prefill target ${JSON.stringify(ex.target)}: ${(err as Error).message}`, err));
+    sendError(ex.res, badGateway(`invalid prefill target ${target}: ${(err as Error).message}`, err));
     return;
   }
   // Not the client's signal: the prefill outlives a client that leaves; --prefill-timeout and
   // shutdown bound it.
   const prefill = sendPrefill(
-    { target: ex.target, upstream, path: ex.url, headers: legHeaders(ex.headers, undefined, true), body },
+    { target, upstream, path: ex.url, headers: legHeaders(ex.headers, ex.requestId, true), body },
     rt.prefillPolicy,
-    { logger: rt.logger, span, signal: rt.detachedSignal },
+    { logger: rt.logger, requestId: ex.requestId, span, signal: rt.detachedSignal, metrics: rt.metrics },
   ).then(
-    (outcome) => rt.logger.debug({ target: ex.target, outcome: outcome.kind, status: 'response' in outcome ? outcome.response?.status : undefined }, 'prefill request completed'),
-    (err: unknown) => rt.logger.error({ err, target: ex.target }, 'prefill request failed'),
+    (outcome) => rt.logger.debug({ requestId: ex.requestId, target, outcome: outcome.kind, status: 'response' in outcome ? outcome.response?.status : undefined }, 'prefill request completed'),
+    (err: unknown) => rt.logger.error({ err, requestId: ex.requestId, target }, 'prefill request failed'),
   ).finally(() => span?.span.end());
   rt.track(prefill);
 
@@ -74,7 +61,7 @@ export async function runSglang(ex: PdExchange): Promise<void> {
     decoder: ex.role.decoder,
     // Same body as the prefill, minus the EPD-only field when present (#1704).
     body: Object.hasOwn(ex.json, EC_TRANSFER_PARAMS) ? patchMembers(body, { [EC_TRANSFER_PARAMS]: undefined }) : body,
-    headers: legHeaders(ex.headers, undefined, false),
+    headers: legHeaders(ex.headers, ex.requestId, false),
     attributes: { [ATTR.decodeConcurrentWithPrefill]: true, [ATTR.concurrentPd]: true },
   });
 }

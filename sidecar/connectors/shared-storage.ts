@@ -16,7 +16,7 @@ import { forwardResponseHeaders } from '../../src/http/headers.js';
 import { OpenAIError } from '../../src/openai/errors.js';
 import { patchMembers } from '../../src/openai/raw-json.js';
 import { runDecode } from '../decode.js';
-import { legHeaders, type PdExchange } from '../exchange.js';
+import { legHeaders, targetLabel, type PdExchange, type PrefillExchange } from '../exchange.js';
 import { isConnectionRefused } from '../proxy.js';
 import { badGateway, canRespond, decoderNotReady, relayBuffered, sendError } from '../respond.js';
 import { endClientSpan, startClientSpan } from '../tracing.js';
@@ -52,7 +52,7 @@ function countEvents(chunks: readonly Buffer[]): number {
 
 /** Sends the decode-first request; on a transport failure answers the client and returns undefined. */
 async function decodeFirstRequest(ex: PdExchange): Promise<Dispatcher.ResponseData | undefined> {
-  const headers = legHeaders(ex.headers, undefined, false);
+  const headers = legHeaders(ex.headers, ex.requestId, false);
   const clientSpan = startClientSpan(ex.span, 'POST', ex.role.decoder, headers);
   try {
     const answer = await ex.role.decoder.dispatcher.request({ path: ex.url, method: 'POST', headers, body: ex.body, signal: ex.signal });
@@ -135,12 +135,12 @@ async function decodeFirstStreaming(ex: PdExchange): Promise<boolean> {
   return false;
 }
 
-export async function runSharedStorage(ex: PdExchange): Promise<void> {
+export async function runSharedStorage(ex: PrefillExchange): Promise<void> {
   // After the EPD encoder stage the body has cache_hit_threshold:0 to *skip* decode-first (see PdExchange).
   if (Object.hasOwn(ex.json, 'cache_hit_threshold') && !ex.afterEncoderStage) {
     const needsPrefill = ex.json.stream === true ? await decodeFirstStreaming(ex) : await decodeFirstBuffered(ex);
     if (!needsPrefill) return;
-    ex.rt.logger.debug({ target: ex.target }, 'decode below the cache hit threshold; running P/D');
+    ex.rt.logger.debug({ requestId: ex.requestId, target: targetLabel(ex.target) }, 'decode below the cache hit threshold; running P/D');
   }
   const decodeBody = patchMembers(ex.text, { cache_hit_threshold: '0', [EC_TRANSFER_PARAMS]: undefined });
   const prefill = await prefillOrHandle(ex, {
@@ -154,7 +154,7 @@ export async function runSharedStorage(ex: PdExchange): Promise<void> {
     connector: 'shared-storage',
     decoder: ex.role.decoder,
     body: decodeBody,
-    headers: legHeaders(ex.headers, undefined, false),
+    headers: legHeaders(ex.headers, ex.requestId, false),
     prefillStartedAt: prefill.startedAt,
     prefillEndedAt: prefill.endedAt,
   });

@@ -1,7 +1,14 @@
 /**
  * Starting and stopping an HTTP(S) server the way every pd-router listener wants it: explicit
- * timeouts (30 s for headers, none for long streams, 300 s keep-alive), 1 MiB headers, and a
- * graceful close that stops accepting, lets in-flight requests finish, then cuts what is left.
+ * timeouts, 1 MiB headers, and a graceful close that stops accepting, lets in-flight requests
+ * finish, then cuts what is left.
+ *
+ * Timeouts (slow clients must not hold connections): the request headers must arrive within
+ * `headersTimeoutMs` (default 30 s) and the whole request — headers and body — within
+ * `requestTimeoutMs` (default none); past either, Node answers 408 and closes the connection.
+ * They only bound *receiving* the request: a long streamed answer is never cut. Idle keep-alive
+ * connections close after 300 s. Node checks the deadlines every `connectionsCheckingInterval`,
+ * which is derived from the shortest one so a deadline is enforced within a quarter of itself.
  */
 import http, { type RequestListener } from 'node:http';
 import https from 'node:https';
@@ -14,9 +21,11 @@ export interface ListenOptions {
   tls?: TlsMaterial;
   /**
    * Time to receive a request's headers (default 30 s); past it Node answers 408 and closes the
-   * connection. Connections are checked every quarter of it (at most every second).
+   * connection. Connections are checked every quarter of the shortest deadline (at most every second).
    */
   headersTimeoutMs?: number;
+  /** Time to receive the whole request, headers included (408 past it); 0 = none. Default 0. */
+  requestTimeoutMs?: number;
 }
 
 export interface ListeningServer {
@@ -37,9 +46,18 @@ const SERVER_OPTIONS = {
   maxHeaderSize: 1024 * 1024,
 } as const;
 
-export async function listen(handler: RequestListener, options: ListenOptions): Promise<ListeningServer> {
+/** Node's server options for the configured deadlines. */
+export function serverTimeouts(options: Pick<ListenOptions, 'headersTimeoutMs' | 'requestTimeoutMs'>): http.ServerOptions {
   const headersTimeout = options.headersTimeoutMs ?? SERVER_OPTIONS.headersTimeout;
-  const serverOptions = { ...SERVER_OPTIONS, headersTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))) };
+  const requestTimeout = options.requestTimeoutMs ?? SERVER_OPTIONS.requestTimeout;
+  if (!(headersTimeout > 0)) throw new Error(`headers timeout must be positive, got ${headersTimeout}ms`);
+  if (requestTimeout !== 0 && requestTimeout < headersTimeout) throw new Error(`request timeout (${requestTimeout}ms) must be 0 or ≥ the headers timeout (${headersTimeout}ms)`);
+  const shortest = requestTimeout === 0 ? headersTimeout : Math.min(headersTimeout, requestTimeout);
+  return { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(shortest / 4))) };
+}
+
+export async function listen(handler: RequestListener, options: ListenOptions): Promise<ListeningServer> {
+  const serverOptions = { ...SERVER_OPTIONS, ...serverTimeouts(options) };
   const server: http.Server = options.tls
     ? https.createServer({ ...serverOptions, ...SERVER_TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key }, handler)
     : http.createServer(serverOptions, handler);

@@ -8,9 +8,11 @@
  * - API outages keep the last set (the watcher never empties on errors).
  *
  * It has the shape of the sidecar's `TargetAllowlist` (enabled / isAllowed / start / close)
- * without importing sidecar code; pass `normalize` to share the sidecar's host parsing exactly.
+ * without importing sidecar code. Targets arrive parsed (`HostPort`, src/wire/host-port.ts): the
+ * same value the sidecar connects to, so the check and the connection cannot disagree.
  */
 import type { Logger } from '../log.js';
+import { canonicalHost, type HostPort } from '../wire/host-port.js';
 import type { PoolState } from './pool-watcher.js';
 
 /** What the allowlist needs from a PoolWatcher. */
@@ -25,8 +27,6 @@ export interface PoolStateFeed {
 export interface PoolAllowlistOptions {
   watcher: PoolStateFeed;
   logger?: Logger;
-  /** `host:port` (or bare host) → the canonical host compared with the set. */
-  normalize?: (hostPort: string) => string;
 }
 
 /** Pod IPs and names of the pool (pods without an IP are not yet addressable and are left out). */
@@ -35,47 +35,20 @@ export function allowedHosts(state: PoolState): Set<string> {
   if (!state.pool) return hosts;
   for (const pod of state.pods) {
     if (!pod.ip) continue;
-    hosts.add(pod.ip.toLowerCase());
+    hosts.add(canonicalHost(pod.ip) ?? pod.ip.toLowerCase());
     hosts.add(pod.name.toLowerCase());
   }
   return hosts;
 }
 
-/**
- * Go's net.SplitHostPort host (the whole value when it does not split, so `http://h:p` stays
- * unsplit and is denied), lower-cased, IPv6 in canonical compressed form.
- */
-export function defaultNormalize(hostPort: string): string {
-  const value = hostPort.trim();
-  let host = value;
-  if (value.startsWith('[')) {
-    const end = value.indexOf(']');
-    if (end > 0 && value[end + 1] === ':' && !value.includes(':', end + 2)) host = value.slice(1, end);
-  } else {
-    const colon = value.lastIndexOf(':');
-    if (colon >= 0 && value.indexOf(':') === colon) host = value.slice(0, colon);
-  }
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (host.includes(':') && /^[0-9a-f:.]+$/i.test(host)) {
-    try {
-      return new URL(`http://[${host}]/`).hostname.slice(1, -1);
-    } catch {
-      return host.toLowerCase();
-    }
-  }
-  return host.toLowerCase();
-}
-
 export class PoolAllowlist {
   readonly enabled = true;
   private readonly options: PoolAllowlistOptions;
-  private readonly normalize: (hostPort: string) => string;
   private hosts: ReadonlySet<string> = new Set();
   private unsubscribe: (() => void) | undefined;
 
   constructor(options: PoolAllowlistOptions) {
     this.options = options;
-    this.normalize = options.normalize ?? defaultNormalize;
   }
 
   /** Starts watching; resolves once the pool (or its absence) and its pods are known. */
@@ -90,8 +63,8 @@ export class PoolAllowlist {
     this.options.logger?.info({ hosts: this.hosts.size, pods: state.pods.length, problem: state.problem }, 'SSRF allowlist synced from the InferencePool');
   }
 
-  isAllowed(hostPort: string): boolean {
-    return this.hosts.has(this.normalize(hostPort));
+  isAllowed(target: HostPort): boolean {
+    return this.hosts.has(target.host);
   }
 
   /** The current allowed hosts (IPs and pod names). */
@@ -120,7 +93,6 @@ export interface CreatePoolAllowlistOptions {
   /** `--kubeconfig`; otherwise KUBECONFIG, in-cluster, ~/.kube/config. */
   kubeconfig?: string;
   logger: Logger;
-  normalize?: (hostPort: string) => string;
 }
 
 /** Loads the Kubernetes client and builds the allowlist on a PoolWatcher (call `start()`). */
@@ -135,5 +107,5 @@ export async function createPoolAllowlist(options: CreatePoolAllowlistOptions): 
     pool: { namespace: options.namespace, name: options.name, group: parsePoolGroup(options.group) },
     logger: options.logger,
   });
-  return new PoolAllowlist({ watcher, logger: options.logger, normalize: options.normalize });
+  return new PoolAllowlist({ watcher, logger: options.logger });
 }

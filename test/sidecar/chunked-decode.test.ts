@@ -129,7 +129,9 @@ describe('chunked decode (spec §10.13)', () => {
 
     expect(decoder.requests).toHaveLength(2);
     const [first, second] = decoder.requests.map((r) => r.json!);
-    expect(first).toMatchObject({ max_tokens: 5, max_completion_tokens: 5, stream: false, kv_transfer_params: { do_remote_prefill: true }, messages: HI.messages });
+    expect(first).toMatchObject({ max_tokens: 5, max_completion_tokens: 5, stream: false, messages: HI.messages });
+    // A client's kv_transfer_params never reaches vLLM (no --trust-client-kv-transfer-params).
+    expect(first).not.toHaveProperty('kv_transfer_params');
     expect(first).not.toHaveProperty('continue_final_message');
     expect(second!.messages).toEqual([...HI.messages, { role: 'assistant', content: 'hello ' }]);
     expect(second).toMatchObject({ max_tokens: 5, max_completion_tokens: 5, stream: false, continue_final_message: true, add_generation_prompt: false });

@@ -19,6 +19,8 @@ const CHAT = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_toke
 const THRESHOLD_JSON = { id: 'd', choices: [{ index: 0, finish_reason: 'cache_threshold', message: { role: 'assistant', content: '' } }], usage: { prompt_tokens: 5, completion_tokens: 0 } };
 const OK_JSON = { id: 'd', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'done' } }] };
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 describe('shared-storage', () => {
   async function setup(decode: Parameters<typeof startFakeVllm>[0], config = {}): Promise<void> {
     prefiller = await startFakeVllm((_r, res) => sendJson(res, 200, {}));
@@ -26,7 +28,7 @@ describe('shared-storage', () => {
     sidecar = await startTestSidecar(decoder.port, { kvConnector: 'shared-storage', ...config });
   }
 
-  it('caps every token field on the prefill, decodes with cache_hit_threshold 0, no kv params or request id', async () => {
+  it('caps every token field on the prefill, decodes with cache_hit_threshold 0, no kv params, one request id', async () => {
     await setup((_r, res) => sendJson(res, 200, OK_JSON));
     const answer = await post(`${sidecar!.url}/v1/chat/completions`, { ...CHAT, min_tokens: 3 }, { 'x-prefiller-host-port': prefiller.hostPort });
     expect(answer.status).toBe(200);
@@ -35,10 +37,10 @@ describe('shared-storage', () => {
     expect(p.json).toMatchObject({ max_tokens: 1, max_completion_tokens: 1, cache_hit_threshold: 0 });
     expect(p.json).not.toHaveProperty('kv_transfer_params');
     expect(p.json).not.toHaveProperty('min_tokens');
-    expect(p.headers['x-request-id']).toBeUndefined();
+    expect(p.headers['x-request-id']).toMatch(UUID_RE);
     const d = decoder.requests[0]!;
     expect(d.json).toMatchObject({ max_tokens: 50, max_completion_tokens: 100, cache_hit_threshold: 0, min_tokens: 3 });
-    expect(d.headers['x-request-id']).toBeUndefined();
+    expect(d.headers['x-request-id']).toBe(p.headers['x-request-id']);
   });
 
   it('caps max_output_tokens for the responses API (upstream quirk fixed)', async () => {
@@ -144,7 +146,8 @@ describe('sglang', () => {
     const room = /"bootstrap_room":(\d+)/.exec(d.body)![1]!;
     expect(BigInt(room) > 2n ** 53n).toBe(true);
     expect(/"bootstrap_room":(\d+)/.exec(p.body)![1]).toBe(room);
-    expect(p.headers['x-request-id']).toBeUndefined();
+    expect(p.headers['x-request-id']).toMatch(UUID_RE);
+    expect(d.headers['x-request-id']).toBe(p.headers['x-request-id']);
   });
 
   it('survives a prefill that finishes after the decode (200, no crash), and shutdown waits for it', async () => {

@@ -38,9 +38,9 @@ function cachedTokens(body: Record<string, unknown>): unknown {
 }
 
 describe('nixlv2 prefill → decode', () => {
-  it.each([false, true])('sends exactly one prefill and one decode with the right fields (http:// prefix %s)', async (withScheme) => {
+  it('sends exactly one prefill and one decode with the right fields', async () => {
     await setup();
-    const target = withScheme ? `http://${prefiller.hostPort}` : prefiller.hostPort;
+    const target = prefiller.hostPort;
     const answer = await post(`${sidecar!.url}/v1/chat/completions`, { ...CHAT, stream_options: { include_usage: true }, min_tokens: 5 }, { 'x-prefiller-host-port': target });
     expect(answer.status).toBe(200);
     expect(prefiller.requests).toHaveLength(1);
@@ -74,18 +74,35 @@ describe('nixlv2 prefill → decode', () => {
     expect(cachedTokens(answer.json())).toBe(7);
   });
 
-  it('adds x-request-id after a client value, on both legs', async () => {
+  it('a well-formed client x-request-id is the id of both legs (exactly one header line each)', async () => {
     await setup();
-    await post(`${sidecar!.url}/v1/chat/completions`, CHAT, { 'x-prefiller-host-port': prefiller.hostPort, 'x-request-id': 'client-id' });
+    await post(`${sidecar!.url}/v1/chat/completions`, CHAT, { 'x-prefiller-host-port': prefiller.hostPort, 'x-request-id': 'client-id:1.a_b-c' });
     for (const seen of [prefiller.requests[0]!, decoder.requests[0]!]) {
-      const lines = seen.rawHeaders.filter((_v, i) => i % 2 === 0 && seen.rawHeaders[i]!.toLowerCase() === 'x-request-id').length;
-      expect(lines).toBe(2);
       const values = seen.rawHeaders.filter((_v, i) => i % 2 === 1 && seen.rawHeaders[i - 1]!.toLowerCase() === 'x-request-id');
-      expect(values[0]).toBe('client-id');
+      expect(values).toEqual(['client-id:1.a_b-c']);
     }
-    const prefillIds = prefiller.requests[0]!.rawHeaders.filter((_v, i) => i % 2 === 1 && prefiller.requests[0]!.rawHeaders[i - 1]!.toLowerCase() === 'x-request-id');
-    const decodeIds = decoder.requests[0]!.rawHeaders.filter((_v, i) => i % 2 === 1 && decoder.requests[0]!.rawHeaders[i - 1]!.toLowerCase() === 'x-request-id');
-    expect(prefillIds[1]).toBe(decodeIds[1]);
+    const line = sidecar!.logs.find((l) => l.msg === 'request');
+    expect(line).toMatchObject({ requestId: 'client-id:1.a_b-c', mode: 'pd', prefillTarget: prefiller.hostPort, status: 200 });
+    expect(typeof line!.prefillMs).toBe('number');
+    expect(typeof line!.decodeMs).toBe('number');
+  });
+
+  it('a malformed client x-request-id is replaced by a generated one on both legs', async () => {
+    await setup();
+    await post(`${sidecar!.url}/v1/chat/completions`, CHAT, { 'x-prefiller-host-port': prefiller.hostPort, 'x-request-id': 'bad id/../<script>' });
+    const p = prefiller.requests[0]!.headers['x-request-id'];
+    expect(p).toMatch(/^[0-9a-f-]{36}$/);
+    expect(decoder.requests[0]!.headers['x-request-id']).toBe(p);
+    expect(sidecar!.logs.find((l) => l.msg === 'request')).toMatchObject({ requestId: p, mode: 'pd' });
+  });
+
+  it('an http:// prefixed target is not host:port: 400, nothing is sent', async () => {
+    await setup();
+    const answer = await post(`${sidecar!.url}/v1/chat/completions`, CHAT, { 'x-prefiller-host-port': `http://${prefiller.hostPort}` });
+    expect(answer.status).toBe(400);
+    expect(answer.json()).toMatchObject({ error: { type: 'BadRequestError' } });
+    expect(prefiller.requests).toHaveLength(0);
+    expect(decoder.requests).toHaveLength(0);
   });
 
   it('passes kv_transfer_params through byte for byte (big integers, unknown keys, key order)', async () => {
@@ -120,12 +137,12 @@ describe('nixlv2 prefill → decode', () => {
     expect(sidecar!.logs.some((l) => l.msg === "warning: missing 'kv_transfer_params' field in prefiller response")).toBe(true);
   });
 
-  it.each(['not json', 'null', '[1]'])('answers 400 BadRequestError when the prefill 2xx body is %s', async (bad) => {
+  it.each(['not json', 'null', '[1]'])('answers 502 BadGateway when the prefill 2xx body is %s (the upstream is at fault, not the client)', async (bad) => {
     await setup();
     prefiller.handler = (_r, res) => sendJson(res, 200, bad);
     const answer = await post(`${sidecar!.url}/v1/chat/completions`, CHAT, { 'x-prefiller-host-port': prefiller.hostPort });
-    expect(answer.status).toBe(400);
-    expect(answer.json()).toMatchObject({ error: { type: 'BadRequestError', code: 400 } });
+    expect(answer.status).toBe(502);
+    expect(answer.json()).toMatchObject({ error: { type: 'BadGateway', code: 502 } });
     expect(decoder.requests).toHaveLength(0);
   });
 
