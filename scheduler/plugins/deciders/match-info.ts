@@ -7,17 +7,17 @@ const isCount = (value: unknown): value is number => typeof value === 'number' &
 
 /**
  * The endpoint's `PrefixCacheMatchInfo`, or undefined (logged as a warning, like upstream's error
- * log) when it is missing or not the expected shape.
+ * log, unless `warn` is false) when it is missing or not the expected shape.
  */
-export function readPrefixMatchInfo(ctx: SchedulingContext, endpoint: Endpoint, plugin: string): PrefixCacheMatchInfo | undefined {
+export function readPrefixMatchInfo(ctx: SchedulingContext, endpoint: Endpoint, plugin: string, warn = true): PrefixCacheMatchInfo | undefined {
   const raw = ctx.attributes.get<unknown>(endpoint, PREFIX_CACHE_MATCH_INFO);
   if (raw === undefined || raw === null) {
-    ctx.logger.warn({ plugin, endpoint: endpoint.name }, 'no prefix cache match info on the decode endpoint (is a prefix producer configured?)');
+    if (warn) ctx.logger.warn({ plugin, endpoint: endpoint.name }, 'no prefix cache match info on the decode endpoint (is a prefix producer configured?)');
     return undefined;
   }
   const info = raw as Partial<PrefixCacheMatchInfo>;
   if (typeof raw !== 'object' || !isCount(info.matchBlocks) || !isCount(info.blockSizeTokens)) {
-    ctx.logger.warn({ plugin, endpoint: endpoint.name }, 'wrong type of prefix cache match info');
+    if (warn) ctx.logger.warn({ plugin, endpoint: endpoint.name }, 'wrong type of prefix cache match info');
     return undefined;
   }
   return raw as PrefixCacheMatchInfo;
