@@ -1,14 +1,15 @@
 /** Both P/D profile handlers expose the decider's decision: on the result, the counter and the span. */
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { PREFIX_CACHE_MATCH_INFO } from '../../../../scheduler/framework/cycle-state.js';
-import type { Decider } from '../../../../scheduler/framework/plugins.js';
+import { isProfileHandler, type Decider } from '../../../../scheduler/framework/plugins.js';
 import { Scheduler } from '../../../../scheduler/framework/scheduler.js';
 import { EppMetrics } from '../../../../scheduler/metrics.js';
 import { AlwaysDisaggPdDecider } from '../../../../scheduler/plugins/deciders/always-disagg-pd-decider.js';
 import { PrefixBasedPdDecider } from '../../../../scheduler/plugins/deciders/prefix-based-pd-decider.js';
-import { DisaggProfileHandler } from '../../../../scheduler/plugins/profiles/disagg-profile-handler.js';
-import { PdProfileHandler } from '../../../../scheduler/plugins/profiles/pd-profile-handler.js';
-import { makeContext, makeEndpoint, makeRequest } from '../../helpers.js';
+import { DisaggProfileHandler, disaggProfileHandlerFactory } from '../../../../scheduler/plugins/profiles/disagg-profile-handler.js';
+import { PdProfileHandler, pdProfileHandlerFactory } from '../../../../scheduler/plugins/profiles/pd-profile-handler.js';
+import { createDefaultRegistry } from '../../../../scheduler/plugins/index.js';
+import { makeContext, makeEndpoint, makeHandle, makeRequest } from '../../helpers.js';
 import { profilesOf, roleProfile } from './fixtures.js';
 import { captureSpans } from './spans.js';
 
@@ -104,5 +105,26 @@ describe('reasons without a decider', () => {
     expect((await scheduler.schedule(contextWith([decodePod, prefillPod], 0), prompt(40))).pdDecision)
       .toEqual({ disaggregate: true, reason: 'threshold_met', estimates: { input_bytes: 160, non_cached_bytes: 160 } });
     expect(await byReason(metrics.pdDecision)).toEqual({ 'decode-only/short_input': 1, 'decode-only/cached': 1, 'prefill-decode/threshold_met': 1 });
+  });
+});
+
+describe('adaptive-pd-decider behind both handlers (built from config parameters)', () => {
+  const busyDecode = makeEndpoint({ name: 'decode-busy', role: 'decode', address: '10.3.0.5', metrics: { runningRequestsSize: 64, waitingQueueSize: 4, updatedAt: 1 } });
+  const idlePrefill = makeEndpoint({ name: 'prefill-idle', role: 'prefill', address: '10.3.0.6', metrics: { updatedAt: 1 } });
+
+  it.each([
+    ['disagg-profile-handler', disaggProfileHandlerFactory, { deciders: { prefill: 'adaptive' } }, 'disaggDecision'],
+    ['pd-profile-handler', pdProfileHandlerFactory, { deciderPluginName: 'adaptive' }, 'pdDecision'],
+  ] as const)('%s: protect_tpot on the result and in the counter', async (_name, factory, parameters, counterName) => {
+    const metrics = new EppMetrics();
+    const decider = createDefaultRegistry().create('adaptive-pd-decider', 'adaptive', { tpotSloMs: 50 }, { ...makeHandle(), metrics });
+    const handler = factory('h', parameters, { ...makeHandle({ plugins: { adaptive: decider } }), metrics });
+    if (!isProfileHandler(handler)) throw new Error('not a profile handler');
+    const ctx = makeContext([busyDecode, idlePrefill]);
+    for (const pod of [busyDecode, idlePrefill]) ctx.attributes.set(pod, PREFIX_CACHE_MATCH_INFO, { matchBlocks: 0, totalBlocks: 500, blockSizeTokens: 16 });
+    const result = await new Scheduler(handler, pd).schedule(ctx, prompt(8000));
+    expect(result.profileResults.get('prefill')?.targets).toEqual([idlePrefill]);
+    expect(result.pdDecision).toMatchObject({ disaggregate: true, reason: 'protect_tpot', estimates: { uncached_tokens: 8000 } });
+    expect(await byReason(metrics[counterName])).toEqual({ 'prefill-decode/protect_tpot': 1 });
   });
 });
