@@ -16,8 +16,9 @@ export class EppMetrics {
   readonly outputTokens: Histogram<'model_name' | 'target_model_name'>;
   readonly schedulerE2e: Histogram;
   readonly pluginDuration: Histogram<'extension_point' | 'plugin_type' | 'plugin_name'>;
-  readonly disaggDecision: Counter<'model_name' | 'decision_type'>;
-  readonly pdDecision: Counter<'model_name' | 'decision_type'>;
+  /** `reason`: the P/D decider's reason (docs/configuration.md lists them). */
+  readonly disaggDecision: Counter<'model_name' | 'decision_type' | 'reason'>;
+  readonly pdDecision: Counter<'model_name' | 'decision_type' | 'reason'>;
   readonly prefillFallback: Counter<'model_name' | 'reason'>;
   readonly readyPods: Gauge<'name'>;
   readonly pollErrors: Counter<'source_type'>;
@@ -49,8 +50,8 @@ export class EppMetrics {
     this.outputTokens = new Histogram({ name: 'inference_objective_output_tokens', help: 'Completion tokens per request (from usage).', labelNames: ['model_name', 'target_model_name'], buckets: tokenBuckets, registers });
     this.schedulerE2e = new Histogram({ name: 'inference_extension_scheduler_e2e_duration_seconds', help: 'Scheduling latency: data producers + profile runs + PreRequest.', buckets: LATENCY_BUCKETS, registers });
     this.pluginDuration = new Histogram({ name: 'inference_extension_plugin_duration_seconds', help: 'Latency of each plugin call.', labelNames: ['extension_point', 'plugin_type', 'plugin_name'], buckets: LATENCY_BUCKETS, registers });
-    this.disaggDecision = new Counter({ name: 'llm_d_inference_scheduler_disagg_decision_total', help: 'P/D decisions by type (decode-only, prefill-decode, …).', labelNames: ['model_name', 'decision_type'], registers });
-    this.pdDecision = new Counter({ name: 'llm_d_inference_scheduler_pd_decision_total', help: 'P/D decisions by type (deprecated pd-profile-handler name).', labelNames: ['model_name', 'decision_type'], registers });
+    this.disaggDecision = new Counter({ name: 'llm_d_inference_scheduler_disagg_decision_total', help: 'P/D decisions by type (decode-only, prefill-decode, …) and the decider\'s reason.', labelNames: ['model_name', 'decision_type', 'reason'], registers });
+    this.pdDecision = new Counter({ name: 'llm_d_inference_scheduler_pd_decision_total', help: 'P/D decisions by type and reason (deprecated pd-profile-handler name).', labelNames: ['model_name', 'decision_type', 'reason'], registers });
     this.prefillFallback = new Counter({ name: 'pd_router_prefill_unavailable_total', help: 'Requests that wanted a prefill pod but went decode-only because none was available.', labelNames: ['model_name', 'reason'], registers });
     this.readyPods = new Gauge({ name: 'inference_pool_ready_pods', help: 'Endpoints in the candidate set.', labelNames: ['name'], registers });
     this.pollErrors = new Counter({ name: 'llm_d_inference_scheduler_datalayer_poll_errors_total', help: 'Failed metric scrapes.', labelNames: ['source_type'], registers });

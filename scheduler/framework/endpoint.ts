@@ -22,6 +22,25 @@ export interface EndpointMetrics {
   updatedAt: number;
   /** True when the last good scrape is older than the staleness threshold. */
   stale: boolean;
+  /** vLLM's cumulative latency and token counters; absent until a scrape carried any of them. */
+  engineCounters?: EngineCounters;
+}
+
+/**
+ * Cumulative counters of one vLLM server, summed over its series (engines, models): histogram
+ * `_sum` (seconds) and `_count` pairs, and token counters. Only deltas between scrapes mean anything.
+ */
+export interface EngineCounters {
+  /** `vllm:time_to_first_token_seconds` */
+  readonly ttftSeconds: number;
+  readonly ttftCount: number;
+  /** `vllm:inter_token_latency_seconds`, else the older `vllm:time_per_output_token_seconds` */
+  readonly itlSeconds: number;
+  readonly itlCount: number;
+  /** `vllm:prompt_tokens_total` (cached and transferred tokens included) */
+  readonly promptTokens: number;
+  /** `vllm:generation_tokens_total` */
+  readonly generationTokens: number;
 }
 
 export interface Endpoint {

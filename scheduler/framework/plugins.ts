@@ -115,9 +115,12 @@ export interface DataProducer extends Plugin {
   produce(ctx: SchedulingContext, request: InferenceRequest, endpoints: readonly Endpoint[]): MaybePromise<void>;
 }
 
-/** P/D (or E/PD) decision for one request given the chosen decode endpoint. */
+/**
+ * P/D (or E/PD) decision for one request given the chosen decode endpoint: whether to run the
+ * stage, and why (a reason from the decider's small fixed set; see docs/configuration.md).
+ */
 export interface Decider extends Plugin {
-  disaggregate(ctx: SchedulingContext, request: InferenceRequest, decodeEndpoint: Endpoint | undefined): boolean;
+  decide(ctx: SchedulingContext, request: InferenceRequest, decodeEndpoint: Endpoint | undefined): PdDecision;
 }
 
 /** Plugins that declare which attributes they read, so missing producers can be injected. */
@@ -134,7 +137,7 @@ export const isProfileHandler = (p: Plugin): p is ProfileHandler => hasMethod(p,
 export const isPreRequest = (p: Plugin): p is PreRequest => hasMethod(p, 'preRequest');
 export const isResponseComplete = (p: Plugin): p is ResponseComplete => hasMethod(p, 'responseComplete');
 export const isDataProducer = (p: Plugin): p is DataProducer => hasMethod(p, 'produce') && Array.isArray((p as DataProducer).produces);
-export const isDecider = (p: Plugin): p is Decider => hasMethod(p, 'disaggregate');
+export const isDecider = (p: Plugin): p is Decider => hasMethod(p, 'decide');
 export const consumesOf = (p: Plugin): readonly string[] => {
   const consumes = (p as Partial<ConsumesAttributes>).consumes;
   return Array.isArray(consumes) ? consumes : [];

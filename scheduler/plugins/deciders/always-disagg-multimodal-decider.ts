@@ -1,9 +1,9 @@
 /**
  * `always-disagg-multimodal-decider`: run the encode stage (E/PD) when a chat message carries a
- * media content block — `type` ∈ {`image_url`, `video_url`, `input_audio`} (spec epp.md §2.3).
+ * media content block — `type` ∈ {`image_url`, `video_url`, `input_audio`}.
  * Text-only chat, completions and responses requests → false.
  *
- * No parameters.
+ * Reasons: `multimodal` (yes), `text_only` (no). No parameters.
  *
  * ```yaml
  * - type: always-disagg-multimodal-decider
@@ -13,7 +13,7 @@
  */
 import type { InferenceRequest } from '../../framework/request.js';
 import type { SchedulingContext } from '../../framework/cycle-state.js';
-import type { Decider } from '../../framework/plugins.js';
+import type { Decider, PdDecision } from '../../framework/plugins.js';
 import type { PluginFactory } from '../../framework/registry.js';
 
 export const ALWAYS_DISAGG_MULTIMODAL_DECIDER_TYPE = 'always-disagg-multimodal-decider';
@@ -30,12 +30,15 @@ export function hasMultimodalContent(request: InferenceRequest): boolean {
   return false;
 }
 
+const MULTIMODAL: PdDecision = Object.freeze({ disaggregate: true, reason: 'multimodal' });
+const TEXT_ONLY: PdDecision = Object.freeze({ disaggregate: false, reason: 'text_only' });
+
 export class AlwaysDisaggMultimodalDecider implements Decider {
   readonly type = ALWAYS_DISAGG_MULTIMODAL_DECIDER_TYPE;
   constructor(readonly name: string) {}
 
-  disaggregate(_ctx: SchedulingContext, request: InferenceRequest): boolean {
-    return hasMultimodalContent(request);
+  decide(_ctx: SchedulingContext, request: InferenceRequest): PdDecision {
+    return hasMultimodalContent(request) ? MULTIMODAL : TEXT_ONLY;
   }
 }
 

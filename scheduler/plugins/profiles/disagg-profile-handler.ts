@@ -1,6 +1,6 @@
 /**
- * `disagg-profile-handler`: the current llm-d P/D (and E/PD, E/P/D) profile handler
- * (spec epp.md §2.1). Decode always runs first; then an optional encode stage and an optional
+ * `disagg-profile-handler`: the current llm-d P/D (and E/PD, E/P/D) profile handler.
+ * Decode always runs first; then an optional encode stage and an optional
  * prefill stage, each gated by a decider that sees the chosen decode endpoint.
  *
  * Pick, one profile per call:
@@ -8,10 +8,12 @@
  * 2. decode found nothing → stop (ProcessResults answers 503 `no decode endpoint available: …`);
  * 3. encode profile configured and not decided yet → run it iff `deciders.encode` says so;
  * 4. prefill profile configured and not decided yet → run it iff `deciders.prefill` says so;
- * 5. done → count `llm_d_inference_scheduler_disagg_decision_total{model_name,decision_type}`.
+ * 5. done → count `llm_d_inference_scheduler_disagg_decision_total{model_name,decision_type,reason}`
+ *    (`reason`: the prefill decider's; `disabled` without one).
  * A stage whose decider said yes but whose profile found no endpoint is dropped: the request is
- * served without it (decode-only for prefill), logged and counted in
- * `pd_router_prefill_unavailable_total{reason}`.
+ * served without it (decode-only for prefill, reason `no_prefill_pod`), logged and counted in
+ * `pd_router_prefill_unavailable_total{reason}`. The prefill decision is on
+ * `SchedulingResult.pdDecision`.
  *
  * Its own PreRequest writes `x-prefiller-host-port` / `x-encoder-hosts-ports` (no separate
  * headers handler needed).
@@ -30,7 +32,8 @@
  *   parameters: {deciders: {prefill: prefix-based-pd-decider}}
  * ```
  *
- * Span per Pick: `llm_d.epp.disagg.profile_handler.pick` (spec tracing.md §2).
+ * Span per Pick: `llm_d.epp.disagg.profile_handler.pick`; the one that decides prefill (and the
+ * completing one) also carry `pd.decision.reason` and `pd.estimate.<name>`.
  */
 import { z } from 'zod';
 import type { Logger } from '../../../src/log.js';
@@ -46,7 +49,8 @@ import { parseParameters, tolerate, type PluginFactory } from '../../framework/r
 import type { EppMetrics } from '../../metrics.js';
 import { setDisaggHeaders } from '../prerequest/disagg-headers-handler.js';
 import {
-  decisionType, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider, stageDecisions,
+  DISABLED_DECISION, decisionType, finalPdDecision, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider,
+  setDecisionAttributes, stageDecisions,
 } from './disagg-shared.js';
 
 export const DISAGG_PROFILE_HANDLER_TYPE = 'disagg-profile-handler';
@@ -116,16 +120,20 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
       for (const { stage, profile, decider } of stages) {
         const configured = profiles.get(profile);
         if (!configured || results.has(profile) || decided.has(stage)) continue;
-        const run = decider?.disaggregate(ctx, request, decodeEndpoint) ?? false;
-        decided.set(stage, run);
-        span['llm_d.profile_handler.decision'] = `${run ? 'run' : 'skip'}_${stage}`;
-        if (run) return [configured];
+        const decision = decider ? decider.decide(ctx, request, decodeEndpoint) : DISABLED_DECISION;
+        decided.set(stage, decision);
+        if (stage === 'prefill') setDecisionAttributes(span, decision);
+        span['llm_d.profile_handler.decision'] = `${decision.disaggregate ? 'run' : 'skip'}_${stage}`;
+        if (decision.disaggregate) return [configured];
       }
       for (const { stage, profile } of stages) {
-        if (decided.get(stage) && !firstTarget(results.get(profile))) recordStageFallback(ctx, request, this.metrics, stage, profile);
+        if (decided.get(stage)?.disaggregate && !firstTarget(results.get(profile))) recordStageFallback(ctx, request, this.metrics, stage, profile);
       }
-      const decision = decisionType(firstTarget(results.get(this.encodeProfile)) !== undefined, firstTarget(results.get(this.prefillProfile)) !== undefined);
-      this.metrics?.disaggDecision.inc({ model_name: modelLabel(request), decision_type: decision });
+      const prefillUsed = firstTarget(results.get(this.prefillProfile)) !== undefined;
+      const decision = decisionType(firstTarget(results.get(this.encodeProfile)) !== undefined, prefillUsed);
+      const pd = finalPdDecision(decided.get('prefill'), prefillUsed);
+      setDecisionAttributes(span, pd);
+      this.metrics?.disaggDecision.inc({ model_name: modelLabel(request), decision_type: decision, reason: pd.reason });
       span['llm_d.profile_handler.decision'] = `complete_${decision}`;
       return [];
     });
@@ -136,10 +144,12 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
     if (!decode || decode.targets.length === 0) throw noDecodeEndpoint(ctx, this.decodeProfile, true);
     const profileResults = new Map<string, ProfileRunResult | null>([[this.decodeProfile, decode]]);
     const prefill = results.get(this.prefillProfile);
-    if (prefill && prefill.targets.length > 0) profileResults.set(this.prefillProfile, prefill);
+    const prefillUsed = prefill !== null && prefill !== undefined && prefill.targets.length > 0;
+    if (prefillUsed) profileResults.set(this.prefillProfile, prefill);
     const encode = results.get(this.encodeProfile);
     if (encode && encode.targets.length > 0) profileResults.set(this.encodeProfile, encode);
-    return { primaryProfileName: this.decodeProfile, profileResults };
+    const pdDecision = finalPdDecision(stageDecisions(ctx, this.name).get('prefill'), prefillUsed);
+    return { primaryProfileName: this.decodeProfile, profileResults, pdDecision };
   }
 
   preRequest(_ctx: SchedulingContext, request: InferenceRequest, result: SchedulingResult): void {

@@ -1,6 +1,7 @@
 /**
  * What the P/D profile handlers share: the decision type of a finished request, the decision
- * counters, the decode-failure error and a synchronous span helper for their Pick calls.
+ * counters, the final P/D decision and its span attributes, the decode-failure error and a
+ * synchronous span helper for their Pick calls.
  */
 import { SpanKind, markError, tracer, type Attributes } from '../../../src/telemetry/tracing.js';
 import type { Endpoint } from '../../framework/endpoint.js';
@@ -8,13 +9,13 @@ import type { InferenceRequest } from '../../framework/request.js';
 import type { SchedulingContext } from '../../framework/cycle-state.js';
 import { EPP_TRACER } from '../../framework/director.js';
 import { ConfigError, SchedulingError } from '../../framework/errors.js';
-import { isDecider, type Decider, type Plugin, type ProfileRunResult } from '../../framework/plugins.js';
+import { isDecider, type Decider, type PdDecision, type Plugin, type ProfileRunResult } from '../../framework/plugins.js';
 import type { PluginHandle } from '../../framework/registry.js';
 import type { EppMetrics } from '../../metrics.js';
 
 export type DecisionType = 'decode-only' | 'prefill-decode' | 'encode-decode' | 'encode-prefill-decode';
 
-/** `decision_type` from which optional stages produced a result (spec epp.md §2.1). */
+/** `decision_type` from which optional stages produced a result. */
 export function decisionType(encodeUsed: boolean, prefillUsed: boolean): DecisionType {
   if (encodeUsed) return prefillUsed ? 'encode-prefill-decode' : 'encode-decode';
   return prefillUsed ? 'prefill-decode' : 'decode-only';
@@ -50,15 +51,35 @@ export function firstTarget(result: ProfileRunResult | null | undefined): Endpoi
   return result?.targets[0];
 }
 
-/** Per-request record of which optional stages a handler already decided on (CycleState). */
-export function stageDecisions(ctx: SchedulingContext, handler: string): Map<string, boolean> {
+/** Per-request record of the decisions a handler already took, by stage (CycleState). */
+export function stageDecisions(ctx: SchedulingContext, handler: string): Map<string, PdDecision> {
   const key = `${handler}/stage-decisions`;
-  let decisions = ctx.state.get(key) as Map<string, boolean> | undefined;
+  let decisions = ctx.state.get(key) as Map<string, PdDecision> | undefined;
   if (!decisions) {
     decisions = new Map();
     ctx.state.set(key, decisions);
   }
   return decisions;
+}
+
+/** The decision of a stage with no decider (or no profile): never run. */
+export const DISABLED_DECISION: PdDecision = Object.freeze({ disaggregate: false, reason: 'disabled' });
+
+/**
+ * What actually happened to the prefill stage: the decider's decision, except that a yes whose
+ * prefill profile found no endpoint becomes `no_prefill_pod` (served decode-only), keeping the
+ * decider's estimates.
+ */
+export function finalPdDecision(wanted: PdDecision | undefined, prefillUsed: boolean): PdDecision {
+  if (!wanted) return DISABLED_DECISION;
+  if (wanted.disaggregate && !prefillUsed) return { disaggregate: false, reason: 'no_prefill_pod', ...(wanted.estimates ? { estimates: wanted.estimates } : {}) };
+  return wanted;
+}
+
+/** Span attributes of a P/D decision: `pd.decision.reason` and `pd.estimate.<name>` per estimate. */
+export function setDecisionAttributes(attributes: Attributes, decision: PdDecision): void {
+  attributes['pd.decision.reason'] = decision.reason;
+  for (const [name, value] of Object.entries(decision.estimates ?? {})) attributes[`pd.estimate.${name}`] = value;
 }
 
 /** Runs synchronous work in an INTERNAL span of the EPP tracer; `attributes` is written at the end. */

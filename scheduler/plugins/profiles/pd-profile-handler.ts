@@ -1,11 +1,13 @@
 /**
  * `pd-profile-handler`: llm-d's older P/D profile handler (deprecated upstream, still registered),
- * in both of its generations (spec epp.md §2.2, §2.5):
+ * in both of its generations:
  *
  * - **seed-era threshold form** (releases ≤ 0.5): `threshold` (bytes, default 0 = *always* P/D)
  *   and `hashBlockSize` (characters, default 64). Skip prefill iff the non-cached part of the user
  *   input is shorter than `threshold` bytes:
  *       nonCachedBytes = userInputBytes − cachedBytes;   prefill iff nonCachedBytes ≥ threshold
+ *   Reasons: `always` (threshold 0), `short_input` (the whole input is under the threshold),
+ *   `cached` (the non-cached part is), `threshold_met`; estimates `input_bytes`, `non_cached_bytes`.
  *   Upstream computed `cachedBytes = hit·hashBlockSize` from its prefix plugin's per-pod block hit
  *   count (minus one for a "model name" block). The modern equivalent used here reads the decode
  *   endpoint's PrefixCacheMatchInfo (approx-prefix-cache-producer): `cachedBytes =
@@ -22,10 +24,11 @@
  * decider form; else → threshold form with the seed-era default threshold 0 (always P/D), so a bare
  * `- type: pd-profile-handler` from a seed-era config loads and behaves as it did then.
  *
- * Both record `llm_d_inference_scheduler_pd_decision_total{model_name,decision_type}` once per
+ * Both record `llm_d_inference_scheduler_pd_decision_total{model_name,decision_type,reason}` once per
  * request with the *outcome*: `prefill-decode`, or `decode-only` when the decider said no or no
  * prefill endpoint was found (upstream counted `prefill-decode` before the prefill run, even when it
- * then failed). This handler has **no PreRequest**: pair it with `prefill-header-handler` (or
+ * then failed; the reason is then `no_prefill_pod`). The decision is on `SchedulingResult.pdDecision`.
+ * This handler has **no PreRequest**: pair it with `prefill-header-handler` (or
  * `disagg-headers-handler`) to set `x-prefiller-host-port`.
  *
  * `primaryPort` (1–65535, Istio < 1.28.1 data-parallel only): sets `x-data-parallel-host-port` to the
@@ -37,9 +40,11 @@
  *   parameters: {threshold: 100, hashBlockSize: 64}
  * ```
  *
- * Span per Pick: `llm_d.epp.pd.profile_handler.pick` (spec tracing.md §2).
+ * Span per Pick: `llm_d.epp.pd.profile_handler.pick`; the deciding and completing ones also carry
+ * `pd.decision.reason` and `pd.estimate.<name>`.
  */
 import { z } from 'zod';
+import type { Attributes } from '../../../src/telemetry/tracing.js';
 import type { Logger } from '../../../src/log.js';
 import { joinHostPort, type Endpoint } from '../../framework/endpoint.js';
 import type { InferenceRequest } from '../../framework/request.js';
@@ -47,22 +52,25 @@ import { PREFIX_CACHE_MATCH_INFO, type SchedulingContext } from '../../framework
 import { ConfigError } from '../../framework/errors.js';
 import {
   consumesOf, isDecider,
-  type ConsumesAttributes, type Decider, type ProfileHandler, type ProfileRunResult, type SchedulerProfile, type SchedulingResult,
+  type ConsumesAttributes, type Decider, type PdDecision, type ProfileHandler, type ProfileRunResult, type SchedulerProfile, type SchedulingResult,
 } from '../../framework/plugins.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { EppMetrics } from '../../metrics.js';
-import { AVERAGE_BYTES_PER_TOKEN, PREFIX_BASED_PD_DECIDER_TYPE } from '../deciders/prefix-based-pd-decider.js';
+import { PREFIX_BASED_PD_DECIDER_TYPE } from '../deciders/prefix-based-pd-decider.js';
 import { DATA_PARALLEL_HEADER } from '../../framework/director.js';
-import { readPrefixMatchInfo } from '../deciders/match-info.js';
+import { AVERAGE_BYTES_PER_TOKEN, readPrefixMatchInfo } from '../deciders/match-info.js';
 import { DEFAULT_DECODE_PROFILE, DEFAULT_PREFILL_PROFILE } from './disagg-profile-handler.js';
-import { firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider, stageDecisions, type DecisionType } from './disagg-shared.js';
+import {
+  finalPdDecision, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider, setDecisionAttributes, stageDecisions,
+  type DecisionType,
+} from './disagg-shared.js';
 
 export const PD_PROFILE_HANDLER_TYPE = 'pd-profile-handler';
 export const PD_PICK_SPAN = 'llm_d.epp.pd.profile_handler.pick';
 /** Seed-era default of `hashBlockSize` (characters per prefix hash block). */
 export const DEFAULT_HASH_BLOCK_SIZE = 64;
 
-/** The seed-era byte-threshold rule (spec epp.md §2.5). */
+/** The seed-era byte-threshold rule. */
 export interface ThresholdRule {
   /** Bytes of non-cached input that make P/D worth it; 0 = always P/D. */
   readonly threshold: number;
@@ -79,6 +87,8 @@ export interface PdProfileHandlerOptions {
   primaryPort?: number;
   metrics?: EppMetrics;
 }
+
+const ALWAYS: PdDecision = Object.freeze({ disaggregate: true, reason: 'always' });
 
 export class PdProfileHandler implements ProfileHandler, ConsumesAttributes {
   readonly type = PD_PROFILE_HANDLER_TYPE;
@@ -122,14 +132,15 @@ export class PdProfileHandler implements ProfileHandler, ConsumesAttributes {
       if (!decodeEndpoint || !prefill || results.has(this.prefillProfile) || decided.has('prefill')) {
         span['llm_d.profile_handler.decision'] = 'complete';
         span['llm_d.profile_handler.decode_failed'] = !decodeEndpoint;
-        if (decodeEndpoint) this.complete(ctx, request, results, decided.get('prefill') ?? false);
+        if (decodeEndpoint) this.complete(ctx, request, results, decided.get('prefill'), span);
         return [];
       }
-      const run = this.decider ? this.decider.disaggregate(ctx, request, decodeEndpoint) : this.thresholdSaysPrefill(ctx, request, decodeEndpoint);
-      decided.set('prefill', run);
-      if (!run) {
+      const decision = this.decider ? this.decider.decide(ctx, request, decodeEndpoint) : this.thresholdDecision(ctx, request, decodeEndpoint);
+      decided.set('prefill', decision);
+      setDecisionAttributes(span, decision);
+      if (!decision.disaggregate) {
         span['llm_d.profile_handler.decision'] = 'decode_only';
-        this.complete(ctx, request, results, false);
+        this.complete(ctx, request, results, decision, span);
         return [];
       }
       span['llm_d.profile_handler.decision'] = 'prefill_decode';
@@ -143,8 +154,10 @@ export class PdProfileHandler implements ProfileHandler, ConsumesAttributes {
     if (!decode || decode.targets.length === 0) throw noDecodeEndpoint(ctx, this.decodeProfile, true);
     const profileResults = new Map<string, ProfileRunResult | null>([[this.decodeProfile, this.primaryPort ? this.onPrimaryPort(request, decode) : decode]]);
     const prefill = results.get(this.prefillProfile);
-    if (prefill && prefill.targets.length > 0) profileResults.set(this.prefillProfile, prefill);
-    return { primaryProfileName: this.decodeProfile, profileResults };
+    const prefillUsed = prefill !== null && prefill !== undefined && prefill.targets.length > 0;
+    if (prefillUsed) profileResults.set(this.prefillProfile, prefill);
+    const pdDecision = finalPdDecision(stageDecisions(ctx, this.name).get('prefill'), prefillUsed);
+    return { primaryProfileName: this.decodeProfile, profileResults, pdDecision };
   }
 
   /** Start-up check against the configured profile names (called by the config loader). */
@@ -158,23 +171,29 @@ export class PdProfileHandler implements ProfileHandler, ConsumesAttributes {
   }
 
   /** Seed-era rule: prefill iff the non-cached bytes reach the threshold (threshold 0 = always). */
-  thresholdSaysPrefill(ctx: SchedulingContext, request: InferenceRequest, decodeEndpoint: Endpoint): boolean {
+  thresholdDecision(ctx: SchedulingContext, request: InferenceRequest, decodeEndpoint: Endpoint): PdDecision {
     const rule = this.threshold!;
-    if (rule.threshold <= 0) return true;
+    if (rule.threshold <= 0) return ALWAYS;
     const inputBytes = request.userInputBytes();
     const info = readPrefixMatchInfo(ctx, decodeEndpoint, this.name);
     const blockBytes = info && info.blockSizeTokens > 0 ? info.blockSizeTokens * AVERAGE_BYTES_PER_TOKEN : rule.hashBlockSize;
     const cachedBytes = (info?.matchBlocks ?? 0) * blockBytes;
     const nonCachedBytes = inputBytes - cachedBytes;
     ctx.logger.debug({ plugin: this.name, inputBytes, cachedBytes, nonCachedBytes, threshold: rule.threshold }, 'pd threshold decision');
-    return nonCachedBytes >= rule.threshold;
+    const estimates = { input_bytes: inputBytes, non_cached_bytes: nonCachedBytes };
+    if (nonCachedBytes >= rule.threshold) return { disaggregate: true, reason: 'threshold_met', estimates };
+    return { disaggregate: false, reason: inputBytes < rule.threshold ? 'short_input' : 'cached', estimates };
   }
 
-  private complete(ctx: SchedulingContext, request: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult | null>, prefillWanted: boolean): void {
+  private complete(
+    ctx: SchedulingContext, request: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult | null>, wanted: PdDecision | undefined, span: Attributes,
+  ): void {
     const prefillUsed = firstTarget(results.get(this.prefillProfile)) !== undefined;
-    if (prefillWanted && !prefillUsed) recordStageFallback(ctx, request, this.metrics, 'prefill', this.prefillProfile);
+    if (wanted?.disaggregate && !prefillUsed) recordStageFallback(ctx, request, this.metrics, 'prefill', this.prefillProfile);
     const decision: DecisionType = prefillUsed ? 'prefill-decode' : 'decode-only';
-    this.metrics?.pdDecision.inc({ model_name: modelLabel(request), decision_type: decision });
+    const pd = finalPdDecision(wanted, prefillUsed);
+    setDecisionAttributes(span, pd);
+    this.metrics?.pdDecision.inc({ model_name: modelLabel(request), decision_type: decision, reason: pd.reason });
   }
 
   /** Data-parallel (Istio < 1.28.1): route to the primary port, tell the sidecar the rank's port. */

@@ -6,19 +6,19 @@ function chatWith(...blocks: Array<Record<string, unknown>>) {
   return makeRequest({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'describe this' }, ...blocks] }] });
 }
 
-describe('always-disagg-multimodal-decider (§11 E/PD)', () => {
+describe('always-disagg-multimodal-decider', () => {
   const decider = new AlwaysDisaggMultimodalDecider('mm');
   const ctx = makeContext([]);
 
   it('text only → no encode', () => {
-    expect(decider.disaggregate(ctx, chatWith())).toBe(false);
-    expect(decider.disaggregate(ctx, makeRequest({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }))).toBe(false);
+    expect(decider.decide(ctx, chatWith())).toEqual({ disaggregate: false, reason: 'text_only' });
+    expect(decider.decide(ctx, makeRequest({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }))).toEqual({ disaggregate: false, reason: 'text_only' });
   });
 
   it('image, video or audio block → encode', () => {
-    expect(decider.disaggregate(ctx, chatWith({ type: 'image_url', image_url: { url: 'https://example.com/i.jpg' } }))).toBe(true);
-    expect(decider.disaggregate(ctx, chatWith({ type: 'video_url', video_url: { url: 'https://example.com/v.mp4' } }))).toBe(true);
-    expect(decider.disaggregate(ctx, chatWith({ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }))).toBe(true);
+    expect(decider.decide(ctx, chatWith({ type: 'image_url', image_url: { url: 'https://example.com/i.jpg' } }))).toEqual({ disaggregate: true, reason: 'multimodal' });
+    expect(decider.decide(ctx, chatWith({ type: 'video_url', video_url: { url: 'https://example.com/v.mp4' } }))).toEqual({ disaggregate: true, reason: 'multimodal' });
+    expect(decider.decide(ctx, chatWith({ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }))).toEqual({ disaggregate: true, reason: 'multimodal' });
   });
 
   it('completions and responses requests never carry media blocks', () => {

@@ -9,8 +9,8 @@ describe('always-disagg-pd-decider', () => {
     expect(isDecider(decider)).toBe(true);
     if (!isDecider(decider)) return;
     const endpoint = makeEndpoint({ name: 'd', role: 'decode' });
-    expect(decider.disaggregate(makeContext([endpoint]), makeRequest({ model: 'm', prompt: 'x' }), endpoint)).toBe(true);
-    expect(decider.disaggregate(makeContext([]), makeRequest({ model: 'm', prompt: 'x' }), undefined)).toBe(true);
+    expect(decider.decide(makeContext([endpoint]), makeRequest({ model: 'm', prompt: 'x' }), endpoint)).toEqual({ disaggregate: true, reason: 'always' });
+    expect(decider.decide(makeContext([]), makeRequest({ model: 'm', prompt: 'x' }), undefined)).toEqual({ disaggregate: true, reason: 'always' });
     expect(decider.name).toBe('always');
     expect(decider.type).toBe('always-disagg-pd-decider');
   });

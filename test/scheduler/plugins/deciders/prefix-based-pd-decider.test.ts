@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo } from '../../../../scheduler/framework/cycle-state.js';
 import { ConfigError } from '../../../../scheduler/framework/errors.js';
+import type { PdDecision } from '../../../../scheduler/framework/plugins.js';
 import { PrefixBasedPdDecider, prefixBasedPdDeciderFactory } from '../../../../scheduler/plugins/deciders/prefix-based-pd-decider.js';
 import { makeContext, makeEndpoint, makeHandle, makeRequest } from '../../helpers.js';
 
@@ -11,22 +12,24 @@ function promptOf(tokens: number) {
   return makeRequest({ model: 'm', prompt: 'abcd'.repeat(tokens) });
 }
 
-function decide(nonCachedTokens: number, inputTokens: number, info?: PrefixCacheMatchInfo | unknown, endpoint = decode): boolean {
+function decision(nonCachedTokens: number, inputTokens: number, info?: PrefixCacheMatchInfo | unknown, endpoint = decode): PdDecision {
   const ctx = makeContext([decode]);
   if (info !== undefined) ctx.attributes.set(decode, PREFIX_CACHE_MATCH_INFO, info);
-  return new PrefixBasedPdDecider('d', nonCachedTokens).disaggregate(ctx, promptOf(inputTokens), endpoint);
+  return new PrefixBasedPdDecider('d', nonCachedTokens).decide(ctx, promptOf(inputTokens), endpoint);
 }
+
+const decide = (...args: Parameters<typeof decision>): boolean => decision(...args).disaggregate;
 
 const hit = (matchBlocks: number, blockSizeTokens = 1, totalBlocks = 100): PrefixCacheMatchInfo => ({ matchBlocks, totalBlocks, blockSizeTokens });
 
-describe('prefix-based-pd-decider (spec epp.md §2.3, §11 Decider)', () => {
+describe('prefix-based-pd-decider', () => {
   it('nonCachedTokens 0 disables P/D, even for long uncached input', () => {
     expect(decide(0, 1000, hit(0))).toBe(false);
   });
 
   it('no decode endpoint → false', () => {
     const ctx = makeContext([]);
-    expect(new PrefixBasedPdDecider('d', 4).disaggregate(ctx, promptOf(100), undefined)).toBe(false);
+    expect(new PrefixBasedPdDecider('d', 4).decide(ctx, promptOf(100), undefined)).toEqual({ disaggregate: false, reason: 'no_decode_pod' });
   });
 
   it('input shorter than nonCachedTokens → false without reading match info', () => {
@@ -64,19 +67,27 @@ describe('prefix-based-pd-decider (spec epp.md §2.3, §11 Decider)', () => {
     ctx.attributes.set(decode, PREFIX_CACHE_MATCH_INFO, hit(1, 16));
     const request = makeRequest({ model: 'm', messages: [{ role: 'user', content: 'Hello' }] });
     expect(request.userInputBytes()).toBe(35);
-    expect(new PrefixBasedPdDecider('d', 16).disaggregate(ctx, request, decode)).toBe(false);
+    expect(new PrefixBasedPdDecider('d', 16).decide(ctx, request, decode).disaggregate).toBe(false);
   });
 
   it('counts token-id and string-array prompts (upstream counts them as 0, llm-d#860)', () => {
     const ctx = makeContext([decode]);
     ctx.attributes.set(decode, PREFIX_CACHE_MATCH_INFO, hit(0));
     const decider = new PrefixBasedPdDecider('d', 16);
-    expect(decider.disaggregate(ctx, makeRequest({ model: 'm', prompt: Array.from({ length: 16 }, (_, i) => i) }), decode)).toBe(true);
-    expect(decider.disaggregate(ctx, makeRequest({ model: 'm', prompt: ['abcd'.repeat(8), 'abcd'.repeat(8)] }), decode)).toBe(true);
+    expect(decider.decide(ctx, makeRequest({ model: 'm', prompt: Array.from({ length: 16 }, (_, i) => i) }), decode).disaggregate).toBe(true);
+    expect(decider.decide(ctx, makeRequest({ model: 'm', prompt: ['abcd'.repeat(8), 'abcd'.repeat(8)] }), decode).disaggregate).toBe(true);
   });
 
   it('declares that it reads PrefixCacheMatchInfo (so the loader injects a producer)', () => {
     expect(new PrefixBasedPdDecider('d', 1).consumes).toEqual([PREFIX_CACHE_MATCH_INFO]);
+  });
+
+  it('every outcome carries its reason and the token counts it compared', () => {
+    expect(decision(0, 1000, hit(0))).toEqual({ disaggregate: false, reason: 'disabled' });
+    expect(decision(10, 9)).toEqual({ disaggregate: false, reason: 'short_input', estimates: { input_tokens: 9 } });
+    expect(decision(4, 100)).toEqual({ disaggregate: false, reason: 'no_match_info', estimates: { input_tokens: 100 } });
+    expect(decision(17, 20, hit(4))).toEqual({ disaggregate: false, reason: 'cached', estimates: { input_tokens: 20, non_cached_tokens: 16 } });
+    expect(decision(16, 20, hit(4))).toEqual({ disaggregate: true, reason: 'threshold_met', estimates: { input_tokens: 20, non_cached_tokens: 16 } });
   });
 
   describe('factory', () => {

@@ -77,7 +77,7 @@ describe('disagg-profile-handler Pick (spec epp.md §2.1, §11 Disagg Pick)', ()
 
   it('does not ask a decider twice for the same request', () => {
     let calls = 0;
-    const counting: Decider = { type: 't', name: 'counting', disaggregate: () => (calls++, false) };
+    const counting: Decider = { type: 't', name: 'counting', decide: () => (calls++, { disaggregate: false, reason: 'never' }) };
     const h = new DisaggProfileHandler('h', { prefillDecider: counting });
     const ctx = makeContext([decodePod]);
     const results = new Map([['decode', run(decodePod)]]);
@@ -113,7 +113,7 @@ describe('disagg-profile-handler through the Scheduler', () => {
     for (const pod of [prefillPod, decodePod]) second.attributes.set(pod, PREFIX_CACHE_MATCH_INFO, { matchBlocks: 20, totalBlocks: 20, blockSizeTokens: 1 });
     const dResult = await scheduler.schedule(second, request);
     expect([...dResult.profileResults.keys()]).toEqual(['decode']);
-    expect(await counter(metrics, 'disaggDecision')).toEqual({ 'm/prefill-decode': 1, 'm/decode-only': 1 });
+    expect(await counter(metrics, 'disaggDecision')).toEqual({ 'm/prefill-decode/threshold_met': 1, 'm/decode-only/cached': 1 });
   });
 
   it('long request after a short one → P/D', async () => {
@@ -132,7 +132,7 @@ describe('disagg-profile-handler through the Scheduler', () => {
     const { logger, records } = captureLogger('info');
     const result = await scheduler.schedule(makeContext([decodePod], logger), prompt(100));
     expect([...result.profileResults.keys()]).toEqual(['decode']);
-    expect(await counter(metrics, 'disaggDecision')).toEqual({ 'm/decode-only': 1 });
+    expect(await counter(metrics, 'disaggDecision')).toEqual({ 'm/decode-only/no_prefill_pod': 1 });
     expect(await counter(metrics, 'prefillFallback')).toEqual({ 'm/no_prefill_endpoint': 1 });
     expect(records.some((r) => String(r.msg).includes('no prefill endpoint'))).toBe(true);
   });
@@ -156,7 +156,7 @@ describe('disagg-profile-handler through the Scheduler', () => {
 
     const noEncoder = await scheduler.schedule(makeContext([decodePod, prefillPod]), image);
     expect([...noEncoder.profileResults.keys()].sort()).toEqual(['decode', 'prefill']);
-    expect(await counter(metrics, 'disaggDecision')).toEqual({ 'm/encode-prefill-decode': 1, 'm/prefill-decode': 1 });
+    expect(await counter(metrics, 'disaggDecision')).toEqual({ 'm/encode-prefill-decode/always': 1, 'm/prefill-decode/always': 1 });
     expect(await counter(metrics, 'prefillFallback')).toEqual({ 'm/no_encode_endpoint': 1 });
   });
 });

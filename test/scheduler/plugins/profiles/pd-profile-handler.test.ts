@@ -110,7 +110,7 @@ describe('pd-profile-handler through the Scheduler', () => {
 
   it('primaryPort: routes to ip:primaryPort and tells the sidecar the rank port', async () => {
     const rank = makeEndpoint({ name: 'decode-0-rank-1', role: 'decode', address: '10.2.0.9', port: 8001 });
-    const scheduler = new Scheduler(new PdProfileHandler('pd', { primaryPort: 8000, decider: { type: 't', name: 'never', disaggregate: () => false } }), pd);
+    const scheduler = new Scheduler(new PdProfileHandler('pd', { primaryPort: 8000, decider: { type: 't', name: 'never', decide: () => ({ disaggregate: false, reason: 'never' }) } }), pd);
     const request = makeRequest({ model: 'm', prompt: 'x' });
     const result = await scheduler.schedule(makeContext([rank]), request);
     expect(result.profileResults.get('decode')!.targets[0]!.hostPort).toBe('10.2.0.9:8000');

@@ -229,8 +229,8 @@ describe('match info for the P/D decider (epp.md §4 quirk, llm-d/llm-d#1466)', 
     expect(ctx.attributes.get(cached!, PREFIX_CACHE_MATCH_INFO)).toEqual({ matchBlocks: 3, totalBlocks: 4, blockSizeTokens: BLOCK, inputTokens: 4 * BLOCK });
     expect(ctx.attributes.get(cold!, PREFIX_CACHE_MATCH_INFO)).toEqual({ matchBlocks: 0, totalBlocks: 4, blockSizeTokens: BLOCK, inputTokens: 4 * BLOCK });
     const decider = new PrefixBasedPdDecider('decider', 8);
-    expect(decider.disaggregate(ctx, req, cached)).toBe(false); // 16 − 12 = 4 < 8
-    expect(decider.disaggregate(ctx, req, cold)).toBe(true); // 16 − 0 ≥ 8
+    expect(decider.decide(ctx, req, cached).disaggregate).toBe(false); // 16 − 12 = 4 < 8
+    expect(decider.decide(ctx, req, cold).disaggregate).toBe(true); // 16 − 0 ≥ 8
   });
 
   it('in a loaded P/D config the decider sees the precise match of the chosen decode pod (no approximate producer injected)', async () => {
