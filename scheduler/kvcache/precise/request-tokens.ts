@@ -5,14 +5,14 @@
  *
  *  - `local` (default): the model's own tokenizer and chat template, in process (a worker thread),
  *    from local directories only (src/tokenization/prompt-tokens.ts). This is what vLLM computes.
- *  - `simulated`: `pd-router sim`'s tokenizer (simulator.md §1: regex split, FNV-1a-32 ids, chat
+ *  - `simulated`: `pd-router sim`'s tokenizer (src/tokenization/simulated.ts: regex split, FNV-1a-32 ids, chat
  *    flattened as `### role: text`), so the EPP matches simulators that have no real tokenizer.
  *
  * Either rejects with a TokenizationError when the request cannot be tokenized; the scorer then
  * scores every endpoint 0.
  */
 import type { CompletionsBody, InferenceBody } from '../../../src/openai/types.js';
-import { tokenizeChat, tokenizeText } from '../../../src/sim/tokenizer.js';
+import { tokenizeChat, tokenizeText } from '../../../src/tokenization/simulated.js';
 import { TokenizationError } from '../../../src/tokenization/errors.js';
 import { PromptTokenizer } from '../../../src/tokenization/prompt-tokens.js';
 import type { TokenizerConfig } from './config.js';
