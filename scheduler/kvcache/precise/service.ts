@@ -11,29 +11,36 @@
  * `index_not_ready`. `close()` releases everything, also mid-start.
  */
 import { Registry } from 'prom-client';
-import { RootKeys, blockKeys, type BlockKey } from '../../../src/kvblock/keys.js';
+import { RootKeys, type BlockKey } from '../../../src/kvblock/keys.js';
 import type { Logger } from '../../../src/log.js';
 import type { InferenceBody } from '../../../src/openai/types.js';
+import { OVERLOADED, TokenizationError } from '../../../src/tokenization/errors.js';
+import type { TokenStream } from '../../../src/tokenization/token-stream.js';
 import { withSpan } from '../../../src/telemetry/tracing.js';
 import type { Endpoint } from '../../framework/endpoint.js';
 import { createKvBlockIndex } from '../index/config.js';
 import { KvCacheMetrics, instrumentIndex } from '../index/metrics.js';
 import type { KvBlockIndex } from '../index/types.js';
 import type { PrecisePrefixConfig } from './config.js';
-import { KV_CACHE_TRACER, matchPrefix, type PrefixMatchResult } from './read-path.js';
+import { ParityMonitor } from './parity.js';
+import { precisePrefixMetrics, type PrecisePrefixMetrics } from './metrics.js';
+import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkResult } from './read-path.js';
 import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.js';
 import { SpeculativeEntries } from './speculative.js';
+import { BytesPerToken, type Pending } from './token-estimate.js';
 import { KvEventWritePath } from './write-path.js';
 
 const START_RETRY_MS = 5000;
 
 /** Why a request got no prefix scores (span attribute `llm_d.scorer.result`). */
-export type MatchOutcome = 'scored' | 'index_not_ready' | 'tokenization_failed' | 'no_full_block' | 'lookup_failed';
+export type MatchOutcome = 'scored' | 'index_not_ready' | 'tokenization_failed' | 'overloaded' | 'no_full_block' | 'lookup_failed';
 
 export interface RequestMatch extends PrefixMatchResult {
   readonly outcome: MatchOutcome;
-  /** Prompt tokens, when the request was tokenized. */
+  /** Prompt tokens (exact + estimated), when the request was tokenized. */
   readonly tokenCount?: number;
+  /** What was estimated, when the walk stopped early (for observePromptTokens). */
+  readonly estimate?: Pending;
 }
 
 export interface PrecisePrefixCacheOptions {
@@ -55,6 +62,7 @@ interface Running {
   readonly index: KvBlockIndex;
   readonly writePath: KvEventWritePath;
   readonly speculative: SpeculativeEntries | undefined;
+  readonly parity: ParityMonitor;
 }
 
 /** One KvCacheMetrics per registry: a second precise cache shares the first one's series. */
@@ -73,7 +81,9 @@ const EMPTY: PrefixMatchResult = { keys: [], scores: new Map(), cachedBlocks: ne
 
 export class PrecisePrefixCache {
   readonly metrics: KvCacheMetrics;
+  readonly precise: PrecisePrefixMetrics;
   readonly tokenizer: RequestTokenizer;
+  readonly bytesPerToken = new BytesPerToken();
   private readonly roots: RootKeys;
   private readonly logger: Logger;
   private readonly name: string;
@@ -89,8 +99,10 @@ export class PrecisePrefixCache {
   constructor(readonly config: PrecisePrefixConfig, private readonly options: PrecisePrefixCacheOptions) {
     this.logger = options.logger;
     this.name = options.name ?? 'precise-prefix-cache';
-    this.metrics = kvCacheMetrics(options.registry ?? new Registry());
-    this.tokenizer = options.tokenizer ?? createRequestTokenizer(config.tokenizer);
+    const registry = options.registry ?? new Registry();
+    this.metrics = kvCacheMetrics(registry);
+    this.precise = precisePrefixMetrics(registry);
+    this.tokenizer = options.tokenizer ?? createRequestTokenizer(config.tokenizer, config.tokenizerPool);
     this.roots = new RootKeys(config.hashSeed);
   }
 
@@ -113,29 +125,79 @@ export class PrecisePrefixCache {
     this.running?.writePath.sync();
   }
 
-  /** Tokenize → keys → one index lookup filtered to `endpointKeys` (`ip:port`). Never rejects. */
+  /**
+   * Tokenize → keys → index lookups filtered to `endpointKeys` (`ip:port`), stopping at the first
+   * block no candidate holds (read-path.ts); the untokenized rest is estimated. Never rejects.
+   */
   async match(model: string, body: InferenceBody, endpointKeys: readonly string[]): Promise<RequestMatch> {
     const running = this.running;
     if (running === undefined) return { ...EMPTY, outcome: 'index_not_ready' };
-    let tokens: ArrayLike<number>;
+    let stream: TokenStream;
     try {
-      tokens = await withSpan(KV_CACHE_TRACER, 'llm_d.kv_cache.tokenize', { attributes: { 'gen_ai.request.model': model, 'llm_d.kv_cache.tokenizer': this.tokenizer.kind } }, async (span) => {
-        const ids = await this.tokenizer.tokenize(model, body);
-        span.setAttribute('llm_d.kv_cache.token_count', ids.length);
-        return ids;
+      stream = await withSpan(KV_CACHE_TRACER, 'llm_d.kv_cache.tokenize', { attributes: { 'gen_ai.request.model': model, 'llm_d.kv_cache.tokenizer': this.tokenizer.kind } }, () => this.tokenizer.stream(model, body));
+    } catch (err) {
+      return this.notTokenized(model, err);
+    }
+    const inner = stream;
+    const tagged: TokenStream = {
+      next: () => inner.next().catch((err: unknown) => {
+        throw err instanceof TokenizationError ? err : new TokenizationError('encode', (err as Error).message, { cause: err });
+      }),
+      rest: () => inner.rest(),
+    };
+    let walk: WalkResult;
+    try {
+      walk = await walkPrefix(running.index, model, tagged, {
+        blockSize: this.config.blockSize, root: this.roots.get(model), endpointKeys, weights: this.config.tierWeights,
+        estimateRest: (rest) => rest.knownTokens + this.bytesPerToken.estimate(model, rest.textBytes),
       });
     } catch (err) {
-      this.warnTokenization(model, err);
-      return { ...EMPTY, outcome: 'tokenization_failed' };
-    }
-    const keys = blockKeys(tokens, this.config.blockSize, this.roots.get(model));
-    if (keys.length === 0) return { ...EMPTY, outcome: 'no_full_block', tokenCount: tokens.length };
-    try {
-      return { ...(await matchPrefix(running.index, model, tokens.length, keys, endpointKeys, this.config.tierWeights)), outcome: 'scored', tokenCount: tokens.length };
-    } catch (err) {
+      if (err instanceof TokenizationError) return this.notTokenized(model, err);
       this.logger.warn({ err: (err as Error).message, plugin: this.name }, 'precise prefix-cache lookup failed: scoring 0');
-      return { ...EMPTY, keys, outcome: 'lookup_failed', tokenCount: tokens.length };
+      return { ...EMPTY, outcome: 'lookup_failed' };
     }
+    const tokenCount = walk.exactTokens + walk.estimatedTokens;
+    this.precise.tokens.inc({ kind: 'tokenized' }, walk.exactTokens);
+    if (walk.estimatedTokens > 0) this.precise.tokens.inc({ kind: 'estimated' }, walk.estimatedTokens);
+    const estimate: Pending | undefined = walk.restBytes > 0
+      ? { model, knownTokens: tokenCount - this.bytesPerToken.estimate(model, walk.restBytes), restBytes: walk.restBytes, estimated: this.bytesPerToken.estimate(model, walk.restBytes) }
+      : undefined;
+    const { keys, scores, cachedBlocks } = walk;
+    if (walk.totalBlocks === 0) return { ...EMPTY, outcome: 'no_full_block', tokenCount };
+    return { keys, scores, cachedBlocks, outcome: 'scored', tokenCount, ...(estimate ? { estimate } : {}) };
+  }
+
+  /**
+   * The pod's real prompt token count for a request this service matched (ResponseComplete):
+   * teaches the bytes-per-token ratio and records the estimate's error. No-op when nothing was
+   * estimated.
+   */
+  observePromptTokens(match: RequestMatch, promptTokens: number): void {
+    if (match.estimate === undefined) return;
+    const sample = this.bytesPerToken.observe(match.estimate, promptTokens);
+    if (sample === undefined) return;
+    this.precise.estimateError.observe({ model: sample.model }, Math.abs(sample.error));
+    this.precise.bytesPerToken.set({ model: sample.model }, this.bytesPerToken.ratio(sample.model));
+    this.logger.debug({ plugin: this.name, model: sample.model, error: sample.error, actualTokens: sample.actualTokens }, 'precise prefix-cache: tail estimate vs usage.prompt_tokens');
+  }
+
+  /** A completed request routed to `pod`: a parity sample, one in `parity.sampleEvery`. */
+  checkParity(model: string, pod: string, match: RequestMatch): void {
+    if (match.outcome === 'scored') this.running?.parity.observe(model, pod, match.keys);
+  }
+
+  /** The parity ratio over a model's recent samples (undefined before any). */
+  parityRatio(model: string): number | undefined {
+    return this.running?.parity.ratio(model);
+  }
+
+  private notTokenized(model: string, err: unknown): RequestMatch {
+    if ((err as { code?: unknown }).code === OVERLOADED) {
+      this.precise.skipped.inc({ reason: 'overloaded' });
+      return { ...EMPTY, outcome: 'overloaded' };
+    }
+    this.warnTokenization(model, err);
+    return { ...EMPTY, outcome: 'tokenization_failed' };
   }
 
   /** With `speculativeIndexing`: records `pods` (`ip:port`) as holding `keys` for the speculative TTL. */
@@ -199,7 +261,8 @@ export class PrecisePrefixCache {
       endpoints: this.options.endpoints ?? (() => []), pollIntervalMs: this.options.pollIntervalMs,
     });
     const speculative = config.speculativeIndexing ? new SpeculativeEntries(index, config.speculativeTtlMs, logger) : undefined;
-    const running: Running = { index, writePath, speculative };
+    const parity = new ParityMonitor(index, config.parity, this.precise, logger);
+    const running: Running = { index, writePath, speculative, parity };
     try {
       this.boundAddress = await writePath.start();
     } catch (err) {
@@ -221,6 +284,7 @@ export class PrecisePrefixCache {
 }
 
 async function shutdown(running: Running, closeIndex = true): Promise<void> {
+  await running.parity.close();
   await running.writePath.close();
   await running.speculative?.close();
   if (closeIndex) await running.index.close();

@@ -17,7 +17,11 @@
  * full block, or when it cannot be tokenized. Category: affinity; llm-d's profiles weigh it 2–3.
  *
  * PreRequest (only with `speculativeIndexing`): records the primary and `prefill` targets as
- * holding the keys for `speculativeTTL`.
+ * holding the keys that were tokenized for `speculativeTTL`.
+ *
+ * ResponseComplete: the pod's `usage.prompt_tokens` teaches the service's bytes-per-token estimate
+ * of untokenized prompt tails, and a sample of completed requests is checked for parity (did the
+ * pod's KV events confirm our keys?).
  *
  * The plugin is a thin adapter: the index, event subscriber and processor, tokenizer and
  * speculative entries belong to the PrecisePrefixCache service (scheduler/kvcache/precise/),
@@ -39,7 +43,7 @@ import { withSpan, type Span } from '../../../src/telemetry/tracing.js';
 import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo, type SchedulingContext } from '../../framework/cycle-state.js';
 import { EPP_TRACER } from '../../framework/director.js';
 import type { Endpoint } from '../../framework/endpoint.js';
-import type { DataProducer, PreRequest, Scorer, SchedulingResult } from '../../framework/plugins.js';
+import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, Scorer, SchedulingResult } from '../../framework/plugins.js';
 import type { PluginFactory } from '../../framework/registry.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import { parsePrecisePrefixConfig, type PrecisePrefixConfig } from '../../kvcache/precise/config.js';
@@ -58,11 +62,13 @@ interface RequestState {
   abandoned: boolean;
 }
 
-export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreRequest {
+export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreRequest, ResponseComplete {
   readonly type = PRECISE_PREFIX_CACHE_SCORER_TYPE;
   readonly category: ScorerCategory = 'affinity';
   readonly produces = [PREFIX_CACHE_MATCH_INFO] as const;
   readonly cache: PrecisePrefixCache;
+  /** The match of each request in flight, for the response's usage (dropped with the request). */
+  private readonly matches = new WeakMap<InferenceRequest, RequestMatch>();
 
   constructor(readonly name: string, readonly config: PrecisePrefixConfig, options: PrecisePrefixCacheOptions) {
     this.cache = new PrecisePrefixCache(config, { name, ...options });
@@ -109,6 +115,17 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     this.cache.speculate(match.keys, [...pods]);
   }
 
+  /** The pod's usage.prompt_tokens teaches the tail estimate; a completed request may be a parity sample. */
+  responseComplete(request: InferenceRequest, response: ResponseInfo, targets: readonly Endpoint[]): void {
+    const match = this.matches.get(request);
+    if (match === undefined) return;
+    this.matches.delete(request);
+    const promptTokens = response.usage?.promptTokens;
+    if (promptTokens !== undefined) this.cache.observePromptTokens(match, promptTokens);
+    const target = targets[0];
+    if (response.completed && target !== undefined) this.cache.checkParity(request.targetModel, target.hostPort, match);
+  }
+
   close(): Promise<void> {
     return this.cache.close();
   }
@@ -121,6 +138,7 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     const promise = this.match(request, candidates).then((match) => {
       if (!progress.abandoned) {
         progress.match = match;
+        this.matches.set(request, match);
         for (const endpoint of candidates) {
           const info: PrefixCacheMatchInfo = { matchBlocks: match.cachedBlocks.get(endpoint.hostPort) ?? 0, totalBlocks: match.keys.length, blockSizeTokens: this.config.blockSize, inputTokens: match.tokenCount };
           ctx.attributes.set(endpoint, PREFIX_CACHE_MATCH_INFO, info);
