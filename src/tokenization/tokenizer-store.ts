@@ -141,7 +141,8 @@ export class TokenizerStore {
       encoder.encode(tokenizerPath, texts, addSpecialTokens);
     let affixes: Promise<SpecialAffixes | undefined> | undefined;
     const specialAffixes = (): Promise<SpecialAffixes | undefined> => {
-      affixes ??= Promise.all([encode([AFFIX_PROBE], false), encode([AFFIX_PROBE], true)]).then(([[plain], [withSpecial]]) => {
+      // One call after the other: a pool with a queue of one must not refuse its own probe.
+      affixes ??= (async () => [await encode([AFFIX_PROBE], false), await encode([AFFIX_PROBE], true)] as const)().then(([[plain], [withSpecial]]) => {
         const at = indexOfRun(withSpecial!, plain!);
         if (at < 0) return undefined;
         return { prefix: withSpecial!.slice(0, at), suffix: withSpecial!.slice(at + plain!.length) };
