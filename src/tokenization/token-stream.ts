@@ -8,7 +8,7 @@
  * Chunks concatenate to exactly the ids of a whole-text encode: text is cut at the same places
  * segmented-encoder.ts cuts it (atomic added tokens and provably safe points), and pieces are
  * encoded in order in batches that grow geometrically (first ~`firstChars` characters, then
- * twice as many each call) — a short prompt is one batch, a long uncached one stops early.
+ * four times as many each call) — a short prompt is one batch, a long uncached one stops early.
  */
 export interface TokenStreamRest {
   /** Ids of the rest that need no encoding (atomic added tokens, special-token suffix). */
@@ -24,8 +24,13 @@ export interface TokenStream {
   rest(): TokenStreamRest;
 }
 
-/** Default size of the first batch, in UTF-16 units (about 1k tokens of English). */
-export const FIRST_BATCH_CHARS = 4096;
+/**
+ * Default size of the first batch, in UTF-16 units (about 4k tokens of English): a typical cached
+ * system prompt and the start of what follows it fit, so an uncached document behind it costs one
+ * batch. Later batches grow ×4: a long, fully cached conversation costs few worker round trips.
+ */
+export const FIRST_BATCH_CHARS = 16384;
+const GROWTH = 4;
 
 const NOTHING_LEFT: TokenStreamRest = { knownTokens: 0, textBytes: 0 };
 
@@ -43,7 +48,7 @@ export class IdsStream implements TokenStream {
     const end = Math.min(this.ids.length, this.offset + this.size);
     const chunk = Array.prototype.slice.call(this.ids, this.offset, end) as number[];
     this.offset = end;
-    this.size *= 2;
+    this.size *= GROWTH;
     return chunk;
   }
 
@@ -103,7 +108,7 @@ export class PieceStream implements TokenStream {
       }
     }
     this.index = to;
-    this.budget *= 2;
+    this.budget *= GROWTH;
     const ids = await this.encode(this.pieces, from, to);
     if (this.prefixSent || this.prefix.length === 0) return ids;
     this.prefixSent = true;
