@@ -11,8 +11,9 @@
  *
  * For each: decision latency p50/p99 (sequential decisions), CPU per decision (process.cpuUsage:
  * all threads, tokenizer workers included) and decisions per CPU-second (= per core), with the
- * tokenizer pool at 1 worker and at every core; and `full` — the previous behaviour (tokenize the
- * whole prompt, hash every block, one lookup) — for comparison.
+ * tokenizer pool at 1 worker and at every core; and `full` — tokenize the whole prompt (same
+ * segment cache), hash every block, one lookup, no scoring — for comparison. Every prompt's unique
+ * part is new text (no piece of it was seen before).
  *
  *   npx tsc -p tsconfig.json && node dist/bench/epp-long.js [--quick]
  */
@@ -70,11 +71,11 @@ function prompt(shape: Shape, tokens: number, iteration: number): { body: Infere
       messages.push({ role: 'user', content: textOf(10 + t, Math.round(history * 0.4 / turns)) });
       messages.push({ role: 'assistant', content: textOf(50 + t, Math.round(history * 0.6 / turns)) });
     }
-    messages.push({ role: 'user', content: textOf(1000 + iteration, wordsFor(tokens * 0.03)) });
+    messages.push({ role: 'user', content: textOf(tokens * 1000 + iteration, wordsFor(tokens * 0.03)) });
   } else {
     messages = [
       { role: 'system', content: textOf(2, wordsFor(2000)) },
-      { role: 'user', content: textOf(5000 + iteration, wordsFor(tokens - 2000)) },
+      { role: 'user', content: textOf(tokens * 1000 + 500 + iteration, wordsFor(tokens - 2000)) },
     ];
   }
   const body = { api: 'chat_completions', body: { model: MODEL, messages } as ChatCompletionsBody } as InferenceBody;

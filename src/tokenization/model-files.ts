@@ -1,6 +1,6 @@
 /**
  * Where a model's tokenizer lives on local disk, and the small files beside it that rendering
- * needs (prefix-cache.md §2.1, §3). A router must never reach a model hub at run time, so models
+ * needs. A router must never reach a model hub at run time, so models
  * are found only in directories the operator configured:
  *
  *  1. an explicit `modelDirs[model]` (like llm-d's `modelTokenizerMap`);

@@ -1,5 +1,5 @@
 /**
- * Structured request body → the token ids vLLM will see (prefix-cache.md §1 steps 2–3). Shared by
+ * Structured request body → the token ids vLLM will see. Shared by
  * the EPP's precise prefix-cache scorer and the simulator's `--tokenizer` mode.
  *
  *  - chat: render with the model's chat template (chat-template.ts), tokenize without special

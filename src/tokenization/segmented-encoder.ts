@@ -57,7 +57,11 @@ export class SegmentedEncoder {
     const pieces = tokenizer.splitter.split(text, this.chunkChars);
     const encodePieces = async (all: ReadonlyArray<string | number>, from: number, to: number): Promise<Uint32Array> =>
       concatenate(all, await this.encodeRuns(tokenizer, all, from, to), from, to);
-    return new PieceStream(pieces, encodePieces, affixes?.prefix, affixes?.suffix, firstChars);
+    const cache = this.cache;
+    await cache.ready();
+    const namespace = this.namespace(tokenizer.tokenizerPath);
+    const known = (piece: string): boolean => cache.has(cache.key(namespace, piece));
+    return new PieceStream(pieces, encodePieces, affixes?.prefix, affixes?.suffix, firstChars, known);
   }
 
   /** The ids of each ordinary run in pieces[from, to): from the cache, the others encoded in one call. */

@@ -9,6 +9,9 @@
  * segmented-encoder.ts cuts it (atomic added tokens and provably safe points), and pieces are
  * encoded in order in batches that grow geometrically (first ~`firstChars` characters, then
  * four times as many each call) — a short prompt is one batch, a long uncached one stops early.
+ * Pieces whose ids the segment cache already holds (text seen before: a conversation's history, a
+ * shared system prompt) do not count against a batch's size: a batch takes every such leading
+ * piece for free, then ~`firstChars` of new text — where a cached prefix usually ends.
  */
 export interface TokenStreamRest {
   /** Ids of the rest that need no encoding (atomic added tokens, special-token suffix). */
@@ -25,11 +28,10 @@ export interface TokenStream {
 }
 
 /**
- * Default size of the first batch, in UTF-16 units (about 4k tokens of English): a typical cached
- * system prompt and the start of what follows it fit, so an uncached document behind it costs one
- * batch. Later batches grow ×4: a long, fully cached conversation costs few worker round trips.
+ * Default size of the first batch's new text, in UTF-16 units (about 250 tokens of English; text
+ * seen before is free). Later batches grow ×4, so a long prompt costs few worker round trips.
  */
-export const FIRST_BATCH_CHARS = 16384;
+export const FIRST_BATCH_CHARS = 1024;
 const GROWTH = 4;
 
 const NOTHING_LEFT: TokenStreamRest = { knownTokens: 0, textBytes: 0 };
@@ -60,6 +62,9 @@ export class IdsStream implements TokenStream {
 /** Encodes pieces[from, to) (each an ordinary run or an atomic id) into one id array. */
 export type PieceEncoder = (pieces: ReadonlyArray<string | number>, from: number, to: number) => Promise<Uint32Array>;
 
+/** Whether a run's ids are already known (segment cache): such pieces cost nothing to include. */
+export type PieceKnown = (piece: string) => boolean;
+
 /** Split text, encoded batch by batch in order. */
 export class PieceStream implements TokenStream {
   private index = 0;
@@ -76,6 +81,7 @@ export class PieceStream implements TokenStream {
     private readonly prefix: Uint32Array = new Uint32Array(0),
     private readonly suffix: Uint32Array = new Uint32Array(0),
     firstChars = FIRST_BATCH_CHARS,
+    private readonly known?: PieceKnown,
   ) {
     this.budget = Math.max(1, firstChars);
     for (const piece of pieces) {
@@ -103,7 +109,7 @@ export class PieceStream implements TokenStream {
         chars += 1;
         this.atomicLeft--;
       } else {
-        chars += piece.length;
+        if (this.known === undefined || !this.known(piece)) chars += piece.length;
         this.bytesLeft -= Buffer.byteLength(piece, 'utf8');
       }
     }

@@ -1,5 +1,5 @@
 /**
- * Loaded tokenizers by model name (prefix-cache.md §3): an LRU of 20 (llm-d's default), with
+ * Loaded tokenizers by model name: an LRU of 20 (llm-d's default), with
  * single-flight loading — concurrent first requests for a model share one load instead of each
  * parsing a multi-megabyte tokenizer.json (llm-d/llm-d-kv-cache#191). Models are found only in
  * local directories (model-files.ts); a model that is not there is remembered as missing for a

@@ -1,5 +1,5 @@
 /**
- * Parameters of `precise-prefix-cache-scorer` (prefix-cache.md §8) → a validated config with
+ * Parameters of `precise-prefix-cache-scorer` → a validated config with
  * llm-d's defaults. Errors are ConfigErrors naming `parameters.<path>`; unknown keys are ignored
  * with a warning (llm-d decodes plugin parameters leniently).
  *

@@ -1,6 +1,6 @@
 /**
- * A request → the token ids its model server will see, the first step of the precise read path
- * (prefix-cache.md §1 steps 2–3). The ids must equal the engine's, or no request key ever matches
+ * A request → the token ids its model server will see, the first step of the precise read path.
+ * The ids must equal the engine's, or no request key ever matches
  * an event's.
  *
  *  - `local` (default): the model's own tokenizer and chat template, in process (a pool of worker

@@ -92,7 +92,10 @@ describe.each([QWEN3, LLAMA31])('%s', (model) => {
     const next = prng(5);
     const document = text(next, 3000);
     const body: InferenceBody = { api: 'chat_completions', body: { model, messages: [{ role: 'user', content: document }] } as ChatCompletionsBody };
-    const whole = (await prompts.tokenizeRequest(model, body)).tokens;
+    // A separate tokenizer for the reference: text seen before costs nothing to the walk (segment cache).
+    const reference = new PromptTokenizer({ searchDirs: [await ensureModels()], segmentCacheBytes: 0 });
+    const whole = (await reference.tokenizeRequest(model, body)).tokens;
+    await reference.close();
     const index = new MemoryKvBlockIndex();
     const walk = await walkPrefix(index, model, await prompts.streamRequest(model, body), {
       blockSize: BLOCK, root: rootKey('', model), endpointKeys: [POD], weights: DEFAULT_TIER_WEIGHTS,
