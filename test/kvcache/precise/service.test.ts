@@ -2,8 +2,7 @@
  * The PrecisePrefixCache service through the scorer plugin: back-pressure (a pool of one worker
  * and a queue of one: concurrent requests beyond it are scored without precise prefix, counted),
  * the tail estimate learning from the response's usage.prompt_tokens (real Qwen3 tokenizer), and parity — the metric
- * stays 1 when the pod's events carry our keys and drops (with a warning) when its block size
- * differs.
+ * stays 1 when the pod's events carry our keys and drops (with a warning) when they never yield them.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { blockKeys, rootKey } from '../../../src/kvblock/keys.js';
@@ -126,7 +125,7 @@ describe('parity', () => {
     expect(KEYS).toHaveLength(4);
   });
 
-  it('drops, with a warning, when the pod\'s block size differs from ours', async () => {
+  it('drops, with a warning, when the pod\'s events never yield our keys (engine blocks smaller than ours, one per event)', async () => {
     const metrics = new EppMetrics();
     const { logger, records } = captureLogger();
     const plugin = await build({ parity: { sampleEvery: 1, delay: '10ms' } }, { ...makeHandle({ logger }), metrics });
