@@ -46,7 +46,12 @@ import type { Endpoint } from '../../framework/endpoint.js';
 import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, Scorer, SchedulingResult } from '../../framework/plugins.js';
 import type { PluginFactory } from '../../framework/registry.js';
 import type { InferenceRequest } from '../../framework/request.js';
+import type { KvEventProcessor } from '../../kvcache/events/processor.js';
+import type { KvEventSubscriber } from '../../kvcache/events/subscriber.js';
+import type { KvCacheMetrics } from '../../kvcache/index/metrics.js';
+import type { KvBlockIndex } from '../../kvcache/index/types.js';
 import { parsePrecisePrefixConfig, type PrecisePrefixConfig } from '../../kvcache/precise/config.js';
+import type { RequestTokenizer } from '../../kvcache/precise/request-tokens.js';
 import { PrecisePrefixCache, type PrecisePrefixCacheOptions, type RequestMatch } from '../../kvcache/precise/service.js';
 import type { ScorerCategory } from './common.js';
 
@@ -74,12 +79,13 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     this.cache = new PrecisePrefixCache(config, { name, ...options });
   }
 
-  get index() { return this.cache.index; }
-  get processor() { return this.cache.writePath?.processor; }
-  get subscriber() { return this.cache.writePath?.subscriber; }
-  get boundAddress() { return this.cache.boundAddress; }
-  get metrics() { return this.cache.metrics; }
-  get tokenizer() { return this.cache.tokenizer; }
+  /** The service's parts, for tests and diagnostics (undefined before it started). */
+  get index(): KvBlockIndex | undefined { return this.cache.index; }
+  get processor(): KvEventProcessor | undefined { return this.cache.writePath?.processor; }
+  get subscriber(): KvEventSubscriber | undefined { return this.cache.writePath?.subscriber; }
+  get boundAddress(): string | undefined { return this.cache.boundAddress; }
+  get metrics(): KvCacheMetrics { return this.cache.metrics; }
+  get tokenizer(): RequestTokenizer { return this.cache.tokenizer; }
 
   start(): Promise<void> {
     return this.cache.start();
