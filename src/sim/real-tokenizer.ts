@@ -13,57 +13,31 @@
  * prompts: encoded with special tokens (vLLM's defaults); id prompts are used as given. Generated
  * answer text is still split by the simulated tokenizer (the ids are never decoded).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import type { ChatCompletionsBody } from '../openai/types.js';
 import { TokenizationError } from '../tokenization/errors.js';
+import { resolveTokenizerDir as findTokenizerDir, TOKENIZER_FILE } from '../tokenization/model-files.js';
 import { PromptTokenizer } from '../tokenization/prompt-tokens.js';
 import { ConfigError } from './config.js';
 import { simError } from './failures.js';
 import type { PromptInput } from './request.js';
 import type { Tokenized } from './tokenizer.js';
 
-const TOKENIZER_FILE = 'tokenizer.json';
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The directory holding tokenizer.json: `dir` itself, or the snapshot of a hub cache model
- * directory (`refs/main`, else the only/newest snapshot with a tokenizer). Throws ConfigError.
+ * directory (resolved by src/tokenization/model-files.ts). Throws ConfigError.
  */
 export function resolveTokenizerDir(dir: string): string {
-  if (!isDirectory(dir)) throw new ConfigError(`tokenizer: directory "${dir}" does not exist`);
-  if (isFile(join(dir, TOKENIZER_FILE))) return dir;
-  let ref = '';
+  let isDirectory = false;
   try {
-    ref = readFileSync(join(dir, 'refs', 'main'), 'utf8').trim();
+    isDirectory = statSync(dir).isDirectory();
   } catch {
-    // no refs/main: look at the snapshots
+    // missing
   }
-  if (ref && !ref.includes('/') && isFile(join(dir, 'snapshots', ref, TOKENIZER_FILE))) return join(dir, 'snapshots', ref);
-  let best: { path: string; mtime: number } | undefined;
-  for (const name of isDirectory(join(dir, 'snapshots')) ? readdirSync(join(dir, 'snapshots')) : []) {
-    const path = join(dir, 'snapshots', name);
-    if (!isFile(join(path, TOKENIZER_FILE))) continue;
-    const mtime = statSync(join(path, TOKENIZER_FILE)).mtimeMs;
-    if (!best || mtime > best.mtime) best = { path, mtime };
-  }
-  if (best) return best.path;
-  throw new ConfigError(`tokenizer: no ${TOKENIZER_FILE} in "${dir}" (nor in a Hugging Face cache snapshot under it)`);
+  if (!isDirectory) throw new ConfigError(`tokenizer: directory "${dir}" does not exist`);
+  const resolved = findTokenizerDir(dir);
+  if (resolved === undefined) throw new ConfigError(`tokenizer: no ${TOKENIZER_FILE} in "${dir}" (nor in a Hugging Face cache snapshot under it)`);
+  return resolved;
 }
 
 /** A real tokenizer for one simulator: prompts → ids, async (worker thread). */

@@ -1,6 +1,6 @@
 /**
  * Turns an OpenAI chat request into the conversation vLLM hands to the chat template
- * (prefix-cache.md §2.3). Block keys match only if our rendered text equals vLLM's, so this
+ * Block keys match only if our rendered text equals vLLM's, so this
  * follows vLLM's `parse_chat_messages` + `_postprocess_messages`, not the OpenAI wire shape:
  *
  *  - content: null → no parts; a string → one text part. "string"-format templates get the text

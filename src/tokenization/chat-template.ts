@@ -1,5 +1,5 @@
 /**
- * Renders a chat request to the prompt text vLLM would build (prefix-cache.md §2), in process
+ * Renders a chat request to the prompt text vLLM would build, in process
  * with `@huggingface/jinja` — no Python.
  *
  * Template choice (transformers' `get_chat_template`, as vLLM uses it): the request's

@@ -3,7 +3,10 @@
  * simulator) treat any of these as "no tokens": the request is still routed, just without a
  * prefix-cache score.
  */
-export type TokenizationErrorCode = 'model_not_found' | 'tokenizer_load' | 'template' | 'unsupported';
+export type TokenizationErrorCode = 'model_not_found' | 'tokenizer_load' | 'template' | 'unsupported' | 'encode' | 'overloaded';
+
+/** The tokenizer pool's queue is full: the caller should go on without tokens rather than wait. */
+export const OVERLOADED = 'overloaded';
 
 export class TokenizationError extends Error {
   override readonly name: string = 'TokenizationError';

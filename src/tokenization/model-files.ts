@@ -1,6 +1,6 @@
 /**
  * Where a model's tokenizer lives on local disk, and the small files beside it that rendering
- * needs (prefix-cache.md §2.1, §3). A router must never reach a model hub at run time, so models
+ * needs. A router must never reach a model hub at run time, so models
  * are found only in directories the operator configured:
  *
  *  1. an explicit `modelDirs[model]` (like llm-d's `modelTokenizerMap`);
@@ -12,7 +12,8 @@
  * Model names come from client requests, so a name that could escape a search directory is
  * refused rather than joined into a path.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -61,20 +62,53 @@ export function hubCacheName(model: string): string {
   return `models--${model.split('/').join('--')}`;
 }
 
-/** The snapshot of an HF cache model directory: `refs/main`, else the newest snapshot with a tokenizer. */
-async function hubSnapshot(modelDir: string): Promise<string | undefined> {
-  const ref = (await readFile(join(modelDir, 'refs', 'main'), 'utf8').catch(() => '')).trim();
-  if (ref && isSafeModelName(ref) && (await isFile(join(modelDir, 'snapshots', ref, TOKENIZER_FILE)))) {
+function isFileSync(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The snapshot of a Hugging Face cache model directory (`models--org--name`): the one `refs/main`
+ * names, else the newest snapshot holding a tokenizer.json; undefined when there is none.
+ * Synchronous: it runs when a tokenizer is first loaded (a few `stat`s), and the simulator's
+ * start-up path needs it synchronously.
+ */
+export function hubSnapshot(modelDir: string): string | undefined {
+  let ref = '';
+  try {
+    ref = readFileSync(join(modelDir, 'refs', 'main'), 'utf8').trim();
+  } catch {
+    // no refs/main: look at the snapshots
+  }
+  if (ref && isSafeModelName(ref) && !ref.includes('/') && isFileSync(join(modelDir, 'snapshots', ref, TOKENIZER_FILE))) {
     return join(modelDir, 'snapshots', ref);
   }
-  const names = await readdir(join(modelDir, 'snapshots')).catch(() => [] as string[]);
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(modelDir, 'snapshots'));
+  } catch {
+    return undefined;
+  }
   let best: { dir: string; mtime: number } | undefined;
   for (const name of names) {
     const dir = join(modelDir, 'snapshots', name);
-    const info = await stat(join(dir, TOKENIZER_FILE)).catch(() => undefined);
-    if (info?.isFile() && (!best || info.mtimeMs > best.mtime)) best = { dir, mtime: info.mtimeMs };
+    try {
+      const info = statSync(join(dir, TOKENIZER_FILE));
+      if (info.isFile() && (!best || info.mtimeMs > best.mtime)) best = { dir, mtime: info.mtimeMs };
+    } catch {
+      // no tokenizer in this snapshot
+    }
   }
   return best?.dir;
+}
+
+/** `dir` itself when it holds tokenizer.json, else the snapshot of a hub cache model directory. */
+export function resolveTokenizerDir(dir: string): string | undefined {
+  if (isFileSync(join(dir, TOKENIZER_FILE))) return dir;
+  return hubSnapshot(dir);
 }
 
 /** The directory holding `model`'s tokenizer.json, or undefined when no configured place has it. */
@@ -84,7 +118,7 @@ export async function findModelDir(model: string, locations: ModelLocations): Pr
   if (isSafeModelName(model)) {
     for (const root of locations.searchDirs ?? []) {
       for (const cacheDir of [join(root, hubCacheName(model)), join(root, 'hub', hubCacheName(model))]) {
-        const snapshot = await hubSnapshot(cacheDir);
+        const snapshot = hubSnapshot(cacheDir);
         if (snapshot) return snapshot;
       }
       if (await isFile(join(root, model, TOKENIZER_FILE))) return join(root, model);

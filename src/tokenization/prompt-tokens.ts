@@ -1,5 +1,5 @@
 /**
- * Structured request body → the token ids vLLM will see (prefix-cache.md §1 steps 2–3). Shared by
+ * Structured request body → the token ids vLLM will see. Shared by
  * the EPP's precise prefix-cache scorer and the simulator's `--tokenizer` mode.
  *
  *  - chat: render with the model's chat template (chat-template.ts), tokenize without special
@@ -17,6 +17,7 @@ import { ChatTemplates, type ChatTemplatesOptions } from './chat-template.js';
 import { TokenizationError } from './errors.js';
 import type { SegmentCacheStats } from './segment-cache.js';
 import { SegmentedEncoder, type SegmentedEncoderOptions } from './segmented-encoder.js';
+import { IdsStream, type TokenStream } from './token-stream.js';
 import { TokenizerStore, type TokenizerStoreOptions } from './tokenizer-store.js';
 
 export interface PromptTokenizerOptions extends TokenizerStoreOptions, SegmentedEncoderOptions, ChatTemplatesOptions {
@@ -56,6 +57,26 @@ export class PromptTokenizer {
     }
   }
 
+  /**
+   * The request's ids as a stream (token-stream.ts), for callers that may stop early; the chunks
+   * concatenate to `tokenizeRequest`'s tokens. `firstChars` sizes the first batch.
+   */
+  async streamRequest(model: string, request: InferenceBody, firstChars?: number): Promise<TokenStream> {
+    switch (request.api) {
+      case 'chat_completions':
+      case 'responses': {
+        const body = request.api === 'responses' ? responsesAsChat(request.body) : request.body;
+        const tokenizer = await this.store.get(model);
+        return this.segmented.stream(tokenizer, this.templates.render(body, tokenizer.config), false, firstChars);
+      }
+      case 'completions': {
+        const prompt = completionPrompt(request.body.prompt);
+        if (typeof prompt === 'string') return this.segmented.stream(await this.store.get(model), prompt, true, firstChars);
+        return new IdsStream(prompt, firstChars === undefined ? undefined : Math.ceil(firstChars / 4));
+      }
+    }
+  }
+
   /** The rendered prompt text of a chat request. */
   async renderChat(model: string, body: ChatCompletionsBody): Promise<string> {
     const tokenizer = await this.store.get(model);
@@ -83,15 +104,20 @@ export class PromptTokenizer {
   }
 
   private async tokenizeCompletion(model: string, prompt: CompletionsBody['prompt']): Promise<TokenizedPrompt> {
-    const first: unknown = Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] !== 'number' ? prompt[0] : prompt;
+    const first = completionPrompt(prompt);
     if (typeof first === 'string') {
       return { tokens: await this.segmented.encode(await this.store.get(model), first, true), text: first };
     }
-    if (Array.isArray(first) && first.every((id) => Number.isInteger(id) && id >= 0)) {
-      return { tokens: Uint32Array.from(first as number[]) };
-    }
-    throw new TokenizationError('unsupported', 'completion prompt is neither text nor token ids');
+    return { tokens: first };
   }
+}
+
+/** The first prompt of a completions body (each prompt is its own sequence): text or ids. */
+function completionPrompt(prompt: CompletionsBody['prompt']): string | Uint32Array {
+  const first: unknown = Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] !== 'number' ? prompt[0] : prompt;
+  if (typeof first === 'string') return first;
+  if (Array.isArray(first) && first.every((id) => Number.isInteger(id) && id >= 0)) return Uint32Array.from(first as number[]);
+  throw new TokenizationError('unsupported', 'completion prompt is neither text nor token ids');
 }
 
 /**

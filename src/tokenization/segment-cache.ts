@@ -57,6 +57,11 @@ export class SegmentCache {
     return `${namespace}\u0000${hasher.h64ToString(text)}:${text.length}`;
   }
 
+  /** Whether `key` is held (no statistics, no promotion). */
+  has(key: string): boolean {
+    return this.young.has(key) || this.old.has(key);
+  }
+
   get(key: string): Uint32Array | undefined {
     const young = this.young.get(key);
     if (young !== undefined) {

@@ -10,6 +10,7 @@
  * prefix/suffix, or whose text cannot be split, are encoded whole.
  */
 import { SegmentCache, type SegmentCacheStats } from './segment-cache.js';
+import { IdsStream, PieceStream, type TokenStream } from './token-stream.js';
 import type { ModelTokenizer } from './tokenizer-store.js';
 
 /** Pieces up to this length are looked up by text before hashing: templates repeat them ("\n"). */
@@ -36,17 +37,42 @@ export class SegmentedEncoder {
 
   async encode(tokenizer: ModelTokenizer, text: string, addSpecialTokens: boolean): Promise<Uint32Array> {
     const affixes = addSpecialTokens ? await tokenizer.specialAffixes() : undefined;
-    const cache = this.cache;
-    if (!tokenizer.splitter || !cache || (addSpecialTokens && !affixes)) {
+    if (!tokenizer.splitter || !this.cache || (addSpecialTokens && !affixes)) {
       return (await tokenizer.encode([text], addSpecialTokens))[0]!;
     }
+    const pieces = tokenizer.splitter.split(text, this.chunkChars);
+    const runs = await this.encodeRuns(tokenizer, pieces, 0, pieces.length);
+    return concatenate(pieces, runs, 0, pieces.length, affixes?.prefix, affixes?.suffix);
+  }
+
+  /**
+   * The same ids as `encode`, produced batch by batch (token-stream.ts) so the caller can stop
+   * early. A tokenizer whose text cannot be split is encoded whole on the first call.
+   */
+  async stream(tokenizer: ModelTokenizer, text: string, addSpecialTokens: boolean, firstChars?: number): Promise<TokenStream> {
+    const affixes = addSpecialTokens ? await tokenizer.specialAffixes() : undefined;
+    if (!tokenizer.splitter || !this.cache || (addSpecialTokens && !affixes)) {
+      return new IdsStream((await tokenizer.encode([text], addSpecialTokens))[0]!, Number.MAX_SAFE_INTEGER);
+    }
+    const pieces = tokenizer.splitter.split(text, this.chunkChars);
+    const encodePieces = async (all: ReadonlyArray<string | number>, from: number, to: number): Promise<Uint32Array> =>
+      concatenate(all, await this.encodeRuns(tokenizer, all, from, to), from, to);
+    const cache = this.cache;
     await cache.ready();
     const namespace = this.namespace(tokenizer.tokenizerPath);
-    const pieces = tokenizer.splitter.split(text, this.chunkChars);
+    const known = (piece: string): boolean => cache.has(cache.key(namespace, piece));
+    return new PieceStream(pieces, encodePieces, affixes?.prefix, affixes?.suffix, firstChars, known);
+  }
+
+  /** The ids of each ordinary run in pieces[from, to): from the cache, the others encoded in one call. */
+  private async encodeRuns(tokenizer: ModelTokenizer, pieces: ReadonlyArray<string | number>, from: number, to: number): Promise<Array<Uint32Array | undefined>> {
+    const cache = this.cache!;
+    await cache.ready();
+    const namespace = this.namespace(tokenizer.tokenizerPath);
     const runs = new Array<Uint32Array | undefined>(pieces.length);
     const short = new Map<string, Uint32Array>();
     const missing = new Map<string, { text: string; at: number[] }>();
-    for (let i = 0; i < pieces.length; i++) {
+    for (let i = from; i < to; i++) {
       const piece = pieces[i]!;
       if (typeof piece === 'number') continue;
       const seen = piece.length <= SHORT_PIECE ? short.get(piece) : undefined;
@@ -77,7 +103,7 @@ export class SegmentedEncoder {
         for (const i of at) runs[i] = tokens;
       }
     }
-    return concatenate(pieces, runs, affixes?.prefix, affixes?.suffix);
+    return runs;
   }
 
   stats(): SegmentCacheStats | undefined {
@@ -98,19 +124,21 @@ export class SegmentedEncoder {
   }
 }
 
-/** prefix ‖ (each piece: its atomic id, or its run's ids) ‖ suffix. */
+/** prefix ‖ (each piece of pieces[from, to): its atomic id, or its run's ids) ‖ suffix. */
 function concatenate(
   pieces: ReadonlyArray<string | number>,
   runs: ReadonlyArray<Uint32Array | undefined>,
+  from: number,
+  to: number,
   prefix: Uint32Array = new Uint32Array(0),
   suffix: Uint32Array = new Uint32Array(0),
 ): Uint32Array {
   let length = prefix.length + suffix.length;
-  for (let i = 0; i < pieces.length; i++) length += typeof pieces[i] === 'number' ? 1 : runs[i]!.length;
+  for (let i = from; i < to; i++) length += typeof pieces[i] === 'number' ? 1 : runs[i]!.length;
   const out = new Uint32Array(length);
   out.set(prefix);
   let offset = prefix.length;
-  for (let i = 0; i < pieces.length; i++) {
+  for (let i = from; i < to; i++) {
     const piece = pieces[i]!;
     if (typeof piece === 'number') {
       out[offset++] = piece;

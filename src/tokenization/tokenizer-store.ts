@@ -1,5 +1,5 @@
 /**
- * Loaded tokenizers by model name (prefix-cache.md §3): an LRU of 20 (llm-d's default), with
+ * Loaded tokenizers by model name: an LRU of 20 (llm-d's default), with
  * single-flight loading — concurrent first requests for a model share one load instead of each
  * parsing a multi-megabyte tokenizer.json (llm-d/llm-d-kv-cache#191). Models are found only in
  * local directories (model-files.ts); a model that is not there is remembered as missing for a
@@ -141,7 +141,8 @@ export class TokenizerStore {
       encoder.encode(tokenizerPath, texts, addSpecialTokens);
     let affixes: Promise<SpecialAffixes | undefined> | undefined;
     const specialAffixes = (): Promise<SpecialAffixes | undefined> => {
-      affixes ??= Promise.all([encode([AFFIX_PROBE], false), encode([AFFIX_PROBE], true)]).then(([[plain], [withSpecial]]) => {
+      // One call after the other: a pool with a queue of one must not refuse its own probe.
+      affixes ??= (async () => [await encode([AFFIX_PROBE], false), await encode([AFFIX_PROBE], true)] as const)().then(([[plain], [withSpecial]]) => {
         const at = indexOfRun(withSpecial!, plain!);
         if (at < 0) return undefined;
         return { prefix: withSpecial!.slice(0, at), suffix: withSpecial!.slice(at + plain!.length) };

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CONFIG_FIELDS } from '../../src/sim/config-fields.js';
+import { resolveTokenizerDir } from '../../src/tokenization/model-files.js';
 import { ensureModels, QWEN3 } from '../helpers/models.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
@@ -45,6 +46,8 @@ function writeConfig(overrides: PreciseOverrides): string {
     (precise.indexerConfig as Record<string, unknown>).kvBlockIndexConfig = { inMemoryConfig: null, redisConfig: { address: overrides.redis } };
   }
   precise.tokenizer = overrides.tokenizer;
+  // Every completed request is a parity sample, checked half a second after its response.
+  precise.parity = { sampleEvery: 1, delay: '500ms' };
   const file = join(mkdtempSync(join(tmpdir(), 'precise-e2e-')), 'epp.json');
   writeFileSync(file, JSON.stringify(config));
   return file;
@@ -224,9 +227,44 @@ describe('precise prefix-cache routing, in-memory index', () => {
     const scenario: Scenario = { model: MODEL, stack: stack!, writer: stack!, reader: stack! };
     await primeEvents(scenario);
     await multiTurn(scenario);
+    // Parity: the sims' events carry exactly the keys the EPP computed for the requests it routed.
+    await until(async () => (await eppMetric(stack!, 'pd_router_precise_prefix_parity_samples_total', { model: MODEL })) >= 3, 'parity samples');
+    expect(await eppMetric(stack!, 'pd_router_precise_prefix_parity_ratio', { model: MODEL })).toBe(1);
     expect(await eppMetric(stack!, 'llm_d_kv_cache_index_size')).toBeGreaterThan(0);
     expect(await eppMetric(stack!, 'llm_d_kv_cache_index_lookup_hits_total')).toBeGreaterThan(0);
     expect(await eppMetric(stack!, 'llm_d_kv_cache_events_dropped_total')).toBe(0);
+  });
+});
+
+describe('parity with simulators that tokenize differently from the EPP', () => {
+  let stack: PdStack | undefined;
+  beforeAll(async () => {
+    // The sims use their simulated tokenizer; the EPP tokenizes the same model name with Qwen3's.
+    // (A different engine block size or hash seed does not break parity: the EPP re-keys the
+    // events' token ids at its own block size.)
+    const qwen3 = resolveTokenizerDir(join(await ensureModels(), `models--${QWEN3.replace('/', '--')}`))!;
+    ({ stack } = await startPreciseStack({ tokenizer: { type: 'local', modelTokenizerMap: { [MODEL]: qwen3 } } }));
+  });
+  afterAll(async () => stack?.stop());
+
+  it('the parity metric drops and the EPP warns', async () => {
+    const epp: Epp = stack!;
+    let seed = 900;
+    // Requests until the sims' events reach the EPP (their PUBs reconnect after it binds).
+    await until(async () => {
+      await chat(epp, MODEL, [{ role: 'user', content: words(120, seed++) }]);
+      return (await eppMetric(epp, 'llm_d_kv_cache_events_messages_received_total')) > 0;
+    }, 'the sims\' events', 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // earlier samples settle
+    const before = await eppMetric(epp, 'pd_router_precise_prefix_parity_samples_total', { model: MODEL });
+    // (The first requests may be scored late while the EPP loads Qwen3's tokenizer: not sampled.)
+    await until(async () => {
+      await chat(epp, MODEL, [{ role: 'user', content: words(120, seed++) }]);
+      return (await eppMetric(epp, 'pd_router_precise_prefix_parity_samples_total', { model: MODEL })) >= before + 2;
+    }, 'two more parity samples', 20_000);
+    expect(await eppMetric(epp, 'llm_d_kv_cache_events_processed_total', { type: 'BlockStored' })).toBeGreaterThan(0);
+    expect(await eppMetric(epp, 'pd_router_precise_prefix_parity_ratio', { model: MODEL })).toBe(0);
+    expect(stack!.epp.logs.some((line) => String(line.msg).includes('disagree'))).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * `kvEventsConfig` of the precise-prefix-cache scorer (prefix-cache.md §8), with llm-d's defaults.
+ * `kvEventsConfig` of the precise-prefix-cache scorer, with llm-d's defaults.
  * A partial mapping merges over the defaults field by field.
  *
  *   zmqEndpoint: ""        set → global mode: one SUB binds here (e.g. "tcp://*:5557")

@@ -1,5 +1,5 @@
 /**
- * Decodes vLLM KV-event payloads (prefix-cache.md §5): msgpack `[ts, events, data_parallel_rank?]`,
+ * Decodes vLLM KV-event payloads: msgpack `[ts, events, data_parallel_rank?]`,
  * each event either a positional tagged array (vLLM before #42892, trailing defaults omitted) or a
  * map with the tag under "type" (newer vLLM) — both land on the same typed events.
  *

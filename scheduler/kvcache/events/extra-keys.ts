@@ -1,10 +1,10 @@
 /**
- * Multimodal taint from BlockStored `extra_keys` (prefix-cache.md §4.2), so request keys computed
+ * Multimodal taint from BlockStored `extra_keys`, so request keys computed
  * from events equal the ones a Go llm-d EPP computes from the same events (both can share Redis).
  *
  * Per engine block, every bare string (vLLM ≥ 0.18 identifiers) and every `[hash, offset]` pair
  * (legacy) is taken as a multimodal hash; other values are ignored. Like upstream, this also takes
- * LoRA names and cache salts (vLLM puts those there as strings) as MM hashes — see §11.
+ * LoRA names and cache salts (vLLM puts those there as strings) as MM hashes (docs/prefix-cache.md).
  * Engine blocks are then realigned to canonical blocks: replicated when engine blocks are larger
  * (1:many), unioned when smaller (many:1).
  */

@@ -1,5 +1,5 @@
 /**
- * Applies KV events to the index (prefix-cache.md §4.3, §5 "Effects", §1 write path).
+ * Applies KV events to the index (the write path; docs/prefix-cache.md).
  *
  * Ordering: messages are sharded by FNV-1a-32(pod) mod `concurrency` onto FIFO queues run one task
  * at a time, so one pod's events apply in arrival order even over a remote index; pods on

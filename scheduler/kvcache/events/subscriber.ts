@@ -1,5 +1,5 @@
 /**
- * ZeroMQ SUB side of vLLM KV events (prefix-cache.md §5), in both modes:
+ * ZeroMQ SUB side of vLLM KV events, in both modes:
  *
  *  - global: `bind(kvEventsConfig.zmqEndpoint)` — one SUB bound (e.g. `tcp://*:5557`); every pod's
  *    PUB connects to it. Simple, but each pod's events reach only the replica it connected to.

@@ -1,5 +1,5 @@
 /**
- * KV-cache events as the EPP sees them after decoding (prefix-cache.md §5). Hashes are vLLM's own
+ * KV-cache events as the EPP sees them after decoding. Hashes are vLLM's own
  * block hashes (engine keys), normalised to unsigned 64-bit BigInt whatever their wire form.
  */
 import type { BlockKey } from '../../../src/kvblock/keys.js';
@@ -24,7 +24,7 @@ export interface BlockStoredEvent {
   /** As sent ("GPU", "CPU"), null when absent; the processor lower-cases it. */
   readonly medium: string | null;
   readonly loraName: string | null;
-  /** Per engine block: a list of extra keys or null (multimodal identifiers, prefix-cache.md §4.2). */
+  /** Per engine block: a list of extra keys or null (multimodal identifiers, docs/prefix-cache.md). */
   readonly extraKeys: ReadonlyArray<readonly unknown[] | null> | null;
   readonly groupIdx: number | null;
   readonly kvCacheSpecKind: string | null;

@@ -1,5 +1,5 @@
 /**
- * `indexerConfig.kvBlockIndexConfig` (prefix-cache.md §8) → a KvBlockIndex. Backend precedence
+ * `indexerConfig.kvBlockIndexConfig` → a KvBlockIndex. Backend precedence
  * as in KVC-0.8: cost-aware → valkey → redis → in-memory (the default). `null` disables a backend,
  * so `{inMemoryConfig: null, redisConfig: {...}}` and `{redisConfig: {...}}` both pick Redis.
  *

@@ -1,5 +1,5 @@
 /**
- * LongestPrefix scoring (prefix-cache.md §7): how many leading blocks of a request each pod holds,
+ * LongestPrefix scoring: how many leading blocks of a request each pod holds,
  * each block weighted by the best device tier the pod has it on.
  *
  *   block 0:     every pod present, weight = max tier weight among its entries (unknown tier → 1.0)

@@ -1,5 +1,5 @@
 /**
- * The default in-process index (prefix-cache.md §6, `inMemoryConfig`): an LRU of request keys
+ * The default in-process index: an LRU of request keys
  * (`size`, default 1e8, clamped to what one JS Map holds) whose values are small LRUs of pod
  * entries (`podCacheSize`, default 10 — the 11th distinct entry pushes out the least recently
  * added one), plus one LRU of engine key → request keys **per pod** (each bounded by `size`).

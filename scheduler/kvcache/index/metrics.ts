@@ -11,7 +11,7 @@
  *   llm_d_kv_cache_events_processed_total{type}     counter  events applied: BlockStored | BlockRemoved | AllBlocksCleared
  *   llm_d_kv_cache_events_dropped_total{reason}     counter  messages or events not applied, by reason (DropReason)
  *
- * "No events arriving" (the most common misconfiguration, prefix-cache.md §11) shows as a flat
+ * "No events arriving" (the most common misconfiguration, docs/prefix-cache.md) shows as a flat
  * messages_received counter; a wrong topic or encoding as dropped{reason=bad_topic|decode_error}.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';

@@ -1,5 +1,5 @@
 /**
- * The index in Redis or Valkey (prefix-cache.md §6, `redisConfig` / `valkeyConfig`), so that
+ * The index in Redis or Valkey, so that
  * several EPP replicas share one view of the fleet's caches.
  *
  * Key schema (llm-d's, KVC-0.8):

@@ -1,5 +1,5 @@
 /**
- * The KV-block index contract (prefix-cache.md §6): which pods hold which request key, plus the
+ * The KV-block index contract: which pods hold which request key, plus the
  * mapping from a pod's engine keys (vLLM's own block hashes) to request keys (llm-d's cbor-fnv
  * chain). Implemented in memory (`memory-index.ts`) and over Redis/Valkey (`redis-index.ts`).
  *
@@ -73,7 +73,7 @@ export function parsePodEntryField(field: string): PodEntry | undefined {
 }
 
 /**
- * Pairs engine blocks with request blocks when their sizes differ (prefix-cache.md §4.3): with
+ * Pairs engine blocks with request blocks when their sizes differ: with
  * n = max(E, R), engine[⌊i·E/n⌋] ↔ request[⌊i·R/n⌋] for i < n. 1:1 when equal; many:1 when engine
  * blocks are smaller (several engine keys share one request key); 1:many when larger.
  * Returns [engineIndex, requestIndex] pairs in chain order.

@@ -1,5 +1,5 @@
 /**
- * Parameters of `precise-prefix-cache-scorer` (prefix-cache.md §8) → a validated config with
+ * Parameters of `precise-prefix-cache-scorer` → a validated config with
  * llm-d's defaults. Errors are ConfigErrors naming `parameters.<path>`; unknown keys are ignored
  * with a warning (llm-d decodes plugin parameters leniently).
  *
@@ -19,6 +19,15 @@
  *                                   (default: $LOCAL_TOKENIZER_DIR, else /mnt/models)
  *     modelTokenizerMap: {model: dir}   explicit directories (a path to tokenizer.json also works)
  *     defaultDir: dir               used for any model not found otherwise
+ *   tokenizerPool:                  pd-router extension
+ *     workers: n                    tokenizer worker threads (default: the cores the process may use,
+ *                                   cgroup-aware — src/tokenization/cores.ts)
+ *     maxQueue: n                   encode calls outstanding before requests are scored without
+ *                                   precise prefix (default 16 per worker)
+ *   parity:                         pd-router extension (parity.ts)
+ *     sampleEvery: 16               check one completed request in n (0 = off)
+ *     delay: "2s"                   how long after the response the pod's events are checked
+ *     threshold: 0.9                warn below this agreement
  *
  * Deliberate difference: giving only `hashSeed` keeps blockSize 16 (SCHED left it 0 and failed).
  */
@@ -28,6 +37,7 @@ import { parseDuration } from '../../../src/duration.js';
 import { ConfigError } from '../../framework/errors.js';
 import { resolveKvEventsConfig, type KvEventsConfig } from '../events/config.js';
 import { resolveIndexBackend } from '../index/config.js';
+import { DEFAULT_PARITY, type ParityConfig } from './parity.js';
 import { DEFAULT_TIER_WEIGHTS, tierWeightsFrom, type TierWeights } from '../index/longest-prefix.js';
 import type { ModelLocations } from '../../../src/tokenization/model-files.js';
 import { TOKENIZER_FILE } from '../../../src/tokenization/model-files.js';
@@ -39,6 +49,12 @@ export const DEFAULT_TOKENIZERS_DIR = '/mnt/models';
 export type TokenizerConfig =
   | { type: 'simulated' }
   | { type: 'local'; locations: ModelLocations };
+
+/** `tokenizerPool`: worker threads (default: the cores available) and outstanding encodes before back-pressure. */
+export interface TokenizerPoolConfig {
+  workers?: number;
+  maxQueue?: number;
+}
 
 export interface PrecisePrefixConfig {
   blockSize: number;
@@ -52,9 +68,11 @@ export interface PrecisePrefixConfig {
   speculativeIndexing: boolean;
   speculativeTtlMs: number;
   tokenizer: TokenizerConfig;
+  tokenizerPool: TokenizerPoolConfig;
+  parity: ParityConfig;
 }
 
-const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'tokenizer', 'mode']);
+const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'tokenizer', 'tokenizerPool', 'parity', 'mode']);
 const INDEXER = new Set(['kvBlockIndexConfig', 'kvCacheBackendConfigs', 'tokenizersPoolConfig', 'tokenProcessorConfig', 'prefixStoreConfig']);
 
 type Fields = Record<string, unknown>;
@@ -178,6 +196,36 @@ function tokenizerOf(raw: unknown, pool: Fields | undefined, env: NodeJS.Process
   return { type: 'local', locations };
 }
 
+function positiveInt(value: unknown, path: string, min = 1): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw new ConfigError(`parameters.${path}`, `must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function poolOf(raw: unknown): TokenizerPoolConfig {
+  const pool = record(raw, 'tokenizerPool') ?? {};
+  const workers = positiveInt(pool.workers, 'tokenizerPool.workers');
+  const maxQueue = positiveInt(pool.maxQueue, 'tokenizerPool.maxQueue');
+  return { ...(workers !== undefined ? { workers } : {}), ...(maxQueue !== undefined ? { maxQueue } : {}) };
+}
+
+function parityOf(raw: unknown): ParityConfig {
+  const parity = record(raw, 'parity') ?? {};
+  const sampleEvery = positiveInt(parity.sampleEvery, 'parity.sampleEvery', 0) ?? DEFAULT_PARITY.sampleEvery;
+  let delayMs = DEFAULT_PARITY.delayMs;
+  if (parity.delay !== undefined) {
+    if (typeof parity.delay !== 'string') throw new ConfigError('parameters.parity.delay', 'must be a Go duration such as "2s"');
+    try {
+      delayMs = parseDuration(parity.delay);
+    } catch (err) {
+      throw new ConfigError('parameters.parity.delay', (err as Error).message);
+    }
+  }
+  const threshold = parity.threshold ?? DEFAULT_PARITY.threshold;
+  if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1)) throw new ConfigError('parameters.parity.threshold', 'must be a number in [0, 1]');
+  return { sampleEvery, delayMs, threshold };
+}
+
 /** Validates the plugin parameters into a config; nothing is opened here. */
 export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, env: NodeJS.ProcessEnv = process.env): PrecisePrefixConfig {
   const params = record(parameters, '') ?? {};
@@ -213,5 +261,7 @@ export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, e
     speculativeIndexing,
     speculativeTtlMs: ttlOf(params.speculativeTTL),
     tokenizer: tokenizerOf(params.tokenizer, record(indexer?.tokenizersPoolConfig, 'indexerConfig.tokenizersPoolConfig'), env, logger),
+    tokenizerPool: poolOf(params.tokenizerPool),
+    parity: parityOf(params.parity),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Where the precise scorer's KV events come from (prefix-cache.md §5, `kvEventsConfig`):
+ * Where the precise scorer's KV events come from:
  *
  *  - `global`: `zmqEndpoint` set → one SUB bound there (e.g. `tcp://*:5557`); pods' PUBs connect.
  *  - `per-endpoint`: no `zmqEndpoint` and `discoverPods: true` (the default) → one SUB per pod

@@ -1,25 +1,30 @@
 /**
- * A request → the token ids its model server will see, the first step of the precise read path
- * (prefix-cache.md §1 steps 2–3). The ids must equal the engine's, or no request key ever matches
+ * A request → the token ids its model server will see, the first step of the precise read path.
+ * The ids must equal the engine's, or no request key ever matches
  * an event's.
  *
- *  - `local` (default): the model's own tokenizer and chat template, in process (a worker thread),
+ *  - `local` (default): the model's own tokenizer and chat template, in process (a pool of worker
+ *    threads sized to the cores, with a bounded queue: src/tokenization/worker-pool.ts),
  *    from local directories only (src/tokenization/prompt-tokens.ts). This is what vLLM computes.
- *  - `simulated`: `pd-router sim`'s tokenizer (simulator.md §1: regex split, FNV-1a-32 ids, chat
+ *  - `simulated`: `pd-router sim`'s tokenizer (src/tokenization/simulated.ts: regex split, FNV-1a-32 ids, chat
  *    flattened as `### role: text`), so the EPP matches simulators that have no real tokenizer.
  *
  * Either rejects with a TokenizationError when the request cannot be tokenized; the scorer then
  * scores every endpoint 0.
  */
 import type { CompletionsBody, InferenceBody } from '../../../src/openai/types.js';
-import { tokenizeChat, tokenizeText } from '../../../src/sim/tokenizer.js';
+import { tokenizeChat, tokenizeText } from '../../../src/tokenization/simulated.js';
 import { TokenizationError } from '../../../src/tokenization/errors.js';
 import { PromptTokenizer } from '../../../src/tokenization/prompt-tokens.js';
-import type { TokenizerConfig } from './config.js';
+import { IdsStream, type TokenStream } from '../../../src/tokenization/token-stream.js';
+import { WorkerPoolEncoder } from '../../../src/tokenization/worker-pool.js';
+import type { TokenizerConfig, TokenizerPoolConfig } from './config.js';
 
 export interface RequestTokenizer {
   readonly kind: TokenizerConfig['type'];
   tokenize(model: string, body: InferenceBody): Promise<ArrayLike<number>>;
+  /** The same ids as a stream, for a caller that may stop early (src/tokenization/token-stream.ts). */
+  stream(model: string, body: InferenceBody): Promise<TokenStream>;
   /** Loads the tokenizers of models known in advance, so their first request is not the slow one. */
   warm(): Promise<void>;
   close(): Promise<void>;
@@ -48,6 +53,10 @@ export class SimulatedRequestTokenizer implements RequestTokenizer {
     }
   }
 
+  async stream(model: string, body: InferenceBody): Promise<TokenStream> {
+    return new IdsStream(await this.tokenize(model, body));
+  }
+
   async warm(): Promise<void> {}
 
   async close(): Promise<void> {}
@@ -59,9 +68,12 @@ export class LocalRequestTokenizer implements RequestTokenizer {
 
   private readonly known: readonly string[];
 
-  constructor(config: Extract<TokenizerConfig, { type: 'local' }>) {
-    // The worker thread starts on first use, so a configured-but-idle scorer costs nothing.
-    this.prompts = new PromptTokenizer(config.locations);
+  private readonly pool: WorkerPoolEncoder;
+
+  constructor(config: Extract<TokenizerConfig, { type: 'local' }>, pool: TokenizerPoolConfig = {}) {
+    // Worker threads start on first use, so a configured-but-idle scorer costs nothing.
+    this.pool = new WorkerPoolEncoder(pool);
+    this.prompts = new PromptTokenizer({ ...config.locations, encoder: this.pool });
     this.known = Object.keys(config.locations.modelDirs ?? {});
   }
 
@@ -76,11 +88,16 @@ export class LocalRequestTokenizer implements RequestTokenizer {
     return (await this.prompts.tokenizeRequest(model, body)).tokens;
   }
 
-  close(): Promise<void> {
-    return this.prompts.close();
+  stream(model: string, body: InferenceBody): Promise<TokenStream> {
+    return this.prompts.streamRequest(model, body);
+  }
+
+  async close(): Promise<void> {
+    await this.prompts.close();
+    await this.pool.close();
   }
 }
 
-export function createRequestTokenizer(config: TokenizerConfig): RequestTokenizer {
-  return config.type === 'simulated' ? new SimulatedRequestTokenizer() : new LocalRequestTokenizer(config);
+export function createRequestTokenizer(config: TokenizerConfig, pool?: TokenizerPoolConfig): RequestTokenizer {
+  return config.type === 'simulated' ? new SimulatedRequestTokenizer() : new LocalRequestTokenizer(config, pool);
 }

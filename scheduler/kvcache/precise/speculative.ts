@@ -1,5 +1,5 @@
 /**
- * Speculative indexing (prefix-cache.md §7 step 8, `speculativeIndexing` / `speculativeTTL`):
+ * Speculative indexing (`speculativeIndexing` / `speculativeTTL`):
  * right after a pick, the chosen pods are recorded on the request's keys as guesses
  * (`{pod, tier: "", speculative: true}`), so a burst of requests sharing a prefix follows the
  * first one before the pod's KV events arrive. Each guess is removed after the TTL (confirmed

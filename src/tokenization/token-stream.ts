@@ -1,0 +1,148 @@
+/**
+ * A prompt's token ids, produced a chunk at a time, so a caller that only needs a prefix (the
+ * precise prefix cache: the longest cached prefix ends at the first block no pod holds) stops
+ * tokenizing there. What was not tokenized is summarised by `rest()`: ids known without encoding
+ * (atomic added tokens, the special-token suffix) and the UTF-8 bytes of the text left, from
+ * which the caller estimates a token count.
+ *
+ * Chunks concatenate to exactly the ids of a whole-text encode: text is cut at the same places
+ * segmented-encoder.ts cuts it (atomic added tokens and provably safe points), and pieces are
+ * encoded in order in batches that grow geometrically (first ~`firstChars` characters, then
+ * four times as many each call) — a short prompt is one batch, a long uncached one stops early.
+ * Pieces whose ids the segment cache already holds (text seen before: a conversation's history, a
+ * shared system prompt) do not count against a batch's size: a batch takes every such leading
+ * piece for free, then ~`firstChars` of new text — where a cached prefix usually ends.
+ */
+export interface TokenStreamRest {
+  /** Ids of the rest that need no encoding (atomic added tokens, special-token suffix). */
+  readonly knownTokens: number;
+  /** UTF-8 bytes of the rest's ordinary text (to be estimated). */
+  readonly textBytes: number;
+}
+
+export interface TokenStream {
+  /** The next ids, or undefined when the prompt is exhausted. */
+  next(): Promise<ArrayLike<number> | undefined>;
+  /** What is left after the chunks returned so far. */
+  rest(): TokenStreamRest;
+}
+
+/**
+ * Default size of the first batch's new text, in UTF-16 units (about 250 tokens of English; text
+ * seen before is free). Later batches grow ×4, so a long prompt costs few worker round trips.
+ */
+export const FIRST_BATCH_CHARS = 1024;
+const GROWTH = 4;
+
+const NOTHING_LEFT: TokenStreamRest = { knownTokens: 0, textBytes: 0 };
+
+/** Ids already known (id prompts, a tokenizer that cannot split): handed out in growing slices. */
+export class IdsStream implements TokenStream {
+  private offset = 0;
+  private size: number;
+
+  constructor(private readonly ids: ArrayLike<number>, firstTokens = FIRST_BATCH_CHARS / 4) {
+    this.size = Math.max(1, firstTokens);
+  }
+
+  async next(): Promise<ArrayLike<number> | undefined> {
+    if (this.offset >= this.ids.length) return undefined;
+    const end = Math.min(this.ids.length, this.offset + this.size);
+    const chunk = Array.prototype.slice.call(this.ids, this.offset, end) as number[];
+    this.offset = end;
+    this.size *= GROWTH;
+    return chunk;
+  }
+
+  rest(): TokenStreamRest {
+    return { knownTokens: this.ids.length - this.offset, textBytes: 0 };
+  }
+}
+
+/** Encodes pieces[from, to) (each an ordinary run or an atomic id) into one id array. */
+export type PieceEncoder = (pieces: ReadonlyArray<string | number>, from: number, to: number) => Promise<Uint32Array>;
+
+/** Whether a run's ids are already known (segment cache): such pieces cost nothing to include. */
+export type PieceKnown = (piece: string) => boolean;
+
+/** Split text, encoded batch by batch in order. */
+export class PieceStream implements TokenStream {
+  private index = 0;
+  private budget: number;
+  private prefixSent = false;
+  private suffixSent = false;
+  /** Ordinary-text UTF-8 bytes and atomic ids still ahead. */
+  private bytesLeft = 0;
+  private atomicLeft = 0;
+
+  constructor(
+    private readonly pieces: ReadonlyArray<string | number>,
+    private readonly encode: PieceEncoder,
+    private readonly prefix: Uint32Array = new Uint32Array(0),
+    private readonly suffix: Uint32Array = new Uint32Array(0),
+    firstChars = FIRST_BATCH_CHARS,
+    private readonly known?: PieceKnown,
+  ) {
+    this.budget = Math.max(1, firstChars);
+    for (const piece of pieces) {
+      if (typeof piece === 'number') this.atomicLeft++;
+      else this.bytesLeft += Buffer.byteLength(piece, 'utf8');
+    }
+  }
+
+  async next(): Promise<ArrayLike<number> | undefined> {
+    if (this.index >= this.pieces.length) {
+      if (!this.prefixSent && this.prefix.length > 0) {
+        this.prefixSent = true;
+        return this.prefix;
+      }
+      if (this.suffixSent || this.suffix.length === 0) return undefined;
+      this.suffixSent = true;
+      return this.suffix;
+    }
+    const from = this.index;
+    let chars = 0;
+    let to = from;
+    while (to < this.pieces.length && (to === from || chars < this.budget)) {
+      const piece = this.pieces[to++]!;
+      if (typeof piece === 'number') {
+        chars += 1;
+        this.atomicLeft--;
+      } else {
+        if (this.known === undefined || !this.known(piece)) chars += piece.length;
+        this.bytesLeft -= Buffer.byteLength(piece, 'utf8');
+      }
+    }
+    this.index = to;
+    this.budget *= GROWTH;
+    const ids = await this.encode(this.pieces, from, to);
+    if (this.prefixSent || this.prefix.length === 0) return ids;
+    this.prefixSent = true;
+    const out = new Uint32Array(this.prefix.length + ids.length);
+    out.set(this.prefix);
+    out.set(ids, this.prefix.length);
+    return out;
+  }
+
+  rest(): TokenStreamRest {
+    if (this.index >= this.pieces.length && (this.suffixSent || this.suffix.length === 0)) return NOTHING_LEFT;
+    return { knownTokens: this.atomicLeft + (this.suffixSent ? 0 : this.suffix.length), textBytes: this.bytesLeft };
+  }
+}
+
+/** Reads a stream to the end (tests, and callers that need every id). */
+export async function readAll(stream: TokenStream): Promise<Uint32Array> {
+  const chunks: ArrayLike<number>[] = [];
+  let total = 0;
+  for (let chunk = await stream.next(); chunk !== undefined; chunk = await stream.next()) {
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  const out = new Uint32Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+/**
+ * The tokenizer worker pool: cgroup-aware core count, and back-pressure — with one worker and a
+ * queue of one, a second concurrent encode is refused at once (TokenizationError `overloaded`),
+ * and accepted again once the first is done.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { availableCores, coresFromCpuMax } from '../../src/tokenization/cores.js';
+import { TokenizationError } from '../../src/tokenization/errors.js';
+import { WorkerPoolEncoder } from '../../src/tokenization/worker-pool.js';
+import { TINY_MODEL_DIR } from '../fixtures/tiny-model/build.js';
+
+describe('availableCores', () => {
+  it('reads a cgroup v2 cpu.max quota, rounding up; "max" means no quota', () => {
+    expect(coresFromCpuMax('200000 100000\n')).toBe(2);
+    expect(coresFromCpuMax('150000 100000')).toBe(2);
+    expect(coresFromCpuMax('50000 100000')).toBe(1);
+    expect(coresFromCpuMax('max 100000')).toBeUndefined();
+    expect(coresFromCpuMax('garbage')).toBeUndefined();
+  });
+
+  it('is the smaller of the affinity and the quota', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cpu-max-'));
+    writeFileSync(join(dir, 'one'), '100000 100000\n');
+    writeFileSync(join(dir, 'huge'), '100000000 100000\n');
+    expect(availableCores(join(dir, 'one'))).toBe(1);
+    expect(availableCores(join(dir, 'huge'))).toBe(availableParallelism());
+    expect(availableCores(join(dir, 'absent'))).toBe(availableParallelism());
+  });
+});
+
+describe('WorkerPoolEncoder', () => {
+  const pools: WorkerPoolEncoder[] = [];
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((pool) => pool.close()));
+  });
+
+  it('refuses an encode beyond maxQueue at once, and accepts again when there is room', async () => {
+    const pool = new WorkerPoolEncoder({ workers: 1, maxQueue: 1 });
+    pools.push(pool);
+    const path = join(TINY_MODEL_DIR, 'tokenizer.json');
+    await pool.load(path);
+    const first = pool.encode(path, ['hello world'], false);
+    expect(pool.pending).toBe(1);
+    const second = pool.encode(path, ['how are you'], false);
+    await expect(second).rejects.toBeInstanceOf(TokenizationError);
+    await expect(second).rejects.toMatchObject({ code: 'overloaded' });
+    const [ids] = await first;
+    expect(ids!.length).toBeGreaterThan(0);
+    expect(pool.pending).toBe(0);
+    const [again] = await pool.encode(path, ['hello world'], false);
+    expect([...again!]).toEqual([...ids!]);
+  });
+
+  it('spreads concurrent encodes over its workers; every answer is right', async () => {
+    const pool = new WorkerPoolEncoder({ workers: 2, maxQueue: 8 });
+    pools.push(pool);
+    const path = join(TINY_MODEL_DIR, 'tokenizer.json');
+    const texts = ['hello world', 'how are you', 'hello', 'you are'];
+    const expected = await Promise.all(texts.map((text) => pool.encode(path, [text], false)));
+    const again = await Promise.all(texts.map((text) => pool.encode(path, [text], false)));
+    expect(again.map(([ids]) => [...ids!])).toEqual(expected.map(([ids]) => [...ids!]));
+    expect(pool.size).toBe(2);
+  });
+});
