@@ -7,7 +7,7 @@ import type { FakeMetricsConfig } from './fake-metrics.js';
 import { LATENCY_CALCULATORS, type LatencySettings } from './latency.js';
 import type { LoraModule } from './lora.js';
 import { nowNanos } from './random.js';
-import { hardwarePreset, modelProfile, resolveSpec, type StepSettings } from './step/presets.js';
+import { HARDWARE_PRESETS, MODEL_PROFILES, resolveSpec, type StepSettings } from './step/presets.js';
 import { kvCapacityBlocks, weightBytesPerGpu } from './step/roofline.js';
 import { DEFAULT_KV_TRANSFER_BANDWIDTH_GBPS, DEFAULT_KV_TRANSFER_LATENCY_MS, DEFAULT_KV_TRANSFER_TIMEOUT_MS } from './step/transfer.js';
 
@@ -211,12 +211,8 @@ const LATENCY_KEYS = ['timeToFirstToken', 'timeToFirstTokenStdDev', 'interTokenL
 /** The step engine's settings (checked whatever the engine, so a typo never waits for a switch). */
 function validateStep(config: SimConfig): void {
   check(config.engineModel === 'latency' || config.engineModel === 'step', `invalid engine-model '${config.engineModel}', valid values are 'latency' and 'step'`);
-  try {
-    hardwarePreset(config.hardware);
-    modelProfile(config.modelProfile);
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+  check(Object.hasOwn(HARDWARE_PRESETS, config.hardware), `unknown hardware '${config.hardware}', valid values are: ${Object.keys(HARDWARE_PRESETS).join(', ')}`);
+  check(Object.hasOwn(MODEL_PROFILES, config.modelProfile), `unknown model profile '${config.modelProfile}', valid values are: ${Object.keys(MODEL_PROFILES).join(', ')}`);
   for (const [name, value] of [['hbm-bandwidth', config.hbmBandwidth], ['hbm-capacity', config.hbmCapacity], ['peak-flops', config.peakFlops], ['interconnect-bandwidth', config.interconnectBandwidth]] as const) {
     check(Number.isFinite(value) && value >= 0, `${name} cannot be negative (0 = the --hardware preset)`);
   }
@@ -237,20 +233,17 @@ function validateStep(config: SimConfig): void {
   const spec = resolveSpec(config);
   check(spec.shape.numAttentionHeads % spec.tensorParallelSize === 0,
     `tensor-parallel-size ${spec.tensorParallelSize} must divide the ${spec.shape.numAttentionHeads} attention heads`);
-  const weightsGb = weightBytesPerGpu(spec) / 1e9;
   check(kvCapacityBlocks(spec, config.blockSize) >= 1 || config.kvCacheSize >= 1,
-    `the model does not fit: ${weightsGb.toFixed(1)} GB of weights per GPU, ${(spec.hardware.hbmBytes * spec.gpuMemoryUtilization / 1e9).toFixed(1)} GB usable (HBM × gpu-memory-utilization)`);
+    `the model does not fit: ${(weightBytesPerGpu(spec) / 1e9).toFixed(1)} GB of weights per GPU, ${(spec.hardware.hbmBytes * spec.gpuMemoryUtilization / 1e9).toFixed(1)} GB usable (HBM × gpu-memory-utilization)`);
   check(config.kvCacheSize >= 1, 'kv-cache-size must be at least 1 block with --engine-model step');
 }
 
 /** Step engine: vLLM's defaults for what was not given (batch limits, context window, KV capacity). */
 function completeStep(config: SimConfig, input: SimConfigInput): void {
-  hardwarePreset(config.hardware);
   const spec = resolveSpec(config);
-  const hardware = spec.hardware;
   if (config.tensorParallelSize === 0) config.tensorParallelSize = spec.tensorParallelSize;
-  if (config.maxNumBatchedTokens === 0) config.maxNumBatchedTokens = hardware.maxNumBatchedTokens;
-  if (input.maxNumSeqs === undefined) config.maxNumSeqs = hardware.maxNumSeqs;
+  if (config.maxNumBatchedTokens === 0) config.maxNumBatchedTokens = spec.hardware.maxNumBatchedTokens;
+  if (input.maxNumSeqs === undefined) config.maxNumSeqs = spec.hardware.maxNumSeqs;
   if (input.maxModelLen === undefined) config.maxModelLen = spec.shape.maxModelLen;
   if (input.kvCacheSize === undefined) config.kvCacheSize = kvCapacityBlocks(spec, config.blockSize);
 }
