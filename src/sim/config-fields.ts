@@ -9,6 +9,7 @@ import type { SimConfig } from './config.js';
 import { parseFakeMetrics } from './fake-metrics.js';
 import { durationValue } from './go-duration.js';
 import type { LoraModule } from './lora.js';
+import { HARDWARE_NAMES, MODEL_PROFILE_NAMES } from './step/presets.js';
 
 export type FieldKind = 'string' | 'int' | 'number' | 'bigint' | 'duration' | 'bool' | 'list' | 'json-list' | 'fake-metrics';
 
@@ -38,6 +39,9 @@ export function envName(field: ConfigField): string {
 export function attributeName(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, char: string) => char.toUpperCase());
 }
+
+const step = (flag: string, key: keyof SimConfig, description: string, placeholder: string, kind: FieldKind = 'number'): ConfigField =>
+  ({ flag, key, kind, description: `step engine: ${description} (0 = preset)`, placeholder, defaultText: '0' });
 
 const latency = (flag: string, key: keyof SimConfig, description: string): ConfigField =>
   ({ flag, key, kind: 'duration', description, placeholder: '<duration>', defaultText: '0' });
@@ -85,8 +89,31 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: 'data-parallel-size', key: 'dataParallelSize', kind: 'int', description: 'engines in this process; rank r serves port + r (1–8)', placeholder: '<n>', defaultText: '1' },
   { flag: 'data-parallel-rank', key: 'dataParallelRank', kind: 'int', description: 'run only this rank (0–7) on --port', placeholder: '<rank>', defaultText: 'unset' },
   { flag: 'max-request-body-size-mb', key: 'maxRequestBodySizeMb', kind: 'int', description: 'largest request body (413 past it), 1–512', placeholder: '<mb>', defaultText: '4' },
+  // The step engine (docs/simulator.md "Step engine"): 0 = from the --hardware / --model-profile preset.
+  { flag: 'engine-model', key: 'engineModel', kind: 'string', description: 'latency: independent per-request TTFT/ITL (the settings above); step: vLLM-style continuous batching with a roofline step time', placeholder: '<model>', choices: ['latency', 'step'], defaultText: 'latency' },
+  { flag: 'hardware', key: 'hardware', kind: 'string', description: 'step engine: GPU preset', placeholder: '<gpu>', choices: HARDWARE_NAMES, defaultText: 'h100-sxm' },
+  { flag: 'model-profile', key: 'modelProfile', kind: 'string', description: 'step engine: model shape preset', placeholder: '<profile>', choices: MODEL_PROFILE_NAMES, defaultText: 'llama-3.1-8b' },
+  step('hbm-bandwidth', 'hbmBandwidth', 'HBM bandwidth per GPU, GB/s', '<GB/s>'),
+  step('hbm-capacity', 'hbmCapacity', 'HBM per GPU, GB', '<GB>'),
+  step('peak-flops', 'peakFlops', 'dense BF16 peak per GPU, TFLOP/s', '<TFLOP/s>'),
+  step('interconnect-bandwidth', 'interconnectBandwidth', 'GPU-to-GPU bandwidth per direction (tensor-parallel all-reduce), GB/s', '<GB/s>'),
+  { flag: 'compute-efficiency', key: 'computeEfficiency', kind: 'number', description: 'step engine: achievable fraction of the peak FLOP/s, (0, 1]', placeholder: '<0..1>', defaultText: '0.6' },
+  { flag: 'memory-efficiency', key: 'memoryEfficiency', kind: 'number', description: 'step engine: achievable fraction of the HBM bandwidth, (0, 1]', placeholder: '<0..1>', defaultText: '0.8' },
+  { flag: 'step-overhead', key: 'stepOverhead', kind: 'duration', description: 'step engine: fixed time per step (scheduling, sampling, launches)', placeholder: '<duration>', defaultText: '1ms' },
+  { flag: 'tensor-parallel-size', key: 'tensorParallelSize', kind: 'int', description: 'step engine: GPUs the model is sharded over (weights, KV heads, FLOPs; adds all-reduces); 0 = the profile\'s', placeholder: '<n>', defaultText: 'profile (8b: 1, qwen3-32b: 2, 70b: 4)' },
+  { flag: 'gpu-memory-utilization', key: 'gpuMemoryUtilization', kind: 'number', description: 'step engine: fraction of HBM for weights + KV cache (KV blocks = HBM × this − weights, unless --kv-cache-size)', placeholder: '<0..1>', defaultText: '0.9' },
+  { flag: 'max-num-batched-tokens', key: 'maxNumBatchedTokens', kind: 'int', description: 'step engine: token budget of one step (chunked prefill); 0 = vLLM\'s default for the GPU (8192 on H100/H200, 2048 on A100/L40S)', placeholder: '<n>', defaultText: '0' },
+  step('num-layers', 'numLayers', 'transformer layers', '<n>', 'int'),
+  step('hidden-size', 'hiddenSize', 'hidden size', '<n>', 'int'),
+  step('num-attention-heads', 'numAttentionHeads', 'query heads', '<n>', 'int'),
+  step('num-kv-heads', 'numKvHeads', 'KV heads', '<n>', 'int'),
+  step('head-dim', 'headDim', 'head dimension', '<n>', 'int'),
+  step('intermediate-size', 'intermediateSize', 'MLP intermediate size', '<n>', 'int'),
+  step('vocab-size', 'vocabSize', 'vocabulary size', '<n>', 'int'),
+  { flag: 'kv-transfer-bandwidth', key: 'kvTransferBandwidth', kind: 'number', description: 'step engine, P/D: KV transfer bandwidth per GPU, GB/s', placeholder: '<GB/s>', defaultText: '40' },
+  { flag: 'kv-transfer-latency', key: 'kvTransferLatency', kind: 'duration', description: 'step engine, P/D: fixed cost of one KV transfer', placeholder: '<duration>', defaultText: '2ms' },
+  { flag: 'kv-transfer-timeout', key: 'kvTransferTimeout', kind: 'duration', description: 'step engine, P/D: a prefill pod frees a finished prompt\'s blocks after this when no decode pod pulled them', placeholder: '<duration>', defaultText: '60s' },
   // Upstream vLLM flags that deployments pass; accepted and ignored.
-  { flag: 'tensor-parallel-size', key: null, kind: 'int', description: 'ignored (vLLM compatibility)', placeholder: '<n>' },
   { flag: 'enforce-eager', key: null, kind: 'bool', description: 'ignored (vLLM compatibility)', negatable: true },
   { flag: 'enable-prefix-caching', key: null, kind: 'bool', description: 'ignored (vLLM compatibility)', negatable: true },
   // KV events over ZeroMQ (simulator.md §7), published only with --enable-kvcache.

@@ -36,6 +36,8 @@ export interface DispatcherOptions {
   onChange?: (running: number, waiting: number) => void;
   /** Called when a job is queued or leaves the queue (for LoRA usage reporting). */
   onQueueChange?: (job: DispatchJob, queued: boolean) => void;
+  /** Clock in ms (default performance.now); injectable so queueing time can be tested exactly. */
+  now?: () => number;
 }
 
 interface QueuedJob {
@@ -51,10 +53,12 @@ export class Dispatcher {
   private readonly queue: QueuedJob[] = [];
   private runningCount = 0;
   private idleWaiters: Array<() => void> = [];
+  private readonly now: () => number;
 
   constructor(options: DispatcherOptions) {
     this.options = options;
     this.gate = options.lora ?? ALWAYS_LOADED;
+    this.now = options.now ?? (() => performance.now());
   }
 
   get running(): number {
@@ -74,7 +78,7 @@ export class Dispatcher {
     if (this.queue.length >= this.options.maxWaitingQueueLength) {
       throw new OpenAIError(429, QUEUE_FULL_MESSAGE);
     }
-    this.queue.push({ job, enqueuedAt: performance.now() });
+    this.queue.push({ job, enqueuedAt: this.now() });
     this.options.onQueueChange?.(job, true);
     this.changed();
     return 'queued';
@@ -127,7 +131,7 @@ export class Dispatcher {
       }
       const [entry] = this.queue.splice(index, 1);
       this.options.onQueueChange?.(entry!.job, false);
-      this.start(entry!.job, performance.now() - entry!.enqueuedAt);
+      this.start(entry!.job, this.now() - entry!.enqueuedAt);
     }
   }
 

@@ -18,12 +18,18 @@ import { SimMetrics } from './metrics.js';
 import { Random } from './random.js';
 import { tokenizePrompt, validateSimRequest, type PromptInput, type SimRequest } from './request.js';
 import type { Tokenized } from './tokenizer.js';
+import { REAL_CLOCK, type EngineClock } from './step/clock.js';
+import { runStepChoice } from './step/choice.js';
+import { StepEngine } from './step/engine.js';
+import { resolveSpec } from './step/presets.js';
 import { runChoice, SharedPrompt, type ChoiceJob, type ChoiceSink, type PromptTokenize, type WorkerContext } from './worker.js';
 
 export interface EngineOptions {
   kvEventSink?: KvEventSink;
   /** How prompts become ids (default: the simulated tokenizer; `--tokenizer`: a real one). */
   tokenize?: PromptTokenize;
+  /** Step engine clock (default: real time). */
+  clock?: EngineClock;
 }
 
 export class Engine {
@@ -33,6 +39,8 @@ export class Engine {
   readonly loras: LoraManager;
   readonly kvCache: KvCache | null;
   readonly dispatcher: Dispatcher;
+  /** The step engine (`--engine-model step`), else null. */
+  readonly step: StepEngine | null;
   private sink: KvEventSink;
   private readonly aborter = new AbortController();
   private readonly workerContext: WorkerContext;
@@ -51,7 +59,23 @@ export class Engine {
     });
     this.sink = options.kvEventSink ?? NOOP_KV_EVENT_SINK;
     this.tokenize = options.tokenize;
-    this.kvCache = config.enableKvcache
+    this.step = config.engineModel === 'step'
+      ? new StepEngine({
+          spec: resolveSpec(config),
+          clock: options.clock ?? REAL_CLOCK,
+          blockSize: config.blockSize,
+          kvCacheBlocks: config.kvCacheSize,
+          maxNumBatchedTokens: config.maxNumBatchedTokens,
+          maxNumSeqs: config.maxNumSeqs,
+          maxWaitingQueueLength: config.maxWaitingQueueLength,
+          hashSeed: config.hashSeed,
+          transfer: { bandwidth: config.kvTransferBandwidth * 1e9, latencyMs: config.kvTransferLatency },
+          holdTimeoutMs: config.kvTransferTimeout,
+          kvEventSink: this.sink,
+          metrics: this.metrics,
+        })
+      : null;
+    this.kvCache = config.enableKvcache && this.step === null
       ? new KvCache({
           capacity: config.kvCacheSize,
           blockSize: config.blockSize,
@@ -103,6 +127,12 @@ export class Engine {
   set kvEventSink(sink: KvEventSink) {
     this.sink = sink;
     this.kvCache?.setSink(sink);
+    this.step?.setKvEventSink(sink);
+  }
+
+  /** Requests running / waiting, whichever engine serves them. */
+  get counts(): { running: number; waiting: number } {
+    return this.step ? { running: this.step.numRunning, waiting: this.step.numWaiting } : { running: this.dispatcher.running, waiting: this.dispatcher.waiting };
   }
 
   get config(): SimConfig {
@@ -146,6 +176,10 @@ export class Engine {
         jobs.push({ request, prompt, choice, kvId: total > 1 ? `${request.id}-${choice}` : request.id, displayModel, lora, receivedAt });
       }
     });
+    if (this.step) {
+      for (const job of jobs) void runStepChoice(this.step, this.workerContext, job, sink);
+      return total;
+    }
     for (const job of jobs) {
       try {
         this.dispatcher.submit({
@@ -168,11 +202,12 @@ export class Engine {
 
   /** Resolves when nothing runs or waits (graceful drain). */
   whenIdle(): Promise<void> {
-    return this.dispatcher.whenIdle();
+    return this.step ? this.step.whenIdle() : this.dispatcher.whenIdle();
   }
 
   /** Cuts every pending sleep short: running requests end with 503. */
   abort(): void {
     this.aborter.abort();
+    this.step?.abort();
   }
 }

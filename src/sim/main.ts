@@ -62,8 +62,8 @@ export async function runSim(config: SimConfig, options: RunOptions = {}): Promi
       process.exit(1);
     }
     stopping = true;
-    const running = simulators.reduce((sum, simulator) => sum + simulator.engine.dispatcher.running, 0);
-    const waiting = simulators.reduce((sum, simulator) => sum + simulator.engine.dispatcher.waiting, 0);
+    const running = simulators.reduce((sum, simulator) => sum + simulator.engine.counts.running, 0);
+    const waiting = simulators.reduce((sum, simulator) => sum + simulator.engine.counts.waiting, 0);
     logger.info({ signal, running, waiting }, 'shutting down: draining in-flight requests');
     const exit = (code: number): void => logger.flush(() => process.exit(code));
     Promise.all(simulators.map((simulator) => simulator.close())).then(() => telemetry.shutdown()).then(

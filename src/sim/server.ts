@@ -183,6 +183,7 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
     if (engine.config.enableSleepMode && state.devMode) {
       state.sleeping = true;
       engine.kvCache?.discard();
+      engine.step?.clearCache();
     } else {
       logger.info('sleep request skipped: needs --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1');
     }

@@ -118,7 +118,7 @@ export async function startSimulator(input: SimConfigInput | SimConfig, options:
     state.draining = true;
     const drainMs = closeOptions.drainMs ?? 30_000;
     if (!(await within(engine.whenIdle(), drainMs))) {
-      logger.warn({ running: engine.dispatcher.running, waiting: engine.dispatcher.waiting }, 'drain timed out; cutting in-flight requests short');
+      logger.warn(engine.counts, 'drain timed out; cutting in-flight requests short');
       engine.abort();
       await within(engine.whenIdle(), 1_000);
     }

@@ -72,14 +72,14 @@ async function pause(ms: number, signal: AbortSignal): Promise<void> {
   else if (signal.aborted) throw signal.reason;
 }
 
-function contextWindowError(config: SimConfig, promptTokens: number, maxTokens: number | null): OpenAIError | undefined {
+export function contextWindowError(config: SimConfig, promptTokens: number, maxTokens: number | null): OpenAIError | undefined {
   const completion = maxTokens ?? 1;
   const total = promptTokens + completion;
   if (total <= config.maxModelLen) return undefined;
   return simError(400, `This model's maximum context length is ${config.maxModelLen} tokens. However, you requested ${total} tokens (${promptTokens} in the messages, ${completion} in the completion). Please reduce the length of the messages or completion`);
 }
 
-function belowThreshold(config: SimConfig, request: SimRequest, cachedTokens: number, promptTokens: number): boolean {
+export function belowThreshold(config: SimConfig, request: SimRequest, cachedTokens: number, promptTokens: number): boolean {
   if (request.forceCacheThreshold) return true;
   if (!config.enableKvcache) return false;
   const requested = request.cacheHitThreshold;
@@ -89,7 +89,7 @@ function belowThreshold(config: SimConfig, request: SimRequest, cachedTokens: nu
   return hitRate < threshold;
 }
 
-function generate(context: WorkerContext, job: ChoiceJob, promptTokens: Tokenized): Generated {
+export function generate(context: WorkerContext, job: ChoiceJob, promptTokens: Tokenized): Generated {
   const config = context.config();
   const { request } = job;
   if (config.mode === 'echo') return generateEcho(echoTokens(job.prompt.input, promptTokens), request.maxTokens);
@@ -170,7 +170,7 @@ function release(context: WorkerContext, job: ChoiceJob, admitted: boolean): voi
   context.metrics.setKvUsage(context.kvCache.usage);
 }
 
-function toSimError(err: unknown): OpenAIError {
+export function toSimError(err: unknown): OpenAIError {
   if (err instanceof Error && err.name === 'OpenAIError') return err as OpenAIError;
   if (err instanceof Error && err.name === 'AbortError') return simError(503, 'server is shutting down');
   return simError(500, err instanceof Error ? err.message : String(err));

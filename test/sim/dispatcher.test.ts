@@ -25,10 +25,12 @@ function job(lora: string | null = null, log: string[] = [], name = '') {
 describe('Dispatcher (simulator.md §2.5)', () => {
   it('runs up to max-num-seqs, queues FIFO, keeps honest counts, and 429s a full queue (acceptance §14.4)', async () => {
     const counts: Array<[number, number]> = [];
-    const dispatcher = new Dispatcher({ maxNumSeqs: 1, maxWaitingQueueLength: 1, onChange: (r, w) => counts.push([r, w]) });
+    let clock = 1_000;
+    const dispatcher = new Dispatcher({ maxNumSeqs: 1, maxWaitingQueueLength: 1, onChange: (r, w) => counts.push([r, w]), now: () => clock });
     const a = job();
     const b = job();
     expect(dispatcher.submit(a.spec)).toBe('running');
+    clock = 1_100;
     expect(dispatcher.submit(b.spec)).toBe('queued');
     expect([dispatcher.running, dispatcher.waiting]).toEqual([1, 1]);
     expect(() => dispatcher.submit(job().spec)).toThrow(QUEUE_FULL_MESSAGE);
@@ -37,9 +39,12 @@ describe('Dispatcher (simulator.md §2.5)', () => {
     } catch (err) {
       expect(err).toMatchObject({ status: 429, type: 'RateLimitError' });
     }
+    clock = 1_350;
+    expect(b.started).toBe(false);
     await a.finish();
     expect(b.started).toBe(true);
-    expect(b.queuedMs).toBeGreaterThanOrEqual(0);
+    // b waited from its submission (t=1100) until a's worker freed up (t=1350).
+    expect(b.queuedMs).toBe(250);
     expect(a.queuedMs).toBeUndefined();
     expect([dispatcher.running, dispatcher.waiting]).toEqual([1, 0]);
     await b.finish();
