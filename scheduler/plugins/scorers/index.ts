@@ -9,6 +9,8 @@ import { PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory } fro
 import { QUEUE_SCORER_TYPE, queueScorerFactory } from './queue-scorer.js';
 import { RUNNING_REQUESTS_SIZE_SCORER_TYPE, runningRequestsSizeScorerFactory } from './running-requests-size-scorer.js';
 import { SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory } from './session-affinity-scorer.js';
+import { TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory } from './token-load-scorer.js';
+import { LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory } from './lora-affinity-scorer.js';
 
 export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry {
   return registry
@@ -21,5 +23,7 @@ export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry 
     .register(SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory)
     .register(NO_HIT_LRU_SCORER_TYPE, noHitLruScorerFactory)
     .register(PREFIX_CACHE_SCORER_TYPE, prefixCacheScorerFactory)
-    .register(PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory);
+    .register(PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory)
+    .register(TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory)
+    .register(LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory);
 }

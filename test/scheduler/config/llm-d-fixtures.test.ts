@@ -40,6 +40,7 @@ const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>
   'integration-default-config.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
   'integration-request-attribute-reporter-config.yaml': { reason: 'request-attribute-reporter (CEL) and mock-metrics-source not implemented; requestHandler unknown', error: 'requestHandler' },
   'perf-random-passthrough-parser.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
+  'pd-topology-epp-config.yaml': { reason: 'topology-* plugins need the decode pick exposed by disagg-profile-handler to the prefill profile', error: 'unknown plugin type "topology-extractor"' },
   'chart-payload-agnostic.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
 };
 
@@ -71,7 +72,10 @@ async function loadAndRoute(file: string): Promise<number> {
     const result = await loaded.scheduler.schedule(ctx, request);
     const target = result.profileResults.get(result.primaryProfileName)?.targets[0];
     expect(target).toBeDefined();
-    const response = await fetch(`http://${target!.hostPort}${request.path}`, {
+    // data-parallel-profile-handler sends to the pod's primary port and names the rank in a header;
+    // the pod's own proxy would forward there, so the test does.
+    const hostPort = request.headers.get('x-data-parallel-endpoint') ?? target!.hostPort;
+    const response = await fetch(`http://${hostPort}${request.path}`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: request.rawBody,
     });
     await response.arrayBuffer();
