@@ -3,9 +3,9 @@
  * for vLLM data-parallel pods, where each DP rank is an endpoint `<pod>-rank-<i>` on its own port
  * but traffic must enter through the pod's primary port. Runs the one profile like
  * `single-profile-handler`, then:
- * - sets `x-data-parallel-endpoint: <address>:<rank port>` of the picked endpoint on the request;
- * - rewrites every target's port to `primaryPort` (so the request is sent to `<address>:<primaryPort>`
- *   and the pod's proxy dispatches it to the rank named by the header).
+ * - sets `x-data-parallel-host-port: <address>:<rank port>` of the picked endpoint on the request;
+ * - rewrites every target's port to `primaryPort` (so the request is sent to `<address>:<primaryPort>`,
+ *   where the sidecar forwards it to the rank named by the header).
  *
  * Parameters:
  * - `primaryPort` (int in [1, 65535], default 8000)
@@ -23,9 +23,9 @@ import { ConfigError, SchedulingError } from '../../framework/errors.js';
 import type { ProfileHandler, ProfileRunResult, SchedulerProfile, SchedulingResult } from '../../framework/plugins.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
+import { DATA_PARALLEL_HEADER } from '../../../src/wire/headers.js';
 
 export const DATA_PARALLEL_PROFILE_HANDLER_TYPE = 'data-parallel-profile-handler';
-export const DATA_PARALLEL_ENDPOINT_HEADER = 'x-data-parallel-endpoint';
 export const DEFAULT_PRIMARY_PORT = 8000;
 
 const Parameters = z.strictObject({
@@ -57,7 +57,7 @@ export class DataParallelProfileHandler implements ProfileHandler {
     if (!result || !first) {
       throw new SchedulingError(503, `no endpoint available: none of the ${ctx.candidates.length} candidate endpoint(s) passed the filters of scheduling profile "${profile}"`);
     }
-    request.headers.set(DATA_PARALLEL_ENDPOINT_HEADER, first.hostPort);
+    request.headers.set(DATA_PARALLEL_HEADER, first.hostPort);
     const targets = result.targets.map((target) => onPort(target, this.primaryPort));
     return { primaryProfileName: profile, profileResults: new Map([[profile, { targets }]]) };
   }

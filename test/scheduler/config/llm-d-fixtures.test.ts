@@ -14,6 +14,7 @@ import { loadEndpointPickerConfig } from '../../../scheduler/config/loader.js';
 import { SchedulingContext } from '../../../scheduler/framework/cycle-state.js';
 import type { Endpoint } from '../../../scheduler/framework/endpoint.js';
 import { createDefaultRegistry } from '../../../scheduler/plugins/index.js';
+import { DATA_PARALLEL_HEADER } from '../../../src/wire/headers.js';
 import { startCli, type RunningProcess } from '../../helpers/processes.js';
 import { chatRequest, makeEndpoint, silentLogger } from '../helpers.js';
 
@@ -73,8 +74,8 @@ async function loadAndRoute(file: string): Promise<number> {
     const target = result.profileResults.get(result.primaryProfileName)?.targets[0];
     expect(target).toBeDefined();
     // data-parallel-profile-handler sends to the pod's primary port and names the rank in a header;
-    // the pod's own proxy would forward there, so the test does.
-    const hostPort = request.headers.get('x-data-parallel-endpoint') ?? target!.hostPort;
+    // the pod's sidecar would forward there, so the test does.
+    const hostPort = request.headers.get(DATA_PARALLEL_HEADER) ?? target!.hostPort;
     const response = await fetch(`http://${hostPort}${request.path}`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: request.rawBody,
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DATA_PARALLEL_ENDPOINT_HEADER, DataParallelProfileHandler, dataParallelProfileHandlerFactory } from '../../../../scheduler/plugins/profiles/data-parallel-profile-handler.js';
+import { DATA_PARALLEL_HEADER } from '../../../../src/wire/headers.js';
+import { DataParallelProfileHandler, dataParallelProfileHandlerFactory } from '../../../../scheduler/plugins/profiles/data-parallel-profile-handler.js';
 import { chatRequest, makeContext, makeEndpoint, makeHandle } from '../../helpers.js';
 
 describe('data-parallel-profile-handler', () => {
@@ -7,7 +8,7 @@ describe('data-parallel-profile-handler', () => {
     const rank = makeEndpoint({ name: 'pod-rank-1', address: '10.1.2.3', port: 8001 });
     const request = chatRequest('x');
     const result = new DataParallelProfileHandler('dp', 8000).processResults(makeContext([rank]), request, new Map([['default', { targets: [rank] }]]));
-    expect(request.headers.get(DATA_PARALLEL_ENDPOINT_HEADER)).toBe('10.1.2.3:8001');
+    expect(request.headers.get(DATA_PARALLEL_HEADER)).toBe('10.1.2.3:8001');
     const target = result.profileResults.get('default')!.targets[0]!;
     expect([target.name, target.hostPort]).toEqual(['pod-rank-1', '10.1.2.3:8000']);
   });
