@@ -10,6 +10,7 @@ import { QUEUE_SCORER_TYPE, queueScorerFactory } from './queue-scorer.js';
 import { RUNNING_REQUESTS_SIZE_SCORER_TYPE, runningRequestsSizeScorerFactory } from './running-requests-size-scorer.js';
 import { SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory } from './session-affinity-scorer.js';
 import { TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory } from './token-load-scorer.js';
+import { TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory } from './topology-affinity-scorer.js';
 import { LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory } from './lora-affinity-scorer.js';
 
 export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry {
@@ -25,5 +26,6 @@ export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry 
     .register(PREFIX_CACHE_SCORER_TYPE, prefixCacheScorerFactory)
     .register(PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory)
     .register(TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory)
-    .register(LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory);
+    .register(LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory)
+    .register(TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory);
 }

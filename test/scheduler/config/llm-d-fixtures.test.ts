@@ -41,7 +41,6 @@ const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>
   'integration-default-config.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
   'integration-request-attribute-reporter-config.yaml': { reason: 'request-attribute-reporter (CEL) and mock-metrics-source not implemented; requestHandler unknown', error: 'requestHandler' },
   'perf-random-passthrough-parser.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
-  'pd-topology-epp-config.yaml': { reason: 'topology-* plugins need the decode pick exposed by disagg-profile-handler to the prefill profile', error: 'unknown plugin type "topology-extractor"' },
   'chart-payload-agnostic.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
 };
 
