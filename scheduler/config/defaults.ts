@@ -37,6 +37,7 @@ export const DEFAULT_SCORER_WEIGHT = 1;
 /** Attribute key → the producer type injected (with default parameters) when nothing produces it. */
 export const DEFAULT_PRODUCERS: ReadonlyMap<string, string> = new Map([
   [PREFIX_CACHE_MATCH_INFO, 'approx-prefix-cache-producer'],
+  ['InFlightLoad', 'inflight-load-producer'],
 ]);
 
 /** Attribute keys some plugin reads and no producer writes, with the plugins that read each. */

@@ -16,6 +16,9 @@ export type PluginTimer = (extensionPoint: string, plugin: Plugin, seconds: numb
 /** A handler that keeps picking profiles would spin forever; no real handler needs this many rounds. */
 const MAX_ROUNDS = 16;
 
+/** CycleState key: the profile results so far, in run order (read by topology plugins). */
+export const PROFILE_RESULTS = 'scheduler.profile-results';
+
 export class Scheduler {
   readonly handler: ProfileHandler;
   readonly profiles: ReadonlyMap<string, SchedulerProfile>;
@@ -29,6 +32,7 @@ export class Scheduler {
 
   async schedule(ctx: SchedulingContext, request: InferenceRequest): Promise<SchedulingResult> {
     const results = new Map<string, ProfileRunResult | null>();
+    ctx.state.set(PROFILE_RESULTS, results);
     for (let round = 0; ; round++) {
       if (round >= MAX_ROUNDS) throw new SchedulingError(500, `profile handler ${this.handler.name} did not finish after ${MAX_ROUNDS} rounds`);
       const started = performance.now();

@@ -11,6 +11,10 @@ export const ENCODER_HEADER = 'x-encoder-hosts-ports';
 export const DATA_PARALLEL_HEADER = 'x-data-parallel-host-port';
 /** Gateway API Inference Extension: the model name the EPP rewrote the request to. */
 export const MODEL_REWRITE_HEADER = 'x-gateway-model-name-rewrite';
+/** Client → EPP: the flow-control fairness id (current name first, then llm-d's older one). */
+export const FAIRNESS_ID_HEADERS: readonly string[] = ['x-llm-d-inference-fairness-id', 'x-gateway-inference-fairness-id'];
+/** Client → EPP: the InferenceObjective whose priority the request takes (current name first). */
+export const OBJECTIVE_HEADERS: readonly string[] = ['x-llm-d-inference-objective', 'x-gateway-inference-objective'];
 /** The request id: taken from the client when well-formed, otherwise generated; echoed back. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 

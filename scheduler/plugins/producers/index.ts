@@ -1,7 +1,11 @@
 /** Registers the data-producer plugins under their llm-d type strings. */
 import type { PluginRegistry } from '../../framework/registry.js';
 import { APPROX_PREFIX_CACHE_PRODUCER_TYPE, approxPrefixCacheProducerFactory } from './approx-prefix-cache-producer.js';
+import { TOPOLOGY_EXTRACTOR_TYPE, topologyExtractorFactory } from './topology-extractor.js';
+import { INFLIGHT_LOAD_PRODUCER_TYPE, inflightLoadProducerFactory } from './inflight-load-producer.js';
 
 export function registerProducerPlugins(registry: PluginRegistry): PluginRegistry {
-  return registry.register(APPROX_PREFIX_CACHE_PRODUCER_TYPE, approxPrefixCacheProducerFactory);
+  return registry.register(APPROX_PREFIX_CACHE_PRODUCER_TYPE, approxPrefixCacheProducerFactory)
+    .register(INFLIGHT_LOAD_PRODUCER_TYPE, inflightLoadProducerFactory)
+    .register(TOPOLOGY_EXTRACTOR_TYPE, topologyExtractorFactory);
 }

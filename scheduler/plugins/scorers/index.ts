@@ -9,6 +9,9 @@ import { PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory } fro
 import { QUEUE_SCORER_TYPE, queueScorerFactory } from './queue-scorer.js';
 import { RUNNING_REQUESTS_SIZE_SCORER_TYPE, runningRequestsSizeScorerFactory } from './running-requests-size-scorer.js';
 import { SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory } from './session-affinity-scorer.js';
+import { TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory } from './token-load-scorer.js';
+import { TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory } from './topology-affinity-scorer.js';
+import { LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory } from './lora-affinity-scorer.js';
 
 export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry {
   return registry
@@ -21,5 +24,8 @@ export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry 
     .register(SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory)
     .register(NO_HIT_LRU_SCORER_TYPE, noHitLruScorerFactory)
     .register(PREFIX_CACHE_SCORER_TYPE, prefixCacheScorerFactory)
-    .register(PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory);
+    .register(PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory)
+    .register(TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory)
+    .register(LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory)
+    .register(TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory);
 }
