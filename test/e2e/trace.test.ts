@@ -10,12 +10,12 @@ import { MODEL, startPdStack, type PdStack } from './stack.js';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
 
-async function until<T>(read: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+async function until<T>(read: () => T | undefined, describe: () => string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = read();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out waiting for spans');
+    if (Date.now() > deadline) throw new Error(`timed out waiting for spans; ${describe()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -46,7 +46,7 @@ describe('tracing across EPP, sidecar and model servers', () => {
       const inTrace = receiver.spans.filter((s) => s.traceId === TRACE_ID);
       const services = new Set(inTrace.map((s) => s.service));
       return ['epp', 'sidecar-0', 'sim-prefill', 'sim-decode-0'].every((s) => services.has(s)) ? inTrace : undefined;
-    });
+    }, () => `received: ${JSON.stringify(receiver.spans.map((s) => [s.service, s.name, s.traceId === TRACE_ID]))}`);
   });
 
   afterAll(async () => {
