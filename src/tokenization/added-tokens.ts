@@ -21,25 +21,9 @@
  * The tokenization tests check the equality on random conversations with Qwen3 and Llama 3.1.
  */
 import { safeCutFinder, type CutFinder } from './safe-cuts.js';
+import type { AddedTokenInfo, TokenizerMeta } from './tokenizer-meta.js';
 
-/** An entry of tokenizer.json's `added_tokens`. */
-export interface AddedTokenInfo {
-  id: number;
-  content: string;
-  special?: boolean;
-  lstrip?: boolean;
-  rstrip?: boolean;
-  single_word?: boolean;
-  normalized?: boolean;
-}
-
-/** What segmentation needs from tokenizer.json (read where the tokenizer is loaded). */
-export interface TokenizerMeta {
-  addedTokens: AddedTokenInfo[];
-  /** The `pre_tokenizer` and `normalizer` sections, for the Metaspace check. */
-  preTokenizer: unknown;
-  normalizer: unknown;
-}
+export type { AddedTokenInfo, TokenizerMeta };
 
 /** A piece of split text: a run of ordinary text, or the id of an atomic added token. */
 export type Piece = string | number;

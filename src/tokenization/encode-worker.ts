@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Tokenizer } from 'tokenizers';
-import type { AddedTokenInfo, TokenizerMeta } from './added-tokens.js';
+import type { AddedTokenInfo, TokenizerMeta } from './tokenizer-meta.js';
 
 export interface LoadedTokenizer {
   tokenizer: Tokenizer;

@@ -10,7 +10,7 @@
  * Tokenizers are identified by the path of their tokenizer.json, so two model names that point
  * at one directory share a tokenizer.
  */
-import type { TokenizerMeta } from './added-tokens.js';
+import type { TokenizerMeta } from './tokenizer-meta.js';
 import { encodePacked, loadTokenizerFile, unpack, type LoadedTokenizer } from './encode-worker.js';
 
 export interface Encoder {

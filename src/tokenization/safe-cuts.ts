@@ -18,7 +18,7 @@
  * NFC cannot compose across "\n" or " ". The property test checks random texts against whole-text
  * encoding for both models.
  */
-import type { TokenizerMeta } from './added-tokens.js';
+import type { TokenizerMeta } from './tokenizer-meta.js';
 
 /** The pre-tokenizer regexes this reasoning covers (Qwen2/2.5/3, Llama 3/3.1/3.2/3.3). */
 const KNOWN_PATTERNS = new Set([

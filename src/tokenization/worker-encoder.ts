@@ -7,7 +7,7 @@
  * call reloads tokenizers on demand). It does not keep the process alive while idle.
  */
 import { Worker } from 'node:worker_threads';
-import type { TokenizerMeta } from './added-tokens.js';
+import type { TokenizerMeta } from './tokenizer-meta.js';
 import type { Encoder } from './encoder.js';
 import { unpack, WORKER_ROLE, type WorkerRequest, type WorkerResponse } from './encode-worker.js';
 

@@ -11,7 +11,7 @@
  * which worker threads share: UV_THREADPOOL_SIZE (default 4) caps parallel encodes per process, so
  * set it to at least the worker count on bigger machines.
  */
-import type { TokenizerMeta } from './added-tokens.js';
+import type { TokenizerMeta } from './tokenizer-meta.js';
 import type { Encoder } from './encoder.js';
 import { availableCores } from './cores.js';
 import { TokenizationError } from './errors.js';

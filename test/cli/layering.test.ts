@@ -11,12 +11,6 @@ import { findCycles, importsOf, listSources, type ImportEdge } from './import-gr
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CODE_DIRS = ['bin', 'src', 'scheduler', 'sidecar', 'bench'];
 const edges = listSources(ROOT, CODE_DIRS).flatMap((file) => importsOf(ROOT, file));
-/**
- * Existing cycle outside this test's owners, left for its owner: safe-cuts.ts imports the type
- * TokenizerMeta from added-tokens.ts, which imports safe-cuts.ts. Moving TokenizerMeta to its own
- * module removes it; then delete this entry.
- */
-const KNOWN_TYPE_CYCLES = [['src/tokenization/added-tokens.ts', 'src/tokenization/safe-cuts.ts']];
 const top = (path: string): string => path.split('/')[0]!;
 const show = (list: ImportEdge[]): string[] => list.map((e) => `${e.from}:${e.line} → ${e.to}`);
 
@@ -64,13 +58,7 @@ describe('layering', () => {
   });
 
   it('no import cycles', () => {
-    expect(findCycles(edges).filter((cycle) => !KNOWN_TYPE_CYCLES.some((known) => known.join() === cycle.join()))).toEqual([]);
+    expect(findCycles(edges)).toEqual([]);
   });
 
-  it('the known type-only cycle is still type-only (or gone)', () => {
-    for (const cycle of findCycles(edges).filter((c) => KNOWN_TYPE_CYCLES.some((known) => known.join() === c.join()))) {
-      const inside = edges.filter((e) => cycle.includes(e.from) && cycle.includes(e.to));
-      expect(inside.some((e) => e.typeOnly)).toBe(true);
-    }
-  });
 });
