@@ -9,7 +9,7 @@
  * - `label` (string, required, non-empty)
  * - `validValues` (string[], default []) — must be non-empty unless `allowsNoLabel` is true
  * - `allowsNoLabel` (bool, default false)
- * Unknown keys are ignored (llm-d decodes parameters leniently).
+ * Unknown keys stop start-up with their YAML path (see docs/configuration.md, "Plugin parameters are checked").
  *
  * ```yaml
  * - type: by-label

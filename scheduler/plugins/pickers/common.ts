@@ -14,7 +14,7 @@ export interface PickerOptions {
 
 const PickerParameters = z.object({ maxNumOfEndpoints: z.number().int().nullish() });
 
-/** `maxNumOfEndpoints` (default 1; ≤ 0 falls back to 1, as upstream). Other keys are ignored. */
+/** `maxNumOfEndpoints` (default 1; ≤ 0 falls back to 1, as upstream). Other keys stop start-up. */
 export function parseMaxNumOfEndpoints(parameters: unknown): number {
   const { maxNumOfEndpoints } = parseParameters(PickerParameters, parameters);
   return normaliseMaxNumOfEndpoints(maxNumOfEndpoints);

@@ -15,7 +15,7 @@
  * - `profileName` (string): accepted for config compatibility; it only matters for writing tokens.
  * - `strategy` (string, default `encoded_endpoint_header`): the only one supported; upstream's
  *   stateful `session_id` strategy is a configuration error here rather than silently ignored.
- * Other keys are ignored.
+ * Other keys stop start-up with their YAML path.
  *
  * ```yaml
  * - type: session-affinity-scorer
