@@ -61,7 +61,14 @@ export class PluginRegistry {
       handle.logger.warn({ type, replacement: registration.deprecatedAliasOf }, `plugin type "${type}" is deprecated; use "${registration.deprecatedAliasOf}"`);
     }
     try {
-      return registration.factory(name, parameters, handle);
+      const checksBefore = parameterChecks;
+      const plugin = registration.factory(name, parameters, handle);
+      // A factory that never looked at its parameters takes none: any key given is a mistake.
+      const given = parameters !== null && typeof parameters === 'object' ? Object.keys(parameters) : [];
+      if (parameterChecks === checksBefore && given.length > 0) {
+        throw new ConfigError(['parameters', given[0]!], `unknown parameter of ${type} (it takes no parameters)`);
+      }
+      return plugin;
     } catch (err) {
       // parseParameters does not know the plugin type; name it here.
       if (err instanceof ConfigError && err.code === UNKNOWN_PARAMETER) throw err.withDetail(err.detail.replace(/^unknown parameter/, `unknown parameter of ${type}`));
@@ -71,6 +78,17 @@ export class PluginRegistry {
 }
 
 const UNKNOWN_PARAMETER = 'unknown-parameter';
+
+/** Counts parameter checks, so the registry can tell a factory that takes no parameters. */
+let parameterChecks = 0;
+
+/**
+ * For factories that validate their parameters with their own parser instead of
+ * `parseParameters`: records that the parameters were checked (strictly, by that parser).
+ */
+export function parametersChecked(): void {
+  parameterChecks++;
+}
 
 /** Keys a plugin accepts and ignores (upstream's documented pass-through keys), per schema. */
 const toleratedKeys = new WeakMap<z.ZodType, ReadonlySet<string>>();
@@ -105,6 +123,7 @@ function objectShapeKeys(schema: z.ZodType): string[] | undefined {
  * parameter of prefix-based-pd-decider (known: nonCachedTokens)` (the registry adds the type).
  */
 export function parseParameters<S extends z.ZodType>(schema: S, parameters: unknown): z.infer<S> {
+  parameterChecks++;
   const known = objectShapeKeys(schema);
   if (known && parameters !== null && typeof parameters === 'object' && !Array.isArray(parameters)) {
     const tolerated = toleratedKeys.get(schema);

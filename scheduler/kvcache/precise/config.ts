@@ -35,6 +35,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../../src/log.js';
 import { parseDuration } from '../../../src/duration.js';
 import { ConfigError } from '../../framework/errors.js';
+import { parametersChecked } from '../../framework/registry.js';
 import { resolveKvEventsConfig, type KvEventsConfig } from '../events/config.js';
 import { resolveIndexBackend } from '../index/config.js';
 import { DEFAULT_PARITY, type ParityConfig } from './parity.js';
@@ -228,13 +229,14 @@ function parityOf(raw: unknown): ParityConfig {
 
 /** Validates the plugin parameters into a config; nothing is opened here. */
 export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, env: NodeJS.ProcessEnv = process.env): PrecisePrefixConfig {
+  parametersChecked();
   const params = record(parameters, '') ?? {};
   for (const key of Object.keys(params)) {
-    if (!TOP_LEVEL.has(key)) logger?.warn({ key }, 'precise-prefix-cache-scorer: unknown parameter ignored');
+    if (!TOP_LEVEL.has(key)) throw new ConfigError(`parameters.${key}`, `unknown parameter of precise-prefix-cache-scorer (known: ${[...TOP_LEVEL].join(', ')})`);
   }
   const indexer = record(params.indexerConfig, 'indexerConfig');
   for (const key of Object.keys(indexer ?? {})) {
-    if (!INDEXER.has(key)) logger?.warn({ key: `indexerConfig.${key}` }, 'precise-prefix-cache-scorer: unknown parameter ignored');
+    if (!INDEXER.has(key)) throw new ConfigError(`parameters.indexerConfig.${key}`, `unknown parameter of precise-prefix-cache-scorer (known: ${[...INDEXER].join(', ')})`);
   }
   if (indexer?.prefixStoreConfig !== undefined) logger?.info('precise-prefix-cache-scorer: indexerConfig.prefixStoreConfig (KVM-0.4) is not used: tokenization caches text pieces instead');
 

@@ -28,9 +28,11 @@ describe('decode-filter', () => {
     expect(filter.filter(makeContext(other), request, other)).toEqual([]);
   });
 
-  it('is registered under "decode-filter", takes the config name and ignores parameters', () => {
-    const plugin = registerFilterPlugins(new PluginRegistry()).create(DECODE_FILTER_TYPE, 'my-decode', { whatever: 1 }, makeHandle());
+  it('is registered under "decode-filter", takes the config name and refuses parameters it does not have', () => {
+    const registry = registerFilterPlugins(new PluginRegistry());
+    const plugin = registry.create(DECODE_FILTER_TYPE, 'my-decode', undefined, makeHandle());
     expect(plugin.type).toBe('decode-filter');
     expect(plugin.name).toBe('my-decode');
+    expect(() => registry.create(DECODE_FILTER_TYPE, 'my-decode', { whatever: 1 }, makeHandle())).toThrow(/whatever: unknown parameter of decode-filter \(it takes no parameters\)/);
   });
 });

@@ -28,9 +28,11 @@ describe('encode-filter', () => {
     expect(filter.filter(makeContext(other), request, other)).toEqual([]);
   });
 
-  it('is registered under "encode-filter", takes the config name and ignores parameters', () => {
-    const plugin = registerFilterPlugins(new PluginRegistry()).create(ENCODE_FILTER_TYPE, 'my-encode', { whatever: 1 }, makeHandle());
+  it('is registered under "encode-filter", takes the config name and refuses parameters it does not have', () => {
+    const registry = registerFilterPlugins(new PluginRegistry());
+    const plugin = registry.create(ENCODE_FILTER_TYPE, 'my-encode', undefined, makeHandle());
     expect(plugin.type).toBe('encode-filter');
     expect(plugin.name).toBe('my-encode');
+    expect(() => registry.create(ENCODE_FILTER_TYPE, 'my-encode', { whatever: 1 }, makeHandle())).toThrow(/whatever: unknown parameter of encode-filter \(it takes no parameters\)/);
   });
 });

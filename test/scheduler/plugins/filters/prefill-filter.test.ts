@@ -28,9 +28,11 @@ describe('prefill-filter', () => {
     expect(filter.filter(makeContext(other), request, other)).toEqual([]);
   });
 
-  it('is registered under "prefill-filter", takes the config name and ignores parameters', () => {
-    const plugin = registerFilterPlugins(new PluginRegistry()).create(PREFILL_FILTER_TYPE, 'my-prefill', { whatever: 1 }, makeHandle());
+  it('is registered under "prefill-filter", takes the config name and refuses parameters it does not have', () => {
+    const registry = registerFilterPlugins(new PluginRegistry());
+    const plugin = registry.create(PREFILL_FILTER_TYPE, 'my-prefill', undefined, makeHandle());
     expect(plugin.type).toBe('prefill-filter');
     expect(plugin.name).toBe('my-prefill');
+    expect(() => registry.create(PREFILL_FILTER_TYPE, 'my-prefill', { whatever: 1 }, makeHandle())).toThrow(/whatever: unknown parameter of prefill-filter \(it takes no parameters\)/);
   });
 });

@@ -126,10 +126,11 @@ describe('parameters (prefix-cache.md §8)', () => {
     expect(() => parsePrecisePrefixConfig(parameters, silentLogger, {})).toThrow(where);
   });
 
-  it('warns about unknown keys instead of failing (llm-d decodes parameters leniently)', () => {
-    const { logger, records } = captureLogger();
-    parsePrecisePrefixConfig({ prefixStoreConfig: {}, indexerConfig: { bogus: 1 } }, logger, {});
-    expect(records.filter((r) => r.level === WARN_LEVEL).map((r) => r.key)).toEqual(['prefixStoreConfig', 'indexerConfig.bogus']);
+  it('refuses unknown keys, naming their path (a misspelling must not pass silently)', () => {
+    expect(() => parsePrecisePrefixConfig({ prefixStoreConfig: {} }, undefined, {})).toThrow(/parameters\.prefixStoreConfig: unknown parameter of precise-prefix-cache-scorer/);
+    expect(() => parsePrecisePrefixConfig({ indexerConfig: { bogus: 1 } }, undefined, {})).toThrow(/parameters\.indexerConfig\.bogus: unknown parameter/);
+    // Positive control: the known keys, including indexerConfig.prefixStoreConfig (accepted, not used), parse.
+    expect(parsePrecisePrefixConfig({ indexerConfig: { prefixStoreConfig: {} }, speculativeIndexing: true }, undefined, {}).speculativeIndexing).toBe(true);
   });
 
   it('a bad parameter in a config file names its YAML path', () => {

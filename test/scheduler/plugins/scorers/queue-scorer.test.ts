@@ -30,8 +30,10 @@ describe('queue-scorer', () => {
     expect(scoresByName(new QueueScorer().score(makeContext([fresh, busy]), chatRequest('x'), [fresh, busy]))).toEqual({ fresh: 1, busy: 0 });
   });
 
-  it('is registered, ignores parameters, and is a distribution scorer', () => {
-    const plugin = registerScorerPlugins(new PluginRegistry()).create(QUEUE_SCORER_TYPE, 'q', { anything: true }, makeHandle());
+  it('is registered, refuses parameters, and is a distribution scorer', () => {
+    const registry = registerScorerPlugins(new PluginRegistry());
+    expect(() => registry.create(QUEUE_SCORER_TYPE, 'q', { anything: true }, makeHandle())).toThrow(/anything: unknown parameter of queue-scorer/);
+    const plugin = registry.create(QUEUE_SCORER_TYPE, 'q', {}, makeHandle());
     expect(plugin).toBeInstanceOf(QueueScorer);
     expect(plugin.name).toBe('q');
     expect((plugin as QueueScorer).category).toBe('distribution');
