@@ -94,6 +94,6 @@ export function buildOption(spec: FlagSpec): Option {
     // Durations are declared in Go syntax for --help and parsed once here.
     option.default(spec.kind === 'duration' ? durationArg(String(spec.default)) : spec.default, spec.kind === 'duration' ? String(spec.default) : undefined);
   }
-  if (spec.deprecated) option.hideHelp();
+  // Deprecated flags stay listed (their description says what replaces them): help mentions them.
   return option;
 }

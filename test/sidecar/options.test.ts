@@ -65,6 +65,8 @@ describe('defaults', () => {
     for (const text of ['--vllm-port', 'SIDECAR_VLLM_PORT', 'INFERENCE_POOL', 'ENABLE_PREFILLER_SAMPLING', 'SGLANG_BOOTSTRAP_PORT', 'POD_IP', '--ssrf-allowlist', '--prefill-failure-policy']) {
       expect(help).toContain(text);
     }
+    // A flag the help text refers to is listed too, marked deprecated.
+    expect(help).toMatch(/--connector <value>\s+deprecated: use --kv-connector/);
   });
 });
 
