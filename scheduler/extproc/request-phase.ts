@@ -15,7 +15,7 @@ import type { Endpoint } from '../framework/endpoint.js';
 import { createInferenceRequest } from '../framework/request.js';
 import { forwardedBody } from '../frontdoor/forwarded-body.js';
 import type { RequestLifecycle } from '../frontdoor/lifecycle.js';
-import { requestIdFrom } from '../frontdoor/request-id.js';
+import { requestIdFrom } from '../../src/wire/request-id.js';
 import { headerMapToMap, subsetHint } from './headers.js';
 import { bodyChunks, requestHeadersResponse } from './messages.js';
 import type { HttpBody, HttpHeaders, Metadata, ProcessingResponse } from './proto.js';

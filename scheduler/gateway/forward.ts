@@ -7,6 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { OpenAIError } from '../../src/openai/errors.js';
 import { forwardResponseHeaders, type HeaderRecord } from '../../src/http/headers.js';
+import { REQUEST_ID_HEADER } from '../../src/wire/headers.js';
+
+const UPSTREAM_ONLY_DROPPED: ReadonlySet<string> = new Set([REQUEST_ID_HEADER]);
 import { UsageSniffer, type Usage } from '../../src/wire/usage.js';
 
 export interface ForwardResult {
@@ -57,7 +60,8 @@ export async function forwardToEndpoint(options: {
       if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const sniffer = new UsageSniffer(responseHeaders.get('content-type'));
-    outgoing.writeHead(response.statusCode, forwardResponseHeaders(response.headers));
+    // The request id the client sees is the one the front door chose (already set on `outgoing`).
+    outgoing.writeHead(response.statusCode, forwardResponseHeaders(response.headers, UPSTREAM_ONLY_DROPPED));
     outgoing.flushHeaders();
     let completed = true;
     try {

@@ -18,7 +18,7 @@ import { extractContext } from '../../src/telemetry/tracing.js';
 import { REQUEST_ID_HEADER } from '../../src/wire/headers.js';
 import { sendError } from '../../src/wire/respond.js';
 import { RequestLifecycle, type LifecycleDeps } from '../frontdoor/lifecycle.js';
-import { requestIdFrom } from '../frontdoor/request-id.js';
+import { requestIdFrom } from '../../src/wire/request-id.js';
 
 export type GatewayEnv = {
   Bindings: HttpBindings;

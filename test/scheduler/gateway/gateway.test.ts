@@ -75,6 +75,17 @@ async function runningRequests(): Promise<number> {
 }
 
 describe('request id and the request log line', () => {
+  it('the client sees the front door\'s request id even when the upstream answers with another', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'upstream-made-this-up', 'x-upstream-marker': '1' });
+      res.end('{"choices":[]}');
+    };
+    const response = await post('/v1/chat/completions', chat('hi'), { 'x-request-id': 'client-1' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-upstream-marker')).toBe('1');
+    expect(response.headers.get('x-request-id')).toBe('client-1');
+  });
+
   it('logs one line per request: id, model, decode and prefill pods, P/D reason, status, durations, tokens', async () => {
     const response = await post('/v1/chat/completions', chat(LONG), { 'x-request-id': 'client-id.1:a_b-c' });
     expect(response.status).toBe(200);
