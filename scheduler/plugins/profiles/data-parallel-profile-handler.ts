@@ -19,9 +19,10 @@
 import { z } from 'zod';
 import type { SchedulingContext } from '../../framework/cycle-state.js';
 import { joinHostPort, type Endpoint } from '../../framework/endpoint.js';
-import { ConfigError, SchedulingError } from '../../framework/errors.js';
+import { ConfigError } from '../../framework/errors.js';
 import type { ProfileHandler, ProfileRunResult, SchedulerProfile, SchedulingResult } from '../../framework/plugins.js';
 import type { InferenceRequest } from '../../framework/request.js';
+import { onlyProfileResult, runEveryProfileOnce } from './single-profile-handler.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import { DATA_PARALLEL_HEADER } from '../../../src/wire/headers.js';
 
@@ -47,17 +48,12 @@ export class DataParallelProfileHandler implements ProfileHandler {
     profiles: ReadonlyMap<string, SchedulerProfile>,
     results: ReadonlyMap<string, ProfileRunResult | null>,
   ): SchedulerProfile[] {
-    return results.size >= profiles.size ? [] : [...profiles.values()];
+    return runEveryProfileOnce(profiles, results);
   }
 
   processResults(ctx: SchedulingContext, request: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult | null>): SchedulingResult {
-    if (results.size !== 1) throw new SchedulingError(500, 'data-parallel-profile-handler serves exactly one scheduling profile');
-    const [profile, result] = [...results][0]!;
-    const first = result?.targets[0];
-    if (!result || !first) {
-      throw new SchedulingError(503, `no endpoint available: none of the ${ctx.candidates.length} candidate endpoint(s) passed the filters of scheduling profile "${profile}"`);
-    }
-    request.headers.set(DATA_PARALLEL_HEADER, first.hostPort);
+    const { profile, result } = onlyProfileResult(ctx, results, 'data-parallel-profile-handler serves exactly one scheduling profile');
+    request.headers.set(DATA_PARALLEL_HEADER, result.targets[0]!.hostPort);
     const targets = result.targets.map((target) => onPort(target, this.primaryPort));
     return { primaryProfileName: profile, profileResults: new Map([[profile, { targets }]]) };
   }

@@ -16,6 +16,28 @@ import type { PluginFactory } from '../../framework/registry.js';
 
 export const SINGLE_PROFILE_HANDLER_TYPE = 'single-profile-handler';
 
+/** Runs all profiles in the first round, then stops. */
+export function runEveryProfileOnce(
+  profiles: ReadonlyMap<string, SchedulerProfile>,
+  results: ReadonlyMap<string, ProfileRunResult | null>,
+): SchedulerProfile[] {
+  return results.size >= profiles.size ? [] : [...profiles.values()];
+}
+
+/** The one profile's result with at least one target; 500 if there is not exactly one profile, 503 if it found nothing. */
+export function onlyProfileResult(
+  ctx: SchedulingContext,
+  results: ReadonlyMap<string, ProfileRunResult | null>,
+  notOneProfileMessage: string,
+): { profile: string; result: ProfileRunResult } {
+  if (results.size !== 1) throw new SchedulingError(500, notOneProfileMessage);
+  const [profile, result] = [...results][0]!;
+  if (!result || result.targets.length === 0) {
+    throw new SchedulingError(503, `no endpoint available: none of the ${ctx.candidates.length} candidate endpoint(s) passed the filters of scheduling profile "${profile}"`);
+  }
+  return { profile, result };
+}
+
 export class SingleProfileHandler implements ProfileHandler {
   readonly type = SINGLE_PROFILE_HANDLER_TYPE;
   constructor(readonly name: string = SINGLE_PROFILE_HANDLER_TYPE) {}
@@ -26,15 +48,11 @@ export class SingleProfileHandler implements ProfileHandler {
     profiles: ReadonlyMap<string, SchedulerProfile>,
     results: ReadonlyMap<string, ProfileRunResult | null>,
   ): SchedulerProfile[] {
-    return results.size >= profiles.size ? [] : [...profiles.values()];
+    return runEveryProfileOnce(profiles, results);
   }
 
   processResults(ctx: SchedulingContext, _request: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult | null>): SchedulingResult {
-    if (results.size !== 1) throw new SchedulingError(500, 'single profile handler is intended to be used with a single profile');
-    const [profile, result] = [...results][0]!;
-    if (!result || result.targets.length === 0) {
-      throw new SchedulingError(503, `no endpoint available: none of the ${ctx.candidates.length} candidate endpoint(s) passed the filters of scheduling profile "${profile}"`);
-    }
+    const { profile } = onlyProfileResult(ctx, results, 'single profile handler is intended to be used with a single profile');
     return { primaryProfileName: profile, profileResults: results };
   }
 
