@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
+import { seededRandom } from '../src/random.js';
 
 export interface WorkloadShape {
   users: number;
@@ -21,17 +22,7 @@ export interface WorkloadShape {
   seed: number;
 }
 
-/** mulberry32: small, fast, seedable. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = seededRandom;
 
 const WORDS = (
   'time person year way day thing man world life hand part child eye woman place work week case point government company ' +

@@ -10,6 +10,7 @@ import type { PluginHandle } from '../../scheduler/framework/registry.js';
 import type { Plugin, ProfileRunResult, ScoredEndpoint, SchedulingResult } from '../../scheduler/framework/plugins.js';
 import { parseInferenceBody } from '../../src/openai/parse.js';
 import type { ApiKind } from '../../src/openai/types.js';
+import { seededRandom } from '../../src/random.js';
 
 /** A logger that drops everything. */
 export const silentLogger: Logger = pino({ level: 'silent' });
@@ -131,17 +132,7 @@ export function makeResult(profiles: Record<string, readonly Endpoint[] | null>,
   return { primaryProfileName: primaryProfileName ?? Object.keys(profiles)[0] ?? 'default', profileResults };
 }
 
-/** Deterministic PRNG (mulberry32) in [0,1) for tests that inject randomness. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** A score map keyed by endpoint name, for readable assertions. */
 export function scoresByName(scores: ReadonlyMap<Endpoint, number>): Record<string, number> {

@@ -9,17 +9,9 @@ import type { ChatCompletionsBody, ChatMessage } from '../../src/openai/types.js
 import { InProcessEncoder } from '../../src/tokenization/encoder.js';
 import { PromptTokenizer } from '../../src/tokenization/prompt-tokens.js';
 import { ensureModels, LLAMA31, QWEN3 } from '../helpers/models.js';
+import { seededRandom } from '../../src/random.js';
 
-/** mulberry32: a seeded PRNG, so a failure is reproducible. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const FRAGMENTS = [
   'hello', ' world', 'Hello', '  ', '\n', '\n\n', '\t', ' \n ', '123', '4567', '3.14', "don't", "'s", 'ünïcödé', 'é',

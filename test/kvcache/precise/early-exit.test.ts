@@ -12,19 +12,12 @@ import { MemoryKvBlockIndex } from '../../../scheduler/kvcache/index/memory-inde
 import { DEFAULT_TIER_WEIGHTS } from '../../../scheduler/kvcache/index/longest-prefix.js';
 import { walkPrefix } from '../../../scheduler/kvcache/precise/read-path.js';
 import { ensureModels, LLAMA31, QWEN3 } from '../../helpers/models.js';
+import { seededRandom } from '../../../src/random.js';
 
 const BLOCK = 16;
 const POD = '10.0.0.1:8000';
 
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const FRAGMENTS = [
   'hello', ' world', 'The quick brown fox', ' jumps over', '\n', '\n\n', '  ', '\t', '123', '3.14', "don't", 'ünïcödé',

@@ -1,0 +1,15 @@
+/**
+ * A small seeded PRNG (mulberry32) returning numbers in [0, 1): for tests, benchmarks and anything
+ * that takes an injectable random source and must be reproducible from a seed. (The simulator has
+ * its own xoshiro-based generator, which reproduces upstream's choices.)
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
