@@ -24,6 +24,7 @@ import { ensureModels, QWEN3 } from '../helpers/models.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
 import { MODEL, metricValue, startEppProcess, startPdStack, type PdStack } from './stack.js';
+import { poll } from '../helpers/poll.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../config/precise-prefix-epp-config.yaml', import.meta.url));
 const PRECISE = 'precise-prefix-cache-scorer';
@@ -63,11 +64,7 @@ function freePort(): Promise<number> {
 }
 
 async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await poll(condition, { what, timeoutMs, intervalMs: 25 });
 }
 
 /** Requests a sim has received (its debug `request` log lines). */

@@ -6,18 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { MODEL, startPdStack, type PdStack } from './stack.js';
+import { poll } from '../helpers/poll.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
 
-async function until<T>(read: () => T | undefined, describe: () => string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for spans; ${describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function until<T>(read: () => T | undefined, describe: () => string, timeoutMs = 30_000): Promise<T> {
+  return poll(read, { what: () => `spans; ${describe()}`, timeoutMs, intervalMs: 100 });
 }
 
 describe('tracing across EPP, sidecar and model servers', () => {

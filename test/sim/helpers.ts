@@ -2,6 +2,7 @@
 import { expect } from 'vitest';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/sim/simulator.js';
 import type { SimConfigInput } from '../../src/sim/config.js';
+import { poll } from '../helpers/poll.js';
 
 export const running: RunningSimulator[] = [];
 
@@ -60,10 +61,5 @@ export const chat = (content: string, extra: Record<string, unknown> = {}) => ({
 
 /** Polls until `check` passes (for states reached asynchronously); no timing assertions. */
 export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await poll(check, { what: 'the condition', timeoutMs });
 }

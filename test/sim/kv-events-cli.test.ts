@@ -13,13 +13,10 @@ import { decodeEventBatch } from '../../scheduler/kvcache/events/decode.js';
 import type { RawKvMessage } from '../../scheduler/kvcache/events/types.js';
 import { tokenizeText } from '../../src/sim/tokenizer.js';
 import { startCli, type RunningProcess } from '../helpers/processes.js';
+import { poll } from '../helpers/poll.js';
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await poll(check, { what: 'the KV events', timeoutMs, intervalMs: 50 });
 }
 
 const prompt = (attempt: number) => `Attempt ${attempt}: ${'The quick brown fox jumps over the lazy dog and keeps running far away. '.repeat(6)}`;

@@ -5,6 +5,7 @@ import { Subscriber } from 'zeromq';
 import { ZmqKvEventPublisher, encodeEventBatch, kvEventsTopic } from '../../src/sim/kv-events-publisher.js';
 import type { BlockStoredEvent, KvEvent } from '../../src/sim/kv-events.js';
 import { decodeEventBatch } from '../../scheduler/kvcache/events/decode.js';
+import { poll } from '../helpers/poll.js';
 
 const HIGH = (1n << 64n) - 1n; // ≥ 2^63: must be msgpack uint64
 const stored = (overrides: Partial<BlockStoredEvent> = {}): BlockStoredEvent => ({
@@ -79,11 +80,7 @@ describe('ZmqKvEventPublisher on real sockets', () => {
   }
 
   async function waitFor(condition: () => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await poll(condition, { what, intervalMs: 10 });
   }
 
   /**

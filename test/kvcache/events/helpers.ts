@@ -2,6 +2,7 @@
 import { encode } from '@msgpack/msgpack';
 import type { Registry } from 'prom-client';
 import type { RawKvMessage } from '../../../scheduler/kvcache/events/types.js';
+import { poll } from '../../helpers/poll.js';
 
 export const MODEL = 'test-model';
 
@@ -38,9 +39,5 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
 
 /** Polls `condition` until it holds (bounded); no fixed sleeps in tests. */
 export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await poll(condition, { what, timeoutMs, intervalMs: 10 });
 }
