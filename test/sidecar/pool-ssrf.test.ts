@@ -3,6 +3,7 @@
  * InferencePool's pods (from a real Kubernetes API server over HTTPS) are the only prefill targets
  * it will talk to; anything else gets 403 with no request sent.
  */
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { startCli, type RunningProcess } from '../helpers/processes.js';
@@ -14,8 +15,15 @@ describe('sidecar SSRF allowlist from an InferencePool', () => {
   const processes: RunningProcess[] = [];
   let sidecar: RunningProcess;
   let prefill: RunningProcess;
+  /** A listener outside the pool (127.0.0.2): it must never see a connection from the sidecar. */
+  let trap: Server;
+  let trapPort = 0;
+  let trapConnections = 0;
 
   beforeAll(async () => {
+    trap = createServer((socket) => { trapConnections++; socket.destroy(); });
+    await new Promise<void>((resolve) => trap.listen(0, '127.0.0.2', resolve));
+    trapPort = (trap.address() as { port: number }).port;
     api = await FakeKubeApiServer.start();
     const tmp = tempDir();
     cleanup = tmp.cleanup;
@@ -33,6 +41,7 @@ describe('sidecar SSRF allowlist from an InferencePool', () => {
   afterAll(async () => {
     await Promise.all(processes.map((p) => p.stop()));
     await api?.close();
+    await new Promise((resolve) => trap?.close(resolve));
     cleanup?.();
   });
 
@@ -42,16 +51,33 @@ describe('sidecar SSRF allowlist from an InferencePool', () => {
     body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 2 }),
   });
 
-  it('hands off to a prefill target that is a pool pod (by IP or by name)', async () => {
+  it('hands off to a prefill target that is a pool pod, by IP', async () => {
     const response = await send(`127.0.0.1:${prefill.port}`);
     expect(response.status).toBe(200);
     expect(((await response.json()) as { choices: unknown[] }).choices).toHaveLength(1);
   });
 
+  it('allows a pool pod by its name too (the name passes the allowlist; it just does not resolve here)', async () => {
+    const byName = await send('prefill-0:8000');
+    expect(byName.status).not.toBe(403);
+    await byName.text();
+    const stranger = await send('prefill-9:8000');
+    expect(stranger.status).toBe(403);
+    await stranger.text();
+  });
+
   it('refuses targets outside the pool with 403 and sends nothing', async () => {
-    const response = await send('169.254.169.254:80');
+    // Positive control: the trap does count a connection made to it.
+    const probe = await fetch(`http://127.0.0.2:${trapPort}/`).catch(() => undefined);
+    expect(probe).toBeUndefined();
+    expect(trapConnections).toBe(1);
+    const response = await send(`127.0.0.2:${trapPort}`);
     expect(response.status).toBe(403);
     expect(await response.text()).toBe('Forbidden: prefill target not allowed by SSRF protection\n');
+    const metadata = await send('169.254.169.254:80');
+    expect(metadata.status).toBe(403);
+    await metadata.text();
+    expect(trapConnections).toBe(1);
   });
 
   it('follows the pool: a pod that leaves is no longer allowed', async () => {
