@@ -1,5 +1,5 @@
 /**
- * The EndpointPickerConfig schema (llm-d `apix/config/v1alpha1`, spec epp.md §5). Like upstream's
+ * The EndpointPickerConfig schema (llm-d `apix/config/v1alpha1`, docs/configuration.md "Schema"). Like upstream's
  * strict decoder, unknown fields anywhere outside plugin `parameters` are errors; `parameters` is
  * free-form and each plugin's factory validates it.
  */

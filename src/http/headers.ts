@@ -1,4 +1,4 @@
-/** Header handling for proxies: hop-by-hop removal (RFC 9110 §7.6.1) and copying between Node and undici. */
+/** Header handling for proxies: hop-by-hop removal (RFC 9110 section 7.6.1) and copying between Node and undici. */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 export const HOP_BY_HOP = new Set([

@@ -1,5 +1,5 @@
 /**
- * KV-cache events as the simulator produces them (simulator.md §6.2–§6.5, wire format §7.3). The
+ * KV-cache events as the simulator produces them. The
  * cache reports to a `KvEventSink`; the default drops them. A ZeroMQ publisher (a later issue)
  * implements this interface and batches/encodes the events; tests use `RecordingKvEventSink`.
  */
