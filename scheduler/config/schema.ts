@@ -54,7 +54,6 @@ export const EndpointPickerConfigSchema = z.strictObject({
 });
 
 export type EndpointPickerConfig = z.infer<typeof EndpointPickerConfigSchema>;
-export type PluginSpec = z.infer<typeof PluginSpecSchema>;
 export type SchedulingProfileSpec = z.infer<typeof SchedulingProfileSchema>;
 
 /** `['plugins', 3, 'parameters', 'threshold']` → `plugins[3].parameters.threshold`. */

@@ -51,12 +51,6 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
   return new Set(joined.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
 }
 
-/** All values of a header as one list (Node joins repeated lines with ", " for most headers). */
-export function headerValues(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
 /** Appends the client address to X-Forwarded-For, as Go's ReverseProxy does. */
 export function appendForwardedFor(headers: HeaderRecord, clientIp: string | undefined): void {
   if (!clientIp) return;
