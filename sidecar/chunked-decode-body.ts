@@ -1,5 +1,5 @@
 /**
- * The JSON work of chunked decode (spec §3.5), kept pure so it is testable without servers:
+ * The JSON work of chunked decode, kept pure so it is testable without servers:
  * the token budget, each chunk's request body, reading a chunk's answer, and the two output
  * shapes (one SSE event per chunk, or one reassembled completion).
  *

@@ -1,5 +1,5 @@
 /**
- * Chunked decode (`--decode-chunk-size=N`, `/v1/chat/completions` only; spec §3.5): instead of
+ * Chunked decode (`--decode-chunk-size=N`, `/v1/chat/completions` only): instead of
  * one long decode, the local vLLM is asked for at most N tokens at a time, each pass continuing
  * the assistant turn the previous ones produced, until the model stops or the client's budget is
  * spent. A budget that fits in one chunk is one ordinary decode.

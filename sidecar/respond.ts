@@ -42,13 +42,6 @@ export function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
-/** A plain-text answer (upstream's reply when the request body cannot be read). */
-export function sendText(res: ServerResponse, status: number, text: string): void {
-  if (!canRespond(res)) return;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 export interface BufferedResponse {
   status: number;
   headers: IncomingHttpHeaders;

@@ -1,5 +1,5 @@
 /**
- * The sidecar's spans (spec tracing.md §2/§6, SCHED naming):
+ * The sidecar's spans (llm-d's span names; the attributes are listed in docs/sidecar.md "Tracing"):
  *
  *   llm_d.pd_proxy.<METHOD> <path>   SERVER, parent = inbound traceparent
  *   └─ llm_d.pd_proxy.request        SERVER (P/D routes)

@@ -12,12 +12,6 @@ export function intArg(value: string): number {
   return parsed;
 }
 
-export function numberArg(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed)) throw new InvalidArgumentError(`"${value}" is not a number`);
-  return parsed;
-}
-
 export function durationArg(value: string): number {
   try {
     return parseDuration(value);
@@ -52,12 +46,6 @@ export function option(flags: string, description: string, env: string): Option 
 /** True when the user set this option on the command line (not env, not default). */
 export function fromCli(command: Command, key: string): boolean {
   return command.getOptionValueSource(key) === 'cli';
-}
-
-/** True when the value came from the command line or the environment. */
-export function explicitlySet(command: Command, key: string): boolean {
-  const source = command.getOptionValueSource(key);
-  return source === 'cli' || source === 'env';
 }
 
 /**

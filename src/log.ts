@@ -10,9 +10,6 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 export type LogFormat = 'json' | 'console';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 export interface LogOptions {
   level?: string;
   format?: LogFormat;

@@ -1,6 +1,6 @@
 /**
  * Upstream plugin types pd-router covers natively, and the producers the loader injects when a
- * plugin reads an attribute nothing produces (spec epp.md §5 "Defaults").
+ * plugin reads an attribute nothing produces (see docs/configuration.md "Defaulting rules").
  */
 import { PREFIX_CACHE_MATCH_INFO } from '../framework/cycle-state.js';
 import { isDataProducer, consumesOf, type DataProducer, type Plugin } from '../framework/plugins.js';

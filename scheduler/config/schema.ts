@@ -1,5 +1,5 @@
 /**
- * The EndpointPickerConfig schema (llm-d `apix/config/v1alpha1`, spec epp.md §5). Like upstream's
+ * The EndpointPickerConfig schema (llm-d `apix/config/v1alpha1`, docs/configuration.md "Schema"). Like upstream's
  * strict decoder, unknown fields anywhere outside plugin `parameters` are errors; `parameters` is
  * free-form and each plugin's factory validates it.
  */
@@ -54,7 +54,6 @@ export const EndpointPickerConfigSchema = z.strictObject({
 });
 
 export type EndpointPickerConfig = z.infer<typeof EndpointPickerConfigSchema>;
-export type PluginSpec = z.infer<typeof PluginSpecSchema>;
 export type SchedulingProfileSpec = z.infer<typeof SchedulingProfileSchema>;
 
 /** `['plugins', 3, 'parameters', 'threshold']` → `plugins[3].parameters.threshold`. */

@@ -156,7 +156,7 @@ export interface KubernetesDiscovery {
   readonly source: PoolSource;
   /** True without leader election; otherwise whether this replica holds the Lease. */
   isLeader(): boolean;
-  /** gRPC readiness: endpoints synced and, with leader election, leading (upstream §8). */
+  /** gRPC readiness: endpoints synced and, with leader election, leading. */
   isServing(): boolean;
   close(): Promise<void>;
 }

@@ -54,9 +54,6 @@ export interface SchedulerProfile {
   readonly picker: Picker;
 }
 
-/** A profile's outcome: a result, or null when the run failed (no endpoints passed the filters). */
-export type ProfileResults = Map<string, ProfileRunResult | null>;
-
 /**
  * Why a P/D decider chose as it did: a stable, low-cardinality `reason` (a metric label, a span
  * attribute and a field of the per-request log line) and the numbers it compared.

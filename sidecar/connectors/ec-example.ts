@@ -1,5 +1,5 @@
 /**
- * EPD with `--ec-connector=ec-example` (spec §3.4): before P/D, every multimodal item of the
+ * EPD with `--ec-connector=ec-example`: before P/D, every multimodal item of the
  * request is sent to an encoder pod so its encoder cache is primed; the prefill (or decode) pod
  * then finds the embeddings instead of computing them.
  *

@@ -1,4 +1,4 @@
-/** Header handling for proxies: hop-by-hop removal (RFC 9110 §7.6.1) and copying between Node and undici. */
+/** Header handling for proxies: hop-by-hop removal (RFC 9110 section 7.6.1) and copying between Node and undici. */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 export const HOP_BY_HOP = new Set([
@@ -49,12 +49,6 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
   if (!value || value === 'keep-alive' || value === 'close') return undefined;
   const joined = Array.isArray(value) ? value.join(',') : value;
   return new Set(joined.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
-}
-
-/** All values of a header as one list (Node joins repeated lines with ", " for most headers). */
-export function headerValues(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
 }
 
 /** Appends the client address to X-Forwarded-For, as Go's ReverseProxy does. */

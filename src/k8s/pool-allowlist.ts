@@ -1,5 +1,5 @@
 /**
- * The sidecar's SSRF allowlist from an InferencePool (sidecar spec §5, with upstream's fixed v1
+ * The sidecar's SSRF allowlist from an InferencePool (with upstream's fixed v1
  * `matchLabels` behaviour): every pod the pool selects that has an IP contributes its **IP and
  * its name** — readiness is not checked, and any port is allowed (checks are host-only).
  *

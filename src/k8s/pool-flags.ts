@@ -1,5 +1,5 @@
 /**
- * The EPP's Kubernetes flags (upstream names, spec epp.md §8), declared once so `pd-router epp`
+ * The EPP's Kubernetes flags (upstream names), declared once so `pd-router epp`
  * only has to call `addPoolFlags(command)` and `poolDiscoveryConfig(opts)`:
  *
  *   --pool-name <name>              InferencePool to discover endpoints from (env POOL_NAME)

@@ -1,5 +1,5 @@
 /**
- * llm-d's `cbor-fnv` block keys (prefix-cache.md §4.1): a chain of FNV-1a-64 hashes over the
+ * llm-d's `cbor-fnv` block keys: a chain of FNV-1a-64 hashes over the
  * canonical CBOR encoding of `[parent, tokens | null, extra]`.
  *
  *   seedHash = FNV-1a-64(utf8(hashSeed))            ("" → the offset basis)

@@ -47,18 +47,6 @@ export class OpenAIError extends Error {
   }
 }
 
-export function errorBody(status: number, message: string, type?: string, param: string | null = null): OpenAIErrorBody {
-  return new OpenAIError(status, message, { type, param }).toBody();
-}
-
-/** A web-standard Response carrying the error envelope. */
-export function errorResponse(error: OpenAIError, headers?: Record<string, string>): Response {
-  return new Response(error.toJSON(), {
-    status: error.status,
-    headers: { 'content-type': 'application/json', ...headers },
-  });
-}
-
 /** Turns anything thrown into an OpenAIError; unknown failures are 500s that don't leak internals. */
 export function toOpenAIError(err: unknown): OpenAIError {
   if (err instanceof OpenAIError) return err;

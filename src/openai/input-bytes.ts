@@ -5,7 +5,7 @@
  * - completions: UTF-8 bytes of the prompt; string arrays are summed; token-id prompts count 4
  *   bytes per token (upstream counts them as 0, llm-d#860 — we don't).
  * - chat: UTF-8 bytes of `messages` serialised exactly as Go's encoding/json would serialise
- *   llm-d's message structs (spec epp.md §2.4) — field order, omitempty rules and HTML escaping.
+ *   llm-d's message structs (docs/configuration.md "User input bytes") — field order, omitempty rules and HTML escaping.
  * - responses: the `input` string's bytes, or the Go-style JSON of an input array.
  */
 import type { ChatMessage, ContentPart, InferenceBody } from './types.js';

@@ -1,5 +1,5 @@
 /**
- * `GET|POST /admin/config` (simulator.md §3.5): the configuration as JSON with the flag names as
+ * `GET|POST /admin/config`: the configuration as JSON with the flag names as
  * keys (durations as Go strings), and partial updates of the latency, failure-injection and
  * fake-metrics keys that apply to later requests. Any other key, or any invalid value, is a 400
  * and changes nothing.

@@ -1,5 +1,5 @@
 /**
- * Turning a request's choice events into the HTTP answer (simulator.md §3.2/§3.3). Non-streaming:
+ * Turning a request's choice events into the HTTP answer. Non-streaming:
  * wait for every choice, then one JSON body (the first failure wins). Streaming: the status and
  * headers go out only with the first event (so a request that fails while queued or before its
  * first token keeps its real status), then one SSE event per chunk, flushed as it happens;

@@ -116,7 +116,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   // Upstream vLLM flags that deployments pass; accepted and ignored.
   { flag: 'enforce-eager', key: null, kind: 'bool', description: 'ignored (vLLM compatibility)', negatable: true },
   { flag: 'enable-prefix-caching', key: null, kind: 'bool', description: 'ignored (vLLM compatibility)', negatable: true },
-  // KV events over ZeroMQ (simulator.md §7), published only with --enable-kvcache.
+  // KV events over ZeroMQ, published only with --enable-kvcache.
   { flag: 'zmq-endpoint', key: 'zmqEndpoint', kind: 'string', description: 'ZeroMQ endpoint KV events are published to ("" = off); the EPP binds it in global mode', placeholder: '<endpoint>', defaultText: 'tcp://127.0.0.1:5557' },
   { flag: 'kv-events-endpoint', key: 'zmqEndpoint', kind: 'string', description: 'alias of --zmq-endpoint', placeholder: '<endpoint>', env: 'SIM_KV_EVENTS_ENDPOINT' },
   { flag: 'kv-events-bind', key: 'kvEventsBind', kind: 'bool', description: 'bind the publisher (e.g. tcp://*:5557) so the EPP connects to each pod', defaultText: 'false' },

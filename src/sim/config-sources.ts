@@ -1,5 +1,5 @@
 /**
- * Where configuration values come from, and which wins (simulator.md §1):
+ * Where configuration values come from, and which wins:
  * flag > env (`SIM_*`, `SIM_MODEL`, `PYTHONHASHSEED`) > YAML from `--config` (same keys as the
  * flags) > default. Unknown YAML keys are ignored with a warning, as Go's YAML decoding does.
  */

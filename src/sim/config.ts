@@ -1,6 +1,6 @@
 /**
  * The simulator's configuration: one typed object, its defaults, and validation with upstream's
- * messages (simulator.md §1). Durations are milliseconds. Where the values come from (flags, env,
+ * messages. Durations are milliseconds. Where the values come from (flags, env,
  * YAML) is config-sources.ts; what `/admin/config` may change at run time is admin-config.ts.
  */
 import type { FakeMetricsConfig } from './fake-metrics.js';
@@ -75,7 +75,7 @@ export interface SimConfig extends LatencySettings, StepSettings {
   eventBatchSize: number;
   /** vLLM's newer map-encoded events instead of the positional arrays. */
   useVllmMapEventFormat: boolean;
-  /** Engines in this process (§10): rank r serves `port + r`. */
+  /** Engines in this process (data parallel): rank r serves `port + r`. */
   dataParallelSize: number;
   /** This engine's data-parallel rank; -1 when not set (then ranks come from `dataParallelSize`). */
   dataParallelRank: number;

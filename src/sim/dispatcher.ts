@@ -1,5 +1,5 @@
 /**
- * max-num-seqs workers and a FIFO waiting queue (simulator.md §2.5). One object replaces the Go
+ * max-num-seqs workers and a FIFO waiting queue. One object replaces the Go
  * simulator's channels: a request runs at once when a worker (and its LoRA slot) is free, waits
  * otherwise, and is refused with 429 when the queue is full. A freed worker takes the first queued
  * request whose LoRA is loaded, else the first whose LoRA can be loaded. The counts are exact at

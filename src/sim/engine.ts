@@ -1,6 +1,6 @@
 /**
  * The simulated engine: owns the PRNG, latency model, KV cache, LoRA slots, dispatcher and
- * metrics, and takes requests through simulator.md §2 — failure injection, model check,
+ * metrics, and takes requests through the request path — failure injection, model check,
  * validation, then one dispatcher job per choice. Configuration is read per request, so
  * `/admin/config` updates apply to later requests.
  */

@@ -1,5 +1,5 @@
 /**
- * Failure injection (simulator.md §9): with probability rate/100 a request is answered at once
+ * Failure injection: with probability rate/100 a request is answered at once
  * with one of the selected failure types (uniformly), before queueing and without metrics. The
  * deterministic alternative is the `X-Return-Error: <status>` header.
  */

@@ -1,5 +1,5 @@
 /**
- * `--fake-metrics` (simulator.md §8.2): fixed or generated values that replace the real ones on
+ * `--fake-metrics`: fixed or generated values that replace the real ones on
  * `/metrics` (never mixed) — handy for scorer tests. Gauges take a number or
  * `oscillate|ramp|rampreset|squarewave:start:end:period`; `loras` lists `lora_requests_info`
  * series; counters take seeds. Histogram bucket-count keys are accepted and ignored.

@@ -1,5 +1,5 @@
 /**
- * What the simulator "generates" (simulator.md §2.7). Random mode: `ignore_eos` → exactly the
+ * What the simulator "generates". Random mode: `ignore_eos` → exactly the
  * limit; a limit → a 6-bucket length histogram whose last 15 % is exactly the limit; no limit →
  * Gaussian(40, 20) re-drawn into [1, max-model-len − prompt] (uniform when that bound is < 20).
  * Text = canned sentences, tokenized, concatenated and cut. Echo mode returns the prompt's tokens.

@@ -1,5 +1,5 @@
 /**
- * The simulated prefix cache (simulator.md §6): metadata only — which blocks (key, model) exist,
+ * The simulated prefix cache: metadata only — which blocks (key, model) exist,
  * who uses them, and in what order idle ones were released. Admission classifies a request's full
  * blocks as in use / idle (revived) / new, fails with 500 when they cannot fit, evicts idle blocks
  * (oldest release first, idle LoRAs' blocks before loaded models'), and reports BlockStored /

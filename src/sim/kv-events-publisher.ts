@@ -1,5 +1,5 @@
 /**
- * Publishes the simulator's KV-cache events over ZeroMQ the way vLLM does (simulator.md §7), so the
+ * Publishes the simulator's KV-cache events over ZeroMQ the way vLLM does, so the
  * EPP's precise prefix-cache index can follow a fleet of simulators.
  *
  *  - Socket: PUB that connects to the indexer's bound SUB (ZeroMQ retries every `reconnectIntervalMs`,

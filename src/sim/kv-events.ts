@@ -1,7 +1,8 @@
 /**
- * KV-cache events as the simulator produces them (simulator.md §6.2–§6.5, wire format §7.3). The
- * cache reports to a `KvEventSink`; the default drops them. A ZeroMQ publisher (a later issue)
- * implements this interface and batches/encodes the events; tests use `RecordingKvEventSink`.
+ * KV-cache events as the simulator produces them. The cache reports to a `KvEventSink`; the
+ * default drops them. `ZmqKvEventPublisher` (kv-events-publisher.ts, wire format in
+ * docs/prefix-cache.md "The simulator's publisher") implements this interface and batches/encodes
+ * the events; tests use `RecordingKvEventSink`.
  */
 import type { BlockKey } from '../kvblock/keys.js';
 

@@ -1,5 +1,5 @@
 /**
- * The latency model (simulator.md §5): time to first token by calculator, inter-token latency,
+ * The latency model: time to first token by calculator, inter-token latency,
  * Gaussian jitter clamped to [0.3, 1.7]·mean, and a load factor that grows with running requests.
  * All values are milliseconds.
  */

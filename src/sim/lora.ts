@@ -1,5 +1,5 @@
 /**
- * LoRA adapters (simulator.md §1, §2.5, §3.5): loading an adapter only registers its name (any
+ * LoRA adapters: loading an adapter only registers its name (any
  * registered name is a valid `model`); running requests take one of `max-loras` slots, an idle
  * adapter (no running request) can be evicted to make room. Slot ids are 1-based and stable while
  * loaded (they become the BlockStored `lora_id`). Also tracks running/waiting requests per adapter

@@ -1,6 +1,6 @@
 /**
  * `pd-router sim` process entry: start the simulator (one engine, or one per data-parallel rank,
- * simulator.md §10), and on SIGTERM/SIGINT drain (new inference requests → 503, in-flight ones
+ * docs/simulator.md), and on SIGTERM/SIGINT drain (new inference requests → 503, in-flight ones
  * finish) and exit 0.
  */
 import { createLogger, type Logger } from '../log.js';

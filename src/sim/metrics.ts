@@ -1,5 +1,5 @@
 /**
- * vLLM's Prometheus series as the simulator exposes them (simulator.md §8.1): exact names, label
+ * vLLM's Prometheus series as the simulator exposes them: exact names, label
  * names and buckets, on the simulator's own registry (never prom-client's global one). With
  * `--fake-metrics` the configured values replace the real ones at scrape time, never mixed.
  */

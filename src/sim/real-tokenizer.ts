@@ -1,6 +1,6 @@
 /**
  * `--tokenizer <dir>`: tokenize prompts with a real model's tokenizer and chat template instead of
- * the simulated regex tokenizer (simulator.md §1), so `cached_tokens`, `/tokenize` and the KV
+ * the simulated regex tokenizer, so `cached_tokens`, `/tokenize` and the KV
  * events' `token_ids` are the ids vLLM would use — and a precise prefix-cache router that
  * tokenizes the model the same way (src/tokenization) indexes the blocks the simulator caches.
  *

@@ -1,6 +1,6 @@
 /**
- * A parsed OpenAI body turned into what the simulator acts on (simulator.md §2, §3.1), and the
- * request validation of §2.4 with upstream's messages. One HTTP request becomes one sub-request
+ * A parsed OpenAI body turned into what the simulator acts on, and the
+ * request validation with upstream's messages. One HTTP request becomes one sub-request
  * per choice: `n` copies for chat, `n` per prompt for completions with a prompt array.
  */
 import { OpenAIError } from '../openai/errors.js';
@@ -119,7 +119,7 @@ export function toSimRequest(
   };
 }
 
-/** §2.4 checks, after the model check. */
+/** Request validation (n, max_tokens, prefill + stream, ignore_eos without a limit), after the model check. */
 export function validateSimRequest(request: SimRequest): void {
   if (request.n !== null && request.n <= 0) throw bad('n must be at least 1', 'n');
   if (request.maxTokens !== null && request.maxTokens <= 0) throw bad(MAX_TOKENS_MESSAGE);

@@ -1,5 +1,5 @@
 /**
- * Response bodies and SSE chunks in the exact shapes of simulator.md §3.2/§3.3. Key order
+ * Response bodies and SSE chunks in the exact shapes upstream's simulator sends. Key order
  * follows the Go structs (id, model, object, kv_transfer_params, created, usage, choices) so the
  * bytes match upstream's, not only the JSON values.
  */

@@ -1,5 +1,5 @@
 /**
- * The simulator's HTTP API (simulator.md §3) as a hono app: one handler per route reading like
+ * The simulator's HTTP API as a hono app: one handler per route reading like
  * the protocol it serves; error mapping (OpenAI envelope with vLLM's type names) in `onError`.
  */
 import { randomUUID } from 'node:crypto';

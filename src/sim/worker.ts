@@ -1,5 +1,5 @@
 /**
- * One choice of one request on a worker (simulator.md §2.6): tokenize → context-window check →
+ * One choice of one request on a worker: tokenize → context-window check →
  * KV admission → cache-threshold check → choose tokens → sleep TTFT → emit tokens with an ITL
  * sleep before each later one → release KV blocks, record metrics. Events go to a ChoiceSink; a
  * client that went away does not stop the work (as upstream), its sink just drops them.

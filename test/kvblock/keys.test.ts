@@ -33,7 +33,7 @@ function referencePayload(parent: bigint, tokens: number[] | null, extra: string
   return Uint8Array.from(out);
 }
 
-describe('cbor-fnv block keys (prefix-cache.md §4.1)', () => {
+describe('cbor-fnv block keys', () => {
   it('seed hash: empty seed is the FNV offset basis; "42" matches the vector', () => {
     expect(seedHash('')).toBe(14695981039346656037n);
     expect(seedHash('42')).toBe(571532774284038691n);
@@ -71,7 +71,7 @@ describe('cbor-fnv block keys (prefix-cache.md §4.1)', () => {
     expect(blockKeys(range(1, 4), 4, rootKey('12345', 'test-model'))).toEqual([5949222725886932919n]);
   });
 
-  it('simulator.md §6.1 vectors (model "my-model")', () => {
+  it('known vectors for model "my-model", empty hash seed', () => {
     const root = rootKey('', 'my-model');
     expect(root).toBe(14348361244533327956n);
     expect(blockKeys(range(1, 32), 16, root)).toEqual([18184389114128294025n, 10537991018676517940n]);

@@ -7,7 +7,7 @@ function chatBytes(messages: unknown[]): number {
 }
 
 describe('user input bytes', () => {
-  it('matches the spec examples (Go encoding/json of llm-d messages)', () => {
+  it('matches Go encoding/json of llm-d messages on worked examples', () => {
     expect(chatBytes([{ role: 'user', content: 'Hello' }])).toBe(35);
     const blocks = [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }];
     expect(goMessagesJson(parseInferenceBody('chat_completions', JSON.stringify({ model: 'm', messages: blocks })).body.messages as never))

@@ -1,6 +1,6 @@
 /**
  * End-to-end scheduling through the config loader with the real plugins: upstream's
- * `scheduler_test.go` cases (spec epp.md §11 "Scheduler"), run for both config generations, and
+ * `scheduler_test.go` cases, run for both config generations, and
  * the Director's P/D header handling.
  */
 import { readFileSync } from 'node:fs';

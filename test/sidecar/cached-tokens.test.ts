@@ -1,4 +1,4 @@
-/** The cached-token rewriter as a unit (spec §6, §10.14). */
+/** The cached-token rewriter as a unit. */
 import { describe, expect, it } from 'vitest';
 import { CachedTokensFilter, SseCachedTokensRewriter, cachedTokensOf, rewriteCachedTokens } from '../../sidecar/cached-tokens.js';
 

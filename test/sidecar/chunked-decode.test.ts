@@ -1,5 +1,5 @@
 /**
- * Chunked decode (`--decode-chunk-size`, spec §3.5, §10.13): the token budget, per-chunk request
+ * Chunked decode (`--decode-chunk-size`): the token budget, per-chunk request
  * mutations, stop rules, the streaming and non-streaming output shapes, failures, client
  * disconnects, the nixlv2 decode leg, and the `llm_d.pd_proxy.chunked_decode` span. The decoder is
  * a real server on 127.0.0.1 answering a scripted list of chunk responses in order.
@@ -106,7 +106,7 @@ function dataEvents(body: string): string[] {
   return body.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6));
 }
 
-describe('chunked decode (spec §10.13)', () => {
+describe('chunked decode', () => {
   it('budget ≤ chunk size → one ordinary pass, body untouched', async () => {
     await setup(512, [chatResponse('hello world', 'stop', 5, 10)]);
     const body = { ...HI, max_tokens: 10, stream_options: { include_usage: true } };

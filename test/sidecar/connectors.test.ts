@@ -1,4 +1,4 @@
-/** shared-storage (spec §3.2, §10.6, §10.16 flows) and sglang (spec §3.3, §10.7). */
+/** The shared-storage and sglang connectors. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { sendJson, sendSse, startFakeVllm, type FakeVllm } from './helpers/fake-vllm.js';

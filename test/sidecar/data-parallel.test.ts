@@ -1,4 +1,4 @@
-/** Data parallel (spec §6, §10.12): listeners on port+i in front of vllm-port+i; x-data-parallel-host-port on the primary. */
+/** Data parallel: listeners on port+i in front of vllm-port+i; x-data-parallel-host-port on the primary. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { PREFILL_ANSWER, freeConsecutivePorts, sendJson, startConsecutiveFakes, startFakeVllm, type FakeVllm } from './helpers/fake-vllm.js';
 import { post, startTestSidecar, type TestSidecar } from './helpers/sidecar.js';

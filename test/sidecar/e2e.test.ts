@@ -127,7 +127,7 @@ describe('sidecar + sims through the openai client', () => {
   });
 });
 
-describe('shared-storage sidecar + sims (spec §10.16)', () => {
+describe('shared-storage sidecar + sims', () => {
   const body = { model: 'm', messages: [{ role: 'user' as const, content: PROMPT }], max_tokens: 64, cache_hit_threshold: 0.5 };
 
   it('a decode-first hit answers without any prefill, streaming and not', async () => {

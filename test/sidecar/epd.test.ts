@@ -1,5 +1,5 @@
 /**
- * EPD with `--ec-connector=ec-example` (spec §3.4, §10.9, §10.10): routing on
+ * EPD with `--ec-connector=ec-example`: routing on
  * x-encoder-hosts-ports (SSRF filtering, header stripping), the encoder fan-out (item extraction,
  * de-duplication, round-robin, request shape), the continuation into P/D or the decoder, encoder
  * failures (502), client disconnects, `ec_transfer_params` never reaching a decoder (#1704), and
@@ -25,7 +25,7 @@ const chat = (...content: unknown[]): Record<string, unknown> => ({
 });
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-describe('EPD helpers (spec §10.10)', () => {
+describe('EPD helpers', () => {
   it('extracts multimodal items: text 0, image 1, image+audio 2, input_audio 1', () => {
     expect(multimodalItems({ messages: [{ role: 'user', content: 'Hello, world!' }] })).toHaveLength(0);
     expect(multimodalItems(chat(text("What's in this image?"), image('https://example.com/image.jpg')))).toHaveLength(1);
@@ -82,7 +82,7 @@ const allEncoderRequests = (): RecordedRequest[] => encoders.flatMap((e) => e.re
 /** The item index an encoder request carries, from its `<uuid>-enc-<i>` request id. */
 const itemIndex = (r: RecordedRequest): number => Number(/-enc-(\d+)$/.exec(String(r.headers['x-request-id']))![1]);
 
-describe('EPD routing (spec §10.9)', () => {
+describe('EPD routing', () => {
   it('allowed encoders + EC connector → encoders (ordered, i % n), then nixlv2 P/D with one request id', async () => {
     await setup();
     const body = { ...chat(text('compare'), image('https://x/1.png'), image('https://x/2.png'), audio('https://x/3.mp3')), stream_options: { include_usage: true }, stream: false };
@@ -181,7 +181,7 @@ describe('EPD routing (spec §10.9)', () => {
   });
 });
 
-describe('EPD fan-out (spec §10.10)', () => {
+describe('EPD fan-out', () => {
   it.each([
     ['2 distinct URLs', [image('https://x/a.png'), image('https://x/b.png')], 2],
     ['the same URL twice', [image('https://x/a.png'), image('https://x/a.png')], 1],
@@ -232,7 +232,7 @@ describe('EPD fan-out (spec §10.10)', () => {
     expect(decoder.requests).toHaveLength(0);
   });
 
-  it('data-parallel routing applies to EPD without prefill (spec §6)', async () => {
+  it('data-parallel routing applies to EPD without prefill', async () => {
     encoders = [await startFakeVllm((_r, res) => sendJson(res, 200, {}))];
     const ranks = await startConsecutiveFakes(2, (rank) => (_r, res) => sendJson(res, 200, { rank }));
     try {

@@ -1,5 +1,5 @@
 /**
- * The nixlv2 handoff (spec §3.1, §10.2–§10.6): prefill body mutations, decode body restoration,
+ * The nixlv2 handoff: prefill body mutations, decode body restoration,
  * kv_transfer_params verbatim, request ids, the cached-token rewrite (JSON and SSE), the responses
  * API, token fields, and every prefill failure path (relay, retries, timeout, fallback policy).
  */
@@ -204,7 +204,7 @@ describe('nixlv2 prefill → decode', () => {
   });
 });
 
-describe('cached-token rewrite (spec §10.3, §10.4)', () => {
+describe('cached-token rewrite', () => {
   it.each([
     ['decoder details {}', PREFILL_ANSWER, '{"id":"d","choices":[],"usage":{"prompt_tokens":64,"completion_tokens":1,"total_tokens":65,"prompt_tokens_details":{}}}', 7],
     ['decoder details missing', PREFILL_ANSWER, '{"id":"d","choices":[],"usage":{"prompt_tokens":64,"completion_tokens":1,"total_tokens":65}}', 7],
@@ -242,7 +242,7 @@ describe('cached-token rewrite (spec §10.3, §10.4)', () => {
   });
 });
 
-describe('responses API and token fields (spec §10.5, §10.6)', () => {
+describe('responses API and token fields', () => {
   it('caps max_output_tokens on the prefill and restores it on the decode', async () => {
     await setup();
     await post(`${sidecar!.url}/v1/responses`, { model: 'gpt-4o', input: 'Tell me a story', max_output_tokens: 100 }, { 'x-prefiller-host-port': prefiller.hostPort });

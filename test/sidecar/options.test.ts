@@ -1,4 +1,4 @@
-/** `pd-router sidecar` flags, env, YAML and validation (spec §1, §10.15). */
+/** `pd-router sidecar` flags, env, YAML and validation. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

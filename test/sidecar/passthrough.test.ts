@@ -1,6 +1,6 @@
 /**
- * No prefill header: the sidecar is a transparent streaming proxy (spec §10.1), with TLS on and
- * off; errors per spec §4; client disconnects abort the upstream request.
+ * No prefill header: the sidecar is a transparent streaming proxy, with TLS on and
+ * off; errors in the OpenAI shape (docs/sidecar.md "Errors"); client disconnects abort the upstream request.
  */
 import http from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';

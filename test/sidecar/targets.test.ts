@@ -1,4 +1,4 @@
-/** Prefill header parsing (spec §10.8) and the SSRF allowlist (spec §10.11). */
+/** Prefill header parsing and the SSRF allowlist. */
 import { describe, expect, it } from 'vitest';
 import { ALLOW_ALL, StaticAllowlist, type TargetAllowlist } from '../../sidecar/allowlist.js';
 import { parseHostPort } from '../../src/wire/host-port.js';

@@ -1,8 +1,8 @@
 /**
- * Sidecar spans with a real in-process OpenTelemetry SDK (in-memory exporter), spec tracing.md §6:
+ * Sidecar spans with a real in-process OpenTelemetry SDK (in-memory exporter):
  * one trace for an inbound traceparent, prefill and decode as siblings under the request span,
  * CLIENT spans whose context reaches both upstream servers, sampled=00 → nothing recorded, and the
- * §2 attributes.
+ * attributes listed in docs/sidecar.md "Tracing".
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { context, propagation, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';

@@ -3,7 +3,7 @@ import { chat, closeAll, post, postJson, sim, sseEvents } from './helpers.js';
 
 afterAll(closeAll);
 
-describe('non-streaming answers (simulator.md §3.2)', () => {
+describe('non-streaming answers', () => {
   it('chat: exact shape, ids chatcmpl-<reqid>, cached_tokens always present', async () => {
     const { url } = await sim({ mode: 'echo' });
     const { status, body, headers } = await postJson(url, '/v1/chat/completions', chat('Today is a nice sunny day'));
@@ -70,7 +70,7 @@ describe('non-streaming answers (simulator.md §3.2)', () => {
   });
 });
 
-describe('streaming answers (simulator.md §3.3)', () => {
+describe('streaming answers', () => {
   it('chat: role chunk, one chunk per token, finish chunk, usage chunk, [DONE]; usage null elsewhere', async () => {
     const { url } = await sim({ mode: 'echo' });
     const response = await post(url, '/v1/chat/completions', chat('alpha beta gamma', { stream: true, stream_options: { include_usage: true } }));
@@ -144,7 +144,7 @@ describe('streaming answers (simulator.md §3.3)', () => {
   });
 });
 
-describe('errors (simulator.md §3.4, §2.4)', () => {
+describe('errors', () => {
   const cases: Array<[string, unknown, number, RegExp | string, Record<string, string>?]> = [
     ['bad JSON', '{"model":', 400, /not valid JSON/],
     ['not an object', '[1]', 400, /JSON object/],
@@ -153,8 +153,8 @@ describe('errors (simulator.md §3.4, §2.4)', () => {
     ['max tokens ≤ 0', chat('hi', { max_tokens: 0 }), 400, 'Max completion tokens and max tokens should be positive'],
     ['n ≤ 0', chat('hi', { n: 0 }), 400, 'n must be at least 1'],
     ['ignore_eos without a limit', chat('hi', { ignore_eos: true }), 400, /Ignore_eos is true/],
-    ['stream + do_remote_decode (acceptance §14.5)', chat('hi', { stream: true, kv_transfer_params: { do_remote_decode: true } }), 400, 'Prefill does not support streaming'],
-    ['X-Return-Error: 503 (acceptance §14.5)', chat('hi'), 503, 'Simulated error triggered by X-Return-Error header (code 503)', { 'x-return-error': '503' }],
+    ['stream + do_remote_decode', chat('hi', { stream: true, kv_transfer_params: { do_remote_decode: true } }), 400, 'Prefill does not support streaming'],
+    ['X-Return-Error: 503', chat('hi'), 503, 'Simulated error triggered by X-Return-Error header (code 503)', { 'x-return-error': '503' }],
     ['X-Return-Error: 429', chat('hi'), 429, /code 429/, { 'x-return-error': '429' }],
     ['X-Return-Error not an integer', chat('hi'), 400, /must be an integer/, { 'x-return-error': 'abc' }],
   ];

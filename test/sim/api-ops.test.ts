@@ -8,7 +8,7 @@ afterAll(closeAll);
 
 const lines = (text: string, prefix: string) => text.split('\n').filter((line) => line.startsWith(prefix));
 
-describe('metrics (simulator.md §8.1)', () => {
+describe('metrics', () => {
   it('exposes every vLLM series with exact names, labels and buckets', async () => {
     const { url } = await sim({ maxModelLen: 2048, interTokenLatency: 1 });
     await postJson(url, '/v1/chat/completions', chat('hi', { max_tokens: 3, ignore_eos: true }));
@@ -64,7 +64,7 @@ describe('metrics (simulator.md §8.1)', () => {
   });
 });
 
-describe('LoRA adapters (simulator.md §3.5, acceptance §14.6)', () => {
+describe('LoRA adapters', () => {
   it('load registers a model; requests use it; each usage change adds a lora_requests_info series; unload removes it', async () => {
     const sink = new RecordingKvEventSink();
     const { url } = await sim({ enableKvcache: true }, { kvEventSink: sink });
@@ -93,7 +93,7 @@ describe('LoRA adapters (simulator.md §3.5, acceptance §14.6)', () => {
   });
 });
 
-describe('other endpoints (simulator.md §3.5)', () => {
+describe('other endpoints', () => {
   it('/v1/models lists aliases with root and max_model_len', async () => {
     const { url } = await sim({ servedModelNames: ['a', 'b'], maxModelLen: 4096 });
     const body = (await (await fetch(`${url}/v1/models`)).json()) as any;
@@ -157,7 +157,7 @@ describe('other endpoints (simulator.md §3.5)', () => {
   });
 });
 
-describe('failure injection (simulator.md §9)', () => {
+describe('failure injection', () => {
   const expected: Record<string, [number, string, string | null]> = {
     rate_limit: [429, 'Rate limit reached for m in organization org-xxx on requests per min (RPM): Limit 3, Used 3, Requested 1.', null],
     invalid_api_key: [401, 'Incorrect API key provided.', null],

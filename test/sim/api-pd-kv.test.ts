@@ -6,7 +6,7 @@ import { chat, closeAll, eventually, metrics, metricValue, post, postJson, sim, 
 
 afterAll(closeAll);
 
-/** The prefill leg exactly as the nixlv2 sidecar sends it (sidecar.md §3.1). */
+/** The prefill leg exactly as the nixlv2 sidecar sends it. */
 const prefillBody = (content: string) => chat(content, {
   stream: false,
   max_tokens: 1,
@@ -16,7 +16,7 @@ const prefillBody = (content: string) => chat(content, {
 const DUMMY = { do_remote_decode: false, do_remote_prefill: true, remote_engine_id: 'DUMMY_ID', remote_block_ids: ['DUMMY_ID'], remote_host: 'DUMMY', remote_port: 1234, tp_size: 1 };
 const longText = (words: number) => Array.from({ length: words }, (_, i) => `w${i}`).join(' ');
 
-describe('P/D disaggregation (simulator.md §4)', () => {
+describe('P/D disaggregation', () => {
   it('prefill leg: one token, finish_reason remote_decode, DUMMY kv_transfer_params at top level', async () => {
     const { url } = await sim({ prefillTimePerToken: 1 });
     const { status, body } = await postJson(url, '/v1/chat/completions', prefillBody('hello there'));
@@ -59,7 +59,7 @@ describe('P/D disaggregation (simulator.md §4)', () => {
   });
 });
 
-describe('prefix cache over HTTP (simulator.md §6, acceptance §14.2)', () => {
+describe('prefix cache over HTTP', () => {
   it('same prompt twice: 2nd cached_tokens = ⌊n/16⌋·16; one BlockStored, none for the repeat; counters and usage', async () => {
     const sink = new RecordingKvEventSink();
     const { url } = await sim({ enableKvcache: true, kvCacheSize: 100 }, { kvEventSink: sink });
@@ -93,7 +93,7 @@ describe('prefix cache over HTTP (simulator.md §6, acceptance §14.2)', () => {
     expect(hit.body.usage.prompt_tokens_details.cached_tokens).toBe(Math.floor(n / 16) * 16);
   });
 
-  it('eviction over HTTP (acceptance §14.3): a new prompt into a full cache evicts the oldest idle blocks, one event each', async () => {
+  it('eviction over HTTP: a new prompt into a full cache evicts the oldest idle blocks, one event each', async () => {
     const sink = new RecordingKvEventSink();
     const simulator = await sim({ enableKvcache: true, kvCacheSize: 4, blockSize: 8 }, { kvEventSink: sink });
     const ids = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
@@ -138,7 +138,7 @@ describe('prefix cache over HTTP (simulator.md §6, acceptance §14.2)', () => {
   });
 });
 
-describe('cache_hit_threshold (simulator.md §6.5)', () => {
+describe('cache_hit_threshold', () => {
   it('below the request threshold: immediate cache_threshold answer with no tokens and null details, no sleeps', async () => {
     const sink = new RecordingKvEventSink();
     const { url } = await sim({ enableKvcache: true, timeToFirstToken: 60_000 }, { kvEventSink: sink });
@@ -169,7 +169,7 @@ describe('cache_hit_threshold (simulator.md §6.5)', () => {
   });
 });
 
-describe('workers and the waiting queue (acceptance §14.4)', () => {
+describe('workers and the waiting queue', () => {
   // Requests are held by a long TTFT and cut short by close(): no assertion depends on timing.
   const hold = { timeToFirstToken: 60_000 };
 

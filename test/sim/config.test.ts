@@ -34,7 +34,7 @@ async function parse(args: string[], options: { env?: Record<string, string>; ya
   return resolved!;
 }
 
-describe('configuration sources (simulator.md §1)', () => {
+describe('configuration sources', () => {
   it('defaults', async () => {
     const { config } = await parse(['--model', 'm', '--seed', '5']);
     expect(config).toMatchObject({
@@ -141,7 +141,7 @@ describe('configuration sources (simulator.md §1)', () => {
   });
 });
 
-describe('admin config (simulator.md §3.5)', () => {
+describe('admin config', () => {
   const base = completeConfig({ model: 'm', seed: 1n, servedModelNames: ['alias', 'm'] });
 
   it('shows flag-named keys with Go durations', () => {
@@ -184,7 +184,7 @@ describe('Go duration formatting', () => {
   });
 });
 
-describe('data parallel ranks (simulator.md §10)', () => {
+describe('data parallel ranks', () => {
   it('size N → ranks 0..N−1 on port + r; a given rank runs alone on --port', () => {
     const config = completeConfig({ model: 'm', port: 8000, dataParallelSize: 3 });
     expect(rankConfigs(config).map((rank) => [rank.port, rank.dataParallelRank])).toEqual([[8000, 0], [8001, 1], [8002, 2]]);

@@ -22,8 +22,8 @@ function job(lora: string | null = null, log: string[] = [], name = '') {
   return { spec, finish: async () => { finish(); await new Promise((r) => setImmediate(r)); }, get started() { return started; }, get queuedMs() { return queuedMs; } };
 }
 
-describe('Dispatcher (simulator.md §2.5)', () => {
-  it('runs up to max-num-seqs, queues FIFO, keeps honest counts, and 429s a full queue (acceptance §14.4)', async () => {
+describe('Dispatcher', () => {
+  it('runs up to max-num-seqs, queues FIFO, keeps honest counts, and 429s a full queue', async () => {
     const counts: Array<[number, number]> = [];
     let clock = 1_000;
     const dispatcher = new Dispatcher({ maxNumSeqs: 1, maxWaitingQueueLength: 1, onChange: (r, w) => counts.push([r, w]), now: () => clock });

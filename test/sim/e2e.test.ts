@@ -1,6 +1,6 @@
 /**
  * The real CLI (`node dist/bin/pd-router.js sim …`) for the key cases: the official `openai` client,
- * the P/D acceptance check §14.1 and SIGTERM draining. Latencies are asserted as lower bounds only.
+ * a P/D prefill → decode pair and SIGTERM draining. Latencies are asserted as lower bounds only.
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -80,7 +80,7 @@ describe('pd-router sim through the openai client', () => {
   });
 });
 
-describe('P/D acceptance check §14.1', () => {
+describe('P/D prefill on one simulator, decode on another', () => {
   it('prefill on P: one token, remote_decode, DUMMY params; decode on D streams after the KV transfer, regardless of prompt length', async () => {
     const prefill = await cli(['--prefill-time-per-token', '10ms', '--max-model-len', '100000']);
     const decode = await cli(['--kv-cache-transfer-latency', '50ms', '--prefill-time-per-token', '20ms', '--max-model-len', '100000']);

@@ -3,7 +3,7 @@ import { bucketBounds, cannedTokens, generateEcho, generateRandom, lengthByHisto
 import { Random } from '../../src/sim/random.js';
 import { tokenizeText } from '../../src/sim/tokenizer.js';
 
-describe('response length (simulator.md §2.7)', () => {
+describe('response length', () => {
   it('ignore_eos → exactly max tokens, finish_reason length', () => {
     const generated = generateRandom(new Random(1), { maxTokens: 37, ignoreEos: true, promptTokens: 5 }, 1024);
     expect(generated.tokens.ids).toHaveLength(37);

@@ -12,7 +12,7 @@ function cache(capacity: number, options: { blockSize?: number; loaded?: string[
   return { kv, sink };
 }
 
-describe('KV cache admission (simulator.md §6.2)', () => {
+describe('KV cache admission', () => {
   it('new prompt: one BlockStored with all full blocks, no parent, concatenated tokens; tail ignored', () => {
     const { kv, sink } = cache(10);
     const tokens = range(1, 10);
@@ -32,7 +32,7 @@ describe('KV cache admission (simulator.md §6.2)', () => {
     expect(kv.usage).toBeCloseTo(0.2);
   });
 
-  it('same prompt again (acceptance §14.2): cached = ⌊n/bs⌋·bs, and no new BlockStored', () => {
+  it('same prompt again: cached = ⌊n/bs⌋·bs, and no new BlockStored', () => {
     const { kv, sink } = cache(10);
     const tokens = range(1, 11);
     kv.admit('r1', tokens, 'm');
@@ -109,7 +109,7 @@ describe('KV cache admission (simulator.md §6.2)', () => {
   });
 });
 
-describe('eviction (simulator.md §6.3, acceptance §14.3)', () => {
+describe('eviction', () => {
   it('fills capacity with idle prompts, then evicts oldest-released first, one BlockRemoved per block', () => {
     const { kv, sink } = cache(4);
     const first = kv.keysFor(range(1, 8), 'm');
@@ -156,7 +156,7 @@ describe('eviction (simulator.md §6.3, acceptance §14.3)', () => {
   });
 });
 
-describe('sleep: discard and activate (simulator.md §6.5)', () => {
+describe('sleep: discard and activate', () => {
   it('clears everything, emits AllBlocksCleared, and admits nothing until activated', () => {
     const { kv, sink } = cache(10);
     kv.admit('a', range(1, 8), 'm');

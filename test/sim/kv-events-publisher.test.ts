@@ -1,4 +1,4 @@
-/** The simulator's KV-event publisher (simulator.md §7): wire encoding, batching, sequence, sockets. */
+/** The simulator's KV-event publisher: wire encoding, batching, sequence, sockets. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { decode } from '@msgpack/msgpack';
 import { Subscriber } from 'zeromq';

@@ -10,7 +10,7 @@ const zero: LatencySettings = {
 const context = (maxNumSeqs = 5, wholeMs = false) => ({ random: new Random(7), maxNumSeqs, wholeMs });
 const params = { promptTokens: 100, cachedTokens: 0, doRemotePrefill: false, running: 1 };
 
-describe('jitter (simulator.md §5.2)', () => {
+describe('jitter', () => {
   it('σ = 0 returns the mean without drawing', () => {
     const random = new Random(1);
     expect(jitter(random, 50, 0, false)).toBe(50);
@@ -50,7 +50,7 @@ describe('jitter (simulator.md §5.2)', () => {
   });
 });
 
-describe('load factor (simulator.md §5.3)', () => {
+describe('load factor', () => {
   it('is 1 + (f − 1)·(running − 1)/(max − 1)', () => {
     expect(loadFactor(3, 1, 5)).toBe(1);
     expect(loadFactor(3, 5, 5)).toBe(3);
@@ -64,7 +64,7 @@ describe('load factor (simulator.md §5.3)', () => {
   });
 });
 
-describe('TTFT calculators (simulator.md §5.1)', () => {
+describe('TTFT calculators', () => {
   it('constant: ttft·L', () => {
     const settings = { ...zero, latencyCalculator: 'constant' as const, timeToFirstToken: 100, timeFactorUnderLoad: 2 };
     expect(timeToFirstToken(settings, params, context())).toBe(100);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { flattenChat, fnv1a32, splitTokens, tokenizeChat, tokenizeText } from '../../src/sim/tokenizer.js';
 
-describe('simulated tokenizer (simulator.md §1)', () => {
+describe('simulated tokenizer', () => {
   it('"Hello, world!" → 4 tokens with FNV-1a-32 ids', () => {
     expect(splitTokens('Hello, world!')).toEqual(['Hello', ', ', 'world', '!']);
     expect(tokenizeText('Hello, world!').ids).toEqual([4116459851, 2312110321, 933488787, 604802540]);

@@ -1,5 +1,5 @@
 /**
- * vLLM's rendering rules (prefix-cache.md §2) with small synthetic templates: template choice,
+ * vLLM's rendering rules (docs/prefix-cache.md "Rendering rules") with small synthetic templates: template choice,
  * variables, add_generation_prompt default, continue_final_message, content parts in both
  * content formats, tool-call argument parsing, tools as vLLM dumps them, globals.
  */

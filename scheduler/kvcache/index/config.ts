@@ -13,15 +13,6 @@ import { MemoryKvBlockIndex, type MemoryIndexConfig } from './memory-index.js';
 import { RedisKvBlockIndex, type RedisIndexConfig } from './redis-index.js';
 import type { KvBlockIndex } from './types.js';
 
-export interface KvBlockIndexConfig {
-  inMemoryConfig?: MemoryIndexConfig | null;
-  costAwareMemoryConfig?: { size?: string | number } | null;
-  redisConfig?: RedisIndexConfig | null;
-  valkeyConfig?: RedisIndexConfig | null;
-  enableMetrics?: boolean;
-  metricsLoggingInterval?: number;
-}
-
 export type IndexBackend =
   | { kind: 'memory'; config: MemoryIndexConfig }
   | { kind: 'redis'; config: RedisIndexConfig };

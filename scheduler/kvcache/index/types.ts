@@ -3,8 +3,8 @@
  * mapping from a pod's engine keys (vLLM's own block hashes) to request keys (llm-d's cbor-fnv
  * chain). Implemented in memory (`memory-index.ts`) and over Redis/Valkey (`redis-index.ts`).
  *
- * Deviation from upstream, on purpose: the engine→request map is kept **per pod** (prefix-cache.md
- * §11). Two pods running the same model with the same hash seed emit identical engine hashes; a
+ * Deviation from upstream, on purpose: the engine→request map is kept **per pod**.
+ * Two pods running the same model with the same hash seed emit identical engine hashes; a
  * global map let one pod's eviction delete the mapping the other pod still needed.
  */
 import type { BlockKey } from '../../../src/kvblock/keys.js';

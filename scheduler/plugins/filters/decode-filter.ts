@@ -1,6 +1,6 @@
 /**
  * `decode-filter`: keeps the endpoints that can serve the decode stage, by the pod label
- * `llm-d.ai/role` (spec epp.md §3). Kept roles: decode, prefill-decode, both (deprecated), encode-prefill-decode.
+ * `llm-d.ai/role`. Kept roles: decode, prefill-decode, both (deprecated), encode-prefill-decode.
  * Unlabeled endpoints are kept (llm-d treats an unlabeled pod as a decode pod). Input order is kept.
  *
  * No parameters (any given are ignored).

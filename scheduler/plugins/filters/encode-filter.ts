@@ -1,6 +1,6 @@
 /**
  * `encode-filter`: keeps the endpoints that can serve the encode stage, by the pod label
- * `llm-d.ai/role` (spec epp.md §3). Kept roles: encode, encode-prefill, encode-prefill-decode.
+ * `llm-d.ai/role`. Kept roles: encode, encode-prefill, encode-prefill-decode.
  * Unlabeled endpoints are dropped. Input order is kept.
  *
  * No parameters (any given are ignored).

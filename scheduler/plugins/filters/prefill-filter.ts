@@ -1,6 +1,6 @@
 /**
  * `prefill-filter`: keeps the endpoints that can serve the prefill stage, by the pod label
- * `llm-d.ai/role` (spec epp.md §3). Kept roles: prefill, encode-prefill, prefill-decode, both (deprecated), encode-prefill-decode.
+ * `llm-d.ai/role`. Kept roles: prefill, encode-prefill, prefill-decode, both (deprecated), encode-prefill-decode.
  * Unlabeled endpoints are dropped. Input order is kept.
  *
  * No parameters (any given are ignored).

@@ -1,5 +1,5 @@
 /**
- * P/D roles carried by the pod label `llm-d.ai/role` (spec epp.md §3), and which roles each role
+ * P/D roles carried by the pod label `llm-d.ai/role`, and which roles each role
  * filter keeps. `both` is deprecated upstream but still accepted. `encode-decode` appears in llm-d's
  * docs, yet no filter accepts it (upstream quirk, kept).
  */

@@ -1,6 +1,6 @@
 /**
  * `disagg-headers-handler` (and its seed-era name `prefill-header-handler`): the PreRequest step
- * that tells the decode pod's sidecar where to prefill (spec epp.md §2.1 "PreRequest").
+ * that tells the decode pod's sidecar where to prefill (run after scheduling, before the request is forwarded).
  *
  * 1. Delete `x-prefiller-host-port`; when the prefill profile's result has an endpoint, set it to
  *    that endpoint's `ip:port` (IPv6 bracketed), e.g. `10.0.0.7:8000`.
@@ -8,7 +8,7 @@
  *    of them, comma-joined.
  *
  * Clearing first means a value a client sent never survives a decode-only decision (the Director
- * also strips both headers before scheduling; upstream only cleaned its own map, §10.2).
+ * also strips both headers before scheduling; upstream only cleaned its own map).
  * `disagg-profile-handler` does the same itself, so it needs neither of these; the seed-era
  * `pd-profile-handler` has no PreRequest and must be paired with one of them.
  *
@@ -19,7 +19,7 @@
  *   parameters: {prefillProfile: prefill}
  * ```
  *
- * Span: `llm_d.epp.prerequest.disaggregation` (spec tracing.md §2).
+ * Span: `llm_d.epp.prerequest.disaggregation` (attributes in docs/configuration.md "Observability of the P/D decision").
  */
 import { z } from 'zod';
 import { SpanKind, tracer, type Attributes } from '../../../src/telemetry/tracing.js';

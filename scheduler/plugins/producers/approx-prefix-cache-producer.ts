@@ -26,7 +26,7 @@
  * - `blockSize` (deprecated, counted characters): an error unless `blockSizeTokens` is also set,
  *   then ignored with a warning.
  * Deliberate differences from upstream (llm-d HEAD made the same two fixes): `maxPrefixBlocksToMatch: 0`
- * means "no cap" (upstream at the spec baseline cut everything, silently disabling prefix routing),
+ * means "no cap" (older upstream cut everything, silently disabling prefix routing),
  * and `lruCapacityPerServer` is honoured when `cacheNumBlocks` is unknown (upstream ignored it).
  *
  * ```yaml

@@ -1,5 +1,5 @@
 /**
- * Prefix block hashing for the approximate prefix index (llm-d `hashPrompt`, spec epp.md §4):
+ * Prefix block hashing for the approximate prefix index (llm-d `hashPrompt`):
  * the request's input bytes are cut into blocks of `blockSizeTokens · 4` bytes (≈ 4 bytes per
  * token) and chained with XXH64 (seed 0):
  *   prev = xxh64(targetModel ‖ cacheSalt);  for each block b: h = xxh64(b ‖ u64le(prev)); prev = h.

@@ -5,7 +5,7 @@ import { KvEventProcessor } from '../../../scheduler/kvcache/events/processor.js
 import { MemoryKvBlockIndex } from '../../../scheduler/kvcache/index/memory-index.js';
 import { MODEL, message, range } from './helpers.js';
 
-describe('multimodal extra keys (prefix-cache.md §4.2)', () => {
+describe('multimodal extra keys', () => {
   it('takes bare strings and [hash, offset] pairs as MM hashes and ignores other values', () => {
     expect(canonicalExtras([['img-a', ['img-b', 3], 7, ['x']], null], 2)).toEqual([[{ Hash: 'img-a' }, { Hash: 'img-b' }], null]);
   });

@@ -41,7 +41,7 @@ afterEach(async () => {
   await index.close();
 });
 
-describe('BlockStored → canonical request keys (prefix-cache.md §4.3)', () => {
+describe('BlockStored → canonical request keys', () => {
   it('1:1 — engine block size equals the canonical one', async () => {
     newProcessor(16);
     processor.submit(message(A, [stored(hashes(1, 2), null, TOKENS.slice(0, 32), 16)]));

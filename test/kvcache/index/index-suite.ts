@@ -1,5 +1,5 @@
 /**
- * One behavioural suite for every KvBlockIndex backend (prefix-cache.md §10 "Index"): run by
+ * One behavioural suite for every KvBlockIndex backend: run by
  * memory-index.test.ts and redis-index.test.ts. Backend-only behaviour (LRU caps, key schema,
  * sharing between processes) lives in those files.
  */

@@ -16,7 +16,7 @@ const e = (pod: string, tier: string): PodEntry => ({ pod, tier });
 const hits = (...blocks: PodEntry[][]): Map<BlockKey, PodEntry[]> => new Map(blocks.map((entries, i) => [BigInt(i + 1), entries]));
 const keys = (n: number): BlockKey[] => Array.from({ length: n }, (_, i) => BigInt(i + 1));
 
-describe('LongestPrefix raw scores (prefix-cache.md §7)', () => {
+describe('LongestPrefix raw scores', () => {
   it('gpu, gpu, (gpu+cpu) then a gap → 3.0 (the best tier counts)', () => {
     const found = hits([e(P, 'gpu')], [e(P, 'gpu')], [e(P, 'gpu'), e(P, 'cpu')]);
     expect(longestPrefixScores(keys(5), found)).toEqual(new Map([[P, 3]]));

@@ -47,7 +47,7 @@ describe('example configs', () => {
   });
 });
 
-describe('defaulting rules (spec epp.md §5)', () => {
+describe('defaulting rules', () => {
   it('no config at all: queue (2) + kv-cache-utilization (2) + prefix-cache (3), single handler, max-score picker, producer', () => {
     for (const text of ['', '   \n', '# only a comment\n']) {
       const loaded = load(text);

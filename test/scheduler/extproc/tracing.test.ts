@@ -1,5 +1,5 @@
 /**
- * Trace propagation through ext_proc (spec tracing.md §6 "EPP"): `gateway.request` continues the
+ * Trace propagation through ext_proc: `gateway.request` continues the
  * HTTP request's traceparent (over the gRPC metadata's), and the header mutation carries exactly
  * one traceparent — the EPP's.
  */

@@ -30,7 +30,7 @@ describe('header maps', () => {
   });
 });
 
-describe('path rules (§1.1)', () => {
+describe('request path → OpenAI API', () => {
   it('maps suffixes in order; a query string no longer defeats the match', () => {
     expect(apiForExtProcPath('/v1/chat/completions')).toBe('chat_completions');
     expect(apiForExtProcPath('/v1/chat/completions?x=1')).toBe('chat_completions');

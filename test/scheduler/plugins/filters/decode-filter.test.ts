@@ -8,7 +8,7 @@ import { roleEndpoints } from './role-cases.js';
 describe('decode-filter', () => {
   const request = chatRequest('hi');
 
-  it('keeps exactly the decode-capable roles (spec §3); unlabeled endpoints are kept (they act as decode pods)', () => {
+  it('keeps exactly the decode-capable roles; unlabeled endpoints are kept (they act as decode pods)', () => {
     const endpoints = roleEndpoints();
     const kept = createDecodeFilter().filter(makeContext(endpoints), request, endpoints).map((e) => e.name);
     expect([...kept].sort()).toEqual(['both', 'decode', 'encode-prefill-decode', 'prefill-decode', 'unlabeled']);

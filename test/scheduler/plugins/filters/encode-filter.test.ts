@@ -8,7 +8,7 @@ import { roleEndpoints } from './role-cases.js';
 describe('encode-filter', () => {
   const request = chatRequest('hi');
 
-  it('keeps exactly the encode-capable roles (spec §3); unlabeled endpoints are dropped', () => {
+  it('keeps exactly the encode-capable roles; unlabeled endpoints are dropped', () => {
     const endpoints = roleEndpoints();
     const kept = createEncodeFilter().filter(makeContext(endpoints), request, endpoints).map((e) => e.name);
     expect([...kept].sort()).toEqual(['encode', 'encode-prefill', 'encode-prefill-decode']);

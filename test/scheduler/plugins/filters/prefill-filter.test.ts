@@ -8,7 +8,7 @@ import { roleEndpoints } from './role-cases.js';
 describe('prefill-filter', () => {
   const request = chatRequest('hi');
 
-  it('keeps exactly the prefill-capable roles (spec §3); unlabeled endpoints are dropped', () => {
+  it('keeps exactly the prefill-capable roles; unlabeled endpoints are dropped', () => {
     const endpoints = roleEndpoints();
     const kept = createPrefillFilter().filter(makeContext(endpoints), request, endpoints).map((e) => e.name);
     expect([...kept].sort()).toEqual(['both', 'encode-prefill', 'encode-prefill-decode', 'prefill', 'prefill-decode']);

@@ -24,7 +24,7 @@ function handler(type: string, parameters?: unknown): DisaggHeadersHandler {
   return plugin as DisaggHeadersHandler;
 }
 
-describe('disagg-headers-handler / prefill-header-handler (§11 headers handler)', () => {
+describe('disagg-headers-handler / prefill-header-handler', () => {
   it('both type names are registered and set the same headers', () => {
     for (const type of ['disagg-headers-handler', 'prefill-header-handler']) {
       const request = makeRequest({ model: 'm', prompt: 'x' });

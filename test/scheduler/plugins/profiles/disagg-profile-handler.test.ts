@@ -31,7 +31,7 @@ async function counter(metrics: EppMetrics, name: 'disaggDecision' | 'prefillFal
 /** Prompt of `tokens` estimated tokens (4 bytes each). */
 const prompt = (tokens: number) => makeRequest({ model: 'm', prompt: 'abcd'.repeat(tokens) });
 
-describe('disagg-profile-handler Pick (spec epp.md §2.1, §11 Disagg Pick)', () => {
+describe('disagg-profile-handler Pick', () => {
   const handler = new DisaggProfileHandler('h', { prefillDecider: new PrefixBasedPdDecider('p', 4) });
 
   it('decode not run → decode', () => {
@@ -161,7 +161,7 @@ describe('disagg-profile-handler through the Scheduler', () => {
   });
 });
 
-describe('disagg-profile-handler ProcessResults (§11)', () => {
+describe('disagg-profile-handler ProcessResults', () => {
   const handler = new DisaggProfileHandler('h');
   const ctx = makeContext([decodePod, prefillPod, encodePod]);
 

@@ -33,7 +33,7 @@ function decide(handler: PdProfileHandler, promptBytes: number, matchBlocks?: nu
   return names(picked).includes('prefill');
 }
 
-describe('pd-profile-handler, seed-era threshold rule (spec epp.md §2.5)', () => {
+describe('pd-profile-handler, seed-era threshold rule', () => {
   it('threshold 0 (the default) always disaggregates, even with no match info', () => {
     const handler = new PdProfileHandler('pd', { threshold: { threshold: 0, hashBlockSize: 64 } });
     expect(decide(handler, 1)).toBe(true);
@@ -69,7 +69,7 @@ describe('pd-profile-handler, seed-era threshold rule (spec epp.md §2.5)', () =
   });
 });
 
-describe('pd-profile-handler, decider form (spec epp.md §2.2)', () => {
+describe('pd-profile-handler, decider form', () => {
   it('asks the named decider with the chosen decode endpoint', () => {
     const handler = new PdProfileHandler('pd', { decider: new PrefixBasedPdDecider('p', 16) });
     expect(decide(handler, 64 * 4, 0)).toBe(true);

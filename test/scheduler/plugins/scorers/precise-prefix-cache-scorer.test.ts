@@ -70,7 +70,7 @@ async function scoreAll(plugin: PrecisePrefixCacheScorer, eps: Endpoint[], req =
   return scoresByName(await plugin.score(ctx, req, eps));
 }
 
-describe('parameters (prefix-cache.md §8)', () => {
+describe('parameters', () => {
   it('fills llm-d defaults', () => {
     const config = parsePrecisePrefixConfig(undefined, silentLogger, {});
     expect(config).toMatchObject({
@@ -139,7 +139,7 @@ describe('parameters (prefix-cache.md §8)', () => {
   });
 });
 
-describe('scoring (prefix-cache.md §7; SCHED scorer tests)', () => {
+describe('scoring (upstream scorer cases)', () => {
   it('pods with 3, 2 and 1 leading blocks score 3/N, 2/N, 1/N; absent 0', async () => {
     const plugin = await build();
     const eps = endpoints(4);
@@ -225,7 +225,7 @@ describe('scoring (prefix-cache.md §7; SCHED scorer tests)', () => {
   });
 });
 
-describe('match info for the P/D decider (epp.md §4 quirk, llm-d/llm-d#1466)', () => {
+describe('match info for the P/D decider (real cached block count, llm-d/llm-d#1466)', () => {
   it('writes the real cached block count of every candidate; the decider decides on it', async () => {
     const plugin = await build();
     const [cached, cold] = endpoints(2);
@@ -389,7 +389,7 @@ describe('local tokenizer (tiny fixture model: template + tokenizer in process)'
 });
 
 describe('observability', () => {
-  it('traces templating + tokenize + lookup under llm_d.epp.scorer.prefix_cache (tracing.md §2)', async () => {
+  it('traces templating + tokenize + lookup under llm_d.epp.scorer.prefix_cache', async () => {
     const capture = captureSpans();
     const contextManager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(contextManager);
