@@ -10,8 +10,10 @@
  * Prints one table: RSS, heap-independent fd count at idle (start), mid-run, end of load, and the
  * peak RSS seen by a 250 ms sampler, plus throughput and errors.
  *
- *   npm run build && node dist/bench/soak.js [--requests 20000] [--seconds 60] [--concurrency 64]
+ *   npm run build && node dist/bench/soak.js [--requests 20000] [--seconds 60] [--concurrency 64] \
+ *     [--node-options "--max-semi-space-size=4"]
  *
+ * --node-options is passed as NODE_OPTIONS to the EPP and the sidecar (not to the sims).
  * The run stops at whichever bound comes first (request count or seconds).
  */
 import { readdirSync, readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -30,6 +32,8 @@ const maxRequests = flag('requests', 20_000);
 const maxSeconds = flag('seconds', 60);
 const concurrency = flag('concurrency', 64);
 const MODEL = 'soak-model';
+const nodeOptionsAt = process.argv.indexOf('--node-options');
+const nodeOptions = nodeOptionsAt >= 0 ? (process.argv[nodeOptionsAt + 1] ?? '') : '';
 const PD_CONFIG = fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url));
 
 interface Sample {
@@ -97,14 +101,15 @@ async function load(url: string, atMiddle: () => void): Promise<LoadResult> {
 async function main(): Promise<void> {
   const services: ChildService[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'pd-soak-'));
-  const env = { LOG_LEVEL: 'warn', POD_IP: '127.0.0.1' };
+  const env = { LOG_LEVEL: 'info', POD_IP: '127.0.0.1' };
+  const routerEnv = { ...env, NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', nodeOptions].join(' ').trim() };
   try {
-    const prefill = startChild('prefill-sim', simArgs('prefill'), { env: { ...env, LOG_LEVEL: 'info' } });
-    const decode = startChild('decode-sim', simArgs('decode'), { env: { ...env, LOG_LEVEL: 'info' } });
+    const prefill = startChild('prefill-sim', simArgs('prefill'), { env });
+    const decode = startChild('decode-sim', simArgs('decode'), { env });
     services.push(prefill, decode);
     const prefillPort = Number((await prefill.ready)[0]!.port);
     const decodePort = Number((await decode.ready)[0]!.port);
-    const sidecar = startChild('sidecar', ['sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-host', '127.0.0.1', '--vllm-port', String(decodePort), '--secure-proxy=false'], { env: { ...env, LOG_LEVEL: 'info' } });
+    const sidecar = startChild('sidecar', ['sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-host', '127.0.0.1', '--vllm-port', String(decodePort), '--secure-proxy=false'], { env: routerEnv });
     services.push(sidecar);
     const sidecarPort = Number((await sidecar.ready)[0]!.port);
     const endpointsFile = join(dir, 'endpoints.yaml');
@@ -117,7 +122,7 @@ async function main(): Promise<void> {
     const epp = startChild('epp', [
       'epp', '--config', PD_CONFIG, '--endpoints', endpointsFile, '--host', '127.0.0.1',
       '--gateway-port', '0', '--grpc-port', '0', '--secure-serving=false', '--grpc-health-port', '-1', '--metrics-port', '0',
-    ], { env: { ...env, LOG_LEVEL: 'info' }, listeners: 3 });
+    ], { env: routerEnv, listeners: 3 });
     services.push(epp);
     const gateway = (await epp.ready).find((line) => line.listener === 'gateway');
     if (!gateway) throw new Error('EPP did not report its gateway listener');
@@ -144,7 +149,7 @@ async function main(): Promise<void> {
     take('3 s after load');
 
     const fmt = (n: number): string => n.toFixed(1);
-    console.log(`\nSoak — EPP gateway → sidecar → sims (P/D and decode-only mixed, 1/3 streamed), concurrency ${concurrency} (${new Date().toISOString()})\n`);
+    console.log(`\nSoak — EPP gateway → sidecar → sims (P/D and decode-only mixed, 1/3 streamed), concurrency ${concurrency}${nodeOptions ? `, NODE_OPTIONS=${nodeOptions}` : ''} (${new Date().toISOString()})\n`);
     console.log(`requests ${result.sent}, ok ${result.ok}, errors ${result.sent - result.ok}, ${fmt(result.seconds)} s, ${(result.ok / result.seconds).toFixed(0)} req/s\n`);
     console.log('| point | EPP RSS MB | EPP fds | sidecar RSS MB | sidecar fds |');
     console.log('|---|---|---|---|---|');
