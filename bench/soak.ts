@@ -7,7 +7,7 @@
  * (/proc/<pid>/status, /proc/<pid>/fd) are theirs alone; the sims are children too. Everything
  * binds 127.0.0.1, port 0.
  *
- * Prints one table: RSS, heap-independent fd count at idle (start), mid-run, end of load, and the
+ * Prints one table: RSS and open fds at idle (start), mid-run, end of load, 3 s later, and the
  * peak RSS seen by a 250 ms sampler, plus throughput and errors.
  *
  *   npm run build && node dist/bench/soak.js [--requests 20000] [--seconds 60] [--concurrency 64] \
