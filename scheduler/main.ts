@@ -139,7 +139,7 @@ export async function runEpp(config: EppConfig): Promise<void> {
   const logger = createLogger('epp', config.log);
   logger.debug({ settings: { ...config, configText: config.configText === undefined ? undefined : `${config.configText.length} chars` } }, 'epp settings');
   if (config.ignoredFlags?.length) logger.warn({ flags: config.ignoredFlags }, `upstream EPP flags with no effect in pd-router (accepted for compatibility): ${config.ignoredFlags.join(', ')}`);
-  const telemetry = startTelemetry('llm-d-router/epp', { force: config.tracing, logger });
+  const telemetry = await startTelemetry('llm-d-router/epp', { force: config.tracing, logger });
   let epp: RunningEpp;
   try {
     epp = await startEpp(config, logger);

@@ -138,7 +138,7 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
 /** The `pd-router sidecar` process: telemetry, start, and SIGTERM/SIGINT → graceful stop → exit. */
 export async function runSidecar(config: SidecarConfig): Promise<void> {
   const logger = createLogger('sidecar');
-  const telemetry = startTelemetry('llm-d-pd-sidecar', { force: config.tracing, logger });
+  const telemetry = await startTelemetry('llm-d-pd-sidecar', { force: config.tracing, logger });
   let sidecar: RunningSidecar;
   try {
     sidecar = await startSidecar({ ...config, tracing: telemetry.config.enabled }, { logger });

@@ -48,7 +48,7 @@ export async function runSim(config: SimConfig, options: RunOptions = {}): Promi
   const logger = createLogger('sim');
   for (const warning of options.warnings ?? []) logger.warn(warning);
   // Like vLLM with --otlp-traces-endpoint: on when OTEL_* configures an exporter.
-  const telemetry = startTelemetry('vllm-sim', { logger });
+  const telemetry = await startTelemetry('vllm-sim', { logger });
   const simulators: RunningSimulator[] = [];
   for (const rankConfig of rankConfigs(config)) {
     const rankLogger = rankConfig.dataParallelRank >= 0 ? logger.child({ rank: rankConfig.dataParallelRank }) : logger;

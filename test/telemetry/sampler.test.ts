@@ -5,7 +5,8 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { describe, expect, it } from 'vitest';
-import { buildSampler, componentOf } from '../../src/telemetry/sdk.js';
+import { componentOf } from '../../src/telemetry/sdk.js';
+import { buildSampler } from '../../src/telemetry/node-sdk.js';
 import { isUntracedRequest } from '../../src/telemetry/sampler.js';
 import { useInMemoryTracing } from '../helpers/in-memory-tracing.js';
 
