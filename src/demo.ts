@@ -12,13 +12,16 @@ import { ChildExitError, startChild, type ChildService, type LogLine } from './d
 
 const EPP_CONFIG = fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url));
 
-/** Latency model: prefill costs per uncached token, decode per output token, KV transfer is cheap. */
+/**
+ * The step engine (docs/simulator.md, "Step engine"): H200 + Llama-3.1-8B roofline step times with
+ * continuous batching, so a long prefill on a decode pod slows the requests decoding there. Over
+ * HTTP nothing releases a prefill leg's blocks early, so a short --kv-transfer-timeout frees them.
+ */
 function simArgs(model: string, role: 'prefill' | 'decode'): string[] {
   return [
     'sim', '--port', '0', '--host', '127.0.0.1', '--model', model, '--role', role,
+    '--engine-model', 'step', '--hardware', 'h200', '--model-profile', 'llama-3.1-8b', '--kv-transfer-timeout', '2s',
     '--max-model-len', '32768', '--max-num-seqs', '16', '--enable-kvcache', '--kv-cache-size', '8192', '--block-size', '16',
-    '--latency-calculator', 'per-token', '--prefill-overhead', '5ms', '--prefill-time-per-token', '200us',
-    '--inter-token-latency', '5ms', '--kv-cache-transfer-time-per-token', '10us',
     // The demo's EPP estimates prefixes itself (approximate); no KV-event consumer listens.
     '--zmq-endpoint', '',
   ];
@@ -81,7 +84,8 @@ export async function runDemo(config: DemoConfig): Promise<void> {
       env: { LOG_LEVEL: 'debug', OTEL_SERVICE_NAME: process.env.OTEL_SERVICE_NAME ?? 'pd-router-epp' },
       listeners: 3,
       onLog: (line) => {
-        if (line.msg === 'scheduled') for (const listener of routed) listener(line);
+        // The per-request line, logged when the response ends (scheduler/frontdoor/lifecycle.ts).
+        if (line.msg === 'request' || line.msg === 'request failed') for (const listener of routed) listener(line);
       },
     });
     services.push(epp);
@@ -94,9 +98,12 @@ export async function runDemo(config: DemoConfig): Promise<void> {
     const gatewayUrl = String(gateway.url);
 
     routed.push((line) => {
-      const decode = String(line.destination).split(',').map((hp) => names.get(hp) ?? hp).join(',');
+      const decode = line.decode === null || line.decode === undefined ? '-' : String(line.decode).split(',').map((hp) => names.get(hp) ?? hp).join(',');
       const prefillTarget = line.prefill ? names.get(String(line.prefill)) ?? String(line.prefill) : null;
-      print(`  routed ${String(line.requestId)}: ${prefillTarget ? `prefill=${prefillTarget} → ` : 'decode-only → '}decode=${decode} (${String(line.inputBytes)} input bytes)`);
+      const route = prefillTarget ? `P/D prefill=${prefillTarget} → decode=${decode}` : `decode-only decode=${decode}`;
+      const reason = line.pdReason === undefined ? '' : ` reason=${String(line.pdReason)}`;
+      const tokens = line.promptTokens === undefined ? '' : `, ${String(line.promptTokens)} prompt tokens (${String(line.cachedTokens ?? 0)} cached)`;
+      print(`  routed ${String(line.requestId)}: ${route}${reason} · HTTP ${String(line.status)} in ${String(line.totalMs)} ms${tokens}`);
     });
 
     print(banner(config, gatewayUrl, String(grpc.url), String(metrics.url), endpoints.map((e) => `${e.name} ${e.address}:${e.port} (${e.labels['llm-d.ai/role']})`)));

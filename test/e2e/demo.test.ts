@@ -32,8 +32,8 @@ describe('pd-router demo', () => {
     expect(output).toMatch(/curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions/);
     expect(output).toMatch(/smoke short: HTTP 200/);
     expect(output).toMatch(/smoke long: HTTP 200/);
-    expect(output).toMatch(/routed \S+: decode-only → decode=decode-\d/);
-    expect(output).toMatch(/routed \S+: prefill=prefill-0 → decode=decode-\d/);
+    expect(output).toMatch(/routed \S+: decode-only decode=decode-\d reason=short_input · HTTP 200/);
+    expect(output).toMatch(/routed \S+: P\/D prefill=prefill-0 → decode=decode-\d reason=threshold_met · HTTP 200/);
     expect(code).toBe(0);
   }, 90_000);
 
