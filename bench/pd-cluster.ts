@@ -13,7 +13,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEpp, type RunningEpp } from '../scheduler/main.js';
+import type { RunningEpp } from '../scheduler/main.js';
+import { startBenchEpp } from './routing-cluster.js';
 import { createLogger } from '../src/log.js';
 import { startSimulator, type RunningSimulator } from '../src/sim/simulator.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/main.js';
@@ -87,7 +88,7 @@ function deciderYaml(options: ClusterOptions): string {
     case 'always-disagg':
       return '- type: always-disagg-pd-decider\n  name: decider\n';
     case 'threshold':
-      // docs/configuration.md §3: P/D when ≥ 16 non-cached tokens (the plugin's bare default, 0,
+      // docs/configuration.md, "P/D: the current generation": P/D when ≥ 16 non-cached tokens (the plugin's bare default, 0,
       // means never).
       return '- type: prefix-based-pd-decider\n  name: decider\n  parameters:\n    nonCachedTokens: 16\n';
     case 'adaptive': {
@@ -150,17 +151,7 @@ export async function startPdCluster(options: ClusterOptions): Promise<PdCluster
     }
     const endpointsFile = join(dir, 'endpoints.json');
     writeFileSync(endpointsFile, JSON.stringify({ endpoints }));
-    epp = await startEpp({
-      configText: eppConfig(options),
-      endpointsFile,
-      host: '127.0.0.1',
-      gatewayPort: 0,
-      grpcPort: -1,
-      grpcHealthPort: -1,
-      metricsPort: -1,
-      secureServing: false,
-      refreshMetricsIntervalMs: Math.round(50 * options.timeScale),
-    }, createLogger('epp', process.env.BENCH_EPP_LOG ?? 'silent'));
+    epp = await startBenchEpp(eppConfig(options), endpointsFile, Math.round(50 * options.timeScale));
     const running = epp;
     return {
       gatewayUrl: `${running.gatewayUrl!}/v1/chat/completions`,

@@ -136,13 +136,10 @@ export interface EppHandle {
   close(): Promise<void>;
 }
 
-/** The EPP with one strategy's config and a static endpoints file listing the sims. */
-export async function startRoutingEpp(config: string, sims: readonly RunningSimulator[]): Promise<EppHandle> {
-  const dir = mkdtempSync(join(tmpdir(), 'pd-router-routing-'));
-  const endpointsFile = join(dir, 'endpoints.yaml');
-  writeFileSync(endpointsFile, `endpoints:\n${sims.map((sim, i) => `- name: sim-${i}\n  address: 127.0.0.1\n  port: ${sim.port}\n`).join('')}`);
-  const epp = await startEpp({
-    configText: config,
+/** An in-process EPP for benchmarks: built-in gateway only, on 127.0.0.1, logs silent unless BENCH_EPP_LOG. */
+export function startBenchEpp(configText: string, endpointsFile: string, refreshMetricsIntervalMs: number): Promise<RunningEpp> {
+  return startEpp({
+    configText,
     endpointsFile,
     host: '127.0.0.1',
     gatewayPort: 0,
@@ -150,8 +147,16 @@ export async function startRoutingEpp(config: string, sims: readonly RunningSimu
     grpcHealthPort: -1,
     metricsPort: -1,
     secureServing: false,
-    refreshMetricsIntervalMs: 50,
+    refreshMetricsIntervalMs,
   }, createLogger('epp', process.env.BENCH_EPP_LOG ?? 'silent'));
+}
+
+/** The EPP with one strategy's config and a static endpoints file listing the sims. */
+export async function startRoutingEpp(config: string, sims: readonly RunningSimulator[]): Promise<EppHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'pd-router-routing-'));
+  const endpointsFile = join(dir, 'endpoints.yaml');
+  writeFileSync(endpointsFile, `endpoints:\n${sims.map((sim, i) => `- name: sim-${i}\n  address: 127.0.0.1\n  port: ${sim.port}\n`).join('')}`);
+  const epp = await startBenchEpp(config, endpointsFile, 50);
   return {
     epp,
     gatewayUrl: `${epp.gatewayUrl!}/v1/chat/completions`,
