@@ -79,6 +79,15 @@ export function contextWindowError(config: SimConfig, promptTokens: number, maxT
   return simError(400, `This model's maximum context length is ${config.maxModelLen} tokens. However, you requested ${total} tokens (${promptTokens} in the messages, ${completion} in the completion). Please reduce the length of the messages or completion`);
 }
 
+/** The job's prompt tokens, refused with vLLM's 400 when prompt + max_tokens exceed the context window. */
+export async function promptWithinWindow(config: SimConfig, job: ChoiceJob): Promise<{ prompt: Tokenized; promptTokens: number }> {
+  const prompt = await job.prompt.tokens();
+  const promptTokens = prompt.ids.length;
+  const windowError = contextWindowError(config, promptTokens, job.request.maxTokens);
+  if (windowError) throw windowError;
+  return { prompt, promptTokens };
+}
+
 export function belowThreshold(config: SimConfig, request: SimRequest, cachedTokens: number, promptTokens: number): boolean {
   if (request.forceCacheThreshold) return true;
   if (!config.enableKvcache) return false;
@@ -104,10 +113,7 @@ export async function runChoice(context: WorkerContext, job: ChoiceJob, sink: Ch
   let admitted = false;
   try {
     const config = context.config();
-    const prompt = await job.prompt.tokens();
-    const promptTokens = prompt.ids.length;
-    const windowError = contextWindowError(config, promptTokens, request.maxTokens);
-    if (windowError) throw windowError;
+    const { prompt, promptTokens } = await promptWithinWindow(config, job);
 
     let cachedTokens = 0;
     if (context.kvCache) {

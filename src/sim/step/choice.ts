@@ -3,17 +3,14 @@
  * check → choose the tokens → hand the request to the StepEngine, whose steps decide when each
  * token goes out. Events go to the same ChoiceSink as the latency engine's workers.
  */
-import { REMOTE_DECODE, CACHE_THRESHOLD, belowThreshold, contextWindowError, generate, toSimError, type ChoiceJob, type ChoiceSink, type WorkerContext } from '../worker.js';
+import { REMOTE_DECODE, CACHE_THRESHOLD, belowThreshold, generate, promptWithinWindow, toSimError, type ChoiceJob, type ChoiceSink, type WorkerContext } from '../worker.js';
 import type { StepEngine } from './engine.js';
 
 export async function runStepChoice(engine: StepEngine, context: WorkerContext, job: ChoiceJob, sink: ChoiceSink): Promise<void> {
   const { request, choice } = job;
   try {
     const config = context.config();
-    const prompt = await job.prompt.tokens();
-    const promptTokens = prompt.ids.length;
-    const windowError = contextWindowError(config, promptTokens, request.maxTokens);
-    if (windowError) throw windowError;
+    const { prompt, promptTokens } = await promptWithinWindow(config, job);
     const base = { promptKey: job.prompt.key, promptTokens, logprobs: request.logprobs };
     const hashModel = job.lora ?? job.displayModel;
     if (belowThreshold(config, request, engine.cachedTokens(prompt.ids, hashModel), promptTokens)) {
