@@ -48,11 +48,3 @@ function requireCluster(kc: KubeConfig, from: string): KubeConfig {
   if (!kc.getCurrentCluster()) throw new Error(`${from}: the current context names no cluster`);
   return kc;
 }
-
-/**
- * The namespace a component runs in when no flag says: `NAMESPACE`, then `POD_NAMESPACE`
- * (downward API), then `default` — the EPP's `--pool-namespace` fallback.
- */
-export function defaultNamespace(env: NodeJS.ProcessEnv = process.env): string {
-  return env.NAMESPACE || env.POD_NAMESPACE || 'default';
-}

@@ -13,8 +13,7 @@
  */
 import type { Command } from 'commander';
 import { boolOption, intArg, option } from '../flags.js';
-import { defaultNamespace } from './kubeconfig.js';
-import { POOL_GROUP_V1, parsePoolGroup, type PoolGroup } from './pool-spec.js';
+import { POOL_GROUP_V1, defaultNamespace, parsePoolGroup, type PoolGroup } from './pool-spec.js';
 
 export interface PoolDiscoveryConfig {
   /** Undefined: no Kubernetes discovery (static endpoints file instead). */

@@ -22,6 +22,14 @@ export function parsePoolGroup(value: string): PoolGroup {
   throw new Error(`--pool-group must be ${POOL_GROUPS.join(' or ')}, got "${value}"`);
 }
 
+/**
+ * The namespace a component runs in when no flag says: `NAMESPACE`, then `POD_NAMESPACE`
+ * (downward API), then `default` — the EPP's `--pool-namespace` fallback.
+ */
+export function defaultNamespace(env: NodeJS.ProcessEnv = process.env): string {
+  return env.NAMESPACE || env.POD_NAMESPACE || 'default';
+}
+
 export interface PoolRef {
   namespace: string;
   name: string;
