@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
-import selfsigned from 'selfsigned';
 
 export interface TlsMaterial {
   cert: string;
@@ -19,6 +18,8 @@ export async function selfSignedCertificate(organization: string): Promise<TlsMa
   const now = new Date();
   const notAfter = new Date(now);
   notAfter.setFullYear(now.getFullYear() + 10);
+  // Loaded on first use (~20 MB RSS with its X.509 stack): most processes never self-sign.
+  const { default: selfsigned } = await import('selfsigned');
   const generated = await selfsigned.generate([{ name: 'organizationName', value: organization }], {
     keyType: 'ec',
     curve: 'P-256',
