@@ -13,6 +13,16 @@ export const KNOWN_SIDECAR_NAMES = [SIDECAR_CONTAINER_NAME, 'routing-proxy'];
 export const DEFAULT_VLLM_PORT = 8200;
 export const DEFAULT_SIDECAR_IMAGE = 'pd-router:0.1.0';
 export const SIDECAR_SERVICE_NAME = 'llm-d-pd-sidecar';
+/**
+ * Node/V8 flags the sidecar runs with wherever we ship it (this container, the chart, the
+ * Dockerfile's example): cap each young-generation semi-space at 4 MB. V8 otherwise sizes new
+ * space from the machine's memory and grows it to 64 MB under load; with the cap the sidecar's
+ * plateau is ~35 MB lower at the same throughput (docs/benchmarks.md, "Soak and memory").
+ * V8 reads it only at process start, so it is on the `node` command line, not set at run time.
+ */
+export const SIDECAR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+/** The container's command: `node <flags> /app/dist/bin/pd-router.js sidecar`. */
+export const SIDECAR_COMMAND: readonly string[] = ['node', ...SIDECAR_NODE_FLAGS, '/app/dist/bin/pd-router.js', 'sidecar'];
 
 export interface SidecarSettings {
   image: string;
@@ -102,7 +112,7 @@ export function sidecarContainer(settings: SidecarSettings, portName = 'http'): 
     image: settings.image,
     imagePullPolicy: 'IfNotPresent',
     restartPolicy: 'Always',
-    command: ['node', '/app/dist/bin/pd-router.js', 'sidecar'],
+    command: [...SIDECAR_COMMAND],
     args: sidecarArgs(settings),
     ports: [{ name: portName, containerPort: settings.port, protocol: 'TCP' }],
     env: sidecarEnv(settings),

@@ -17,7 +17,7 @@ import { createDefaultRegistry } from '../../scheduler/plugins/index.js';
 import { SIDECAR_FLAGS } from '../../sidecar/flag-table.js';
 import { CONFIG_FIELDS } from '../../src/sim/config-fields.js';
 import { addPoolFlags } from '../../src/k8s/pool-flags.js';
-import { DEFAULT_SIDECAR_SETTINGS, sidecarArgs, sidecarContainer, type SidecarSettings } from '../../src/k8s/sidecar-container.js';
+import { DEFAULT_SIDECAR_SETTINGS, SIDECAR_COMMAND, SIDECAR_NODE_FLAGS, sidecarArgs, sidecarContainer, type SidecarSettings } from '../../src/k8s/sidecar-container.js';
 import { validate } from './json-schema-lite.js';
 import { silentLogger } from './fixtures.js';
 
@@ -268,5 +268,16 @@ describe('one image name scheme: pd-router:<version>', () => {
     expect(DEFAULT_SIDECAR_IMAGE).toBe(`pd-router:${pkg.version}`);
     expect(readdirSync(ROOT).filter((f) => f.startsWith('Dockerfile'))).toEqual(['Dockerfile']);
     expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toContain(`docker build -t pd-router:${pkg.version} .`);
+  });
+
+  it('the sidecar runs with the same Node flags in the chart, inject and the Dockerfile', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    expect(SIDECAR_NODE_FLAGS).toContain('--max-semi-space-size=4');
+    expect(SIDECAR_COMMAND).toEqual(['node', ...SIDECAR_NODE_FLAGS, '/app/dist/bin/pd-router.js', 'sidecar']);
+    const decode = read('templates/vllm-decode-deployment.yaml');
+    expect(decode).toContain(`command: ${JSON.stringify(SIDECAR_COMMAND).replaceAll(',', ', ')}`);
+    // The Dockerfile names the container command and shows a hand run: both with the flags.
+    expect(dockerfile).toContain(`command: ${JSON.stringify(SIDECAR_COMMAND).replaceAll(',', ', ')}`);
+    expect(dockerfile).toContain(`--entrypoint node pd-router:${pkg.version} ${SIDECAR_NODE_FLAGS.join(' ')} dist/bin/pd-router.js sidecar`);
   });
 });

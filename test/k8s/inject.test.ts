@@ -103,7 +103,7 @@ describe('inject', () => {
     expect(sidecar).toMatchObject({
       image: 'registry.local/pd-router:test',
       restartPolicy: 'Always',
-      command: ['node', '/app/dist/bin/pd-router.js', 'sidecar'],
+      command: ['node', '--max-semi-space-size=4', '/app/dist/bin/pd-router.js', 'sidecar'],
       ports: [{ name: 'http', containerPort: 8000, protocol: 'TCP' }],
       readinessProbe: { httpGet: { path: '/health', port: 8000, scheme: 'HTTP' } },
       livenessProbe: { httpGet: { path: '/health', port: 8000, scheme: 'HTTP' } },
