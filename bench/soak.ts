@@ -11,9 +11,11 @@
  * peak RSS seen by a 250 ms sampler, plus throughput and errors.
  *
  *   npm run build && node dist/bench/soak.js [--requests 20000] [--seconds 60] [--concurrency 64] \
- *     [--node-options "--max-semi-space-size=4"]
+ *     [--node-options "--max-semi-space-size=4"] [--sidecar-node-options ""]
  *
  * --node-options is passed as NODE_OPTIONS to the EPP and the sidecar (not to the sims).
+ * The sidecar also gets --sidecar-node-options, by default the Node flags it ships with
+ * (SIDECAR_NODE_FLAGS: the chart, `pd-router inject` and the Dockerfile); "" runs it without.
  * The run stops at whichever bound comes first (request count or seconds).
  */
 import { readdirSync, readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startChild, type ChildService } from '../src/demo-stack.js';
+import { SIDECAR_NODE_FLAGS } from '../src/k8s/sidecar-container.js';
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -34,6 +37,8 @@ const concurrency = flag('concurrency', 64);
 const MODEL = 'soak-model';
 const nodeOptionsAt = process.argv.indexOf('--node-options');
 const nodeOptions = nodeOptionsAt >= 0 ? (process.argv[nodeOptionsAt + 1] ?? '') : '';
+const sidecarOptionsAt = process.argv.indexOf('--sidecar-node-options');
+const sidecarNodeOptions = sidecarOptionsAt >= 0 ? (process.argv[sidecarOptionsAt + 1] ?? '') : SIDECAR_NODE_FLAGS.join(' ');
 const PD_CONFIG = fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url));
 
 interface Sample {
@@ -103,13 +108,14 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pd-soak-'));
   const env = { LOG_LEVEL: 'info', POD_IP: '127.0.0.1' };
   const routerEnv = { ...env, NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', nodeOptions].join(' ').trim() };
+  const sidecarEnv = { ...env, NODE_OPTIONS: [routerEnv.NODE_OPTIONS, sidecarNodeOptions].join(' ').trim() };
   try {
     const prefill = startChild('prefill-sim', simArgs('prefill'), { env });
     const decode = startChild('decode-sim', simArgs('decode'), { env });
     services.push(prefill, decode);
     const prefillPort = Number((await prefill.ready)[0]!.port);
     const decodePort = Number((await decode.ready)[0]!.port);
-    const sidecar = startChild('sidecar', ['sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-host', '127.0.0.1', '--vllm-port', String(decodePort), '--secure-proxy=false'], { env: routerEnv });
+    const sidecar = startChild('sidecar', ['sidecar', '--port', '0', '--host', '127.0.0.1', '--vllm-host', '127.0.0.1', '--vllm-port', String(decodePort), '--secure-proxy=false'], { env: sidecarEnv });
     services.push(sidecar);
     const sidecarPort = Number((await sidecar.ready)[0]!.port);
     const endpointsFile = join(dir, 'endpoints.yaml');
@@ -149,7 +155,7 @@ async function main(): Promise<void> {
     take('3 s after load');
 
     const fmt = (n: number): string => n.toFixed(1);
-    console.log(`\nSoak — EPP gateway → sidecar → sims (P/D and decode-only mixed, 1/3 streamed), concurrency ${concurrency}${nodeOptions ? `, NODE_OPTIONS=${nodeOptions}` : ''} (${new Date().toISOString()})\n`);
+    console.log(`\nSoak — EPP gateway → sidecar → sims (P/D and decode-only mixed, 1/3 streamed), concurrency ${concurrency}, NODE_OPTIONS: EPP "${routerEnv.NODE_OPTIONS}", sidecar "${sidecarEnv.NODE_OPTIONS}" (${new Date().toISOString()})\n`);
     console.log(`requests ${result.sent}, ok ${result.ok}, errors ${result.sent - result.ok}, ${fmt(result.seconds)} s, ${(result.ok / result.seconds).toFixed(0)} req/s\n`);
     console.log('| point | EPP RSS MB | EPP fds | sidecar RSS MB | sidecar fds |');
     console.log('|---|---|---|---|---|');
