@@ -44,12 +44,21 @@ const PD_CONFIG = fileURLToPath(new URL('../../config/pd-epp-config.yaml', impor
 interface Sample {
   rssMb: number;
   fds: number;
+  /** CPU time (user + system) used so far, seconds. */
+  cpuS: number;
 }
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
 
 function sample(pid: number): Sample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-  return { rssMb: rssKb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+  // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuS = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return { rssMb: rssKb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length, cpuS };
 }
 
 function simArgs(role: string): string[] {
@@ -142,6 +151,7 @@ async function main(): Promise<void> {
       points.push({ at, epp: sample(watched.epp), sidecar: sample(watched.sidecar) });
     };
     take('start (idle)');
+    const idle = points[0]!;
     const peak = { epp: 0, sidecar: 0 };
     const sampler = setInterval(() => {
       peak.epp = Math.max(peak.epp, sample(watched.epp).rssMb);
@@ -150,13 +160,17 @@ async function main(): Promise<void> {
     process.stderr.write(`soak: ${maxRequests} requests or ${maxSeconds}s at concurrency ${concurrency} → ${url}\n`);
     const result = await load(url, () => take('middle'));
     take('end of load');
+    const loaded = points[points.length - 1]!;
     clearInterval(sampler);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     take('3 s after load');
 
     const fmt = (n: number): string => n.toFixed(1);
     console.log(`\nSoak — EPP gateway → sidecar → sims (P/D and decode-only mixed, 1/3 streamed), concurrency ${concurrency}, NODE_OPTIONS: EPP "${routerEnv.NODE_OPTIONS}", sidecar "${sidecarEnv.NODE_OPTIONS}" (${new Date().toISOString()})\n`);
-    console.log(`requests ${result.sent}, ok ${result.ok}, errors ${result.sent - result.ok}, ${fmt(result.seconds)} s, ${(result.ok / result.seconds).toFixed(0)} req/s\n`);
+    console.log(`requests ${result.sent}, ok ${result.ok}, errors ${result.sent - result.ok}, ${fmt(result.seconds)} s, ${(result.ok / result.seconds).toFixed(0)} req/s`);
+    // CPU per request is steadier than req/s on a shared machine: it does not count time spent waiting for a core.
+    const cpuPerK = (who: 'epp' | 'sidecar'): string => ((1000 * (loaded[who].cpuS - idle[who].cpuS)) / Math.max(1, result.sent)).toFixed(2);
+    console.log(`CPU seconds per 1000 requests: EPP ${cpuPerK('epp')}, sidecar ${cpuPerK('sidecar')}\n`);
     console.log('| point | EPP RSS MB | EPP fds | sidecar RSS MB | sidecar fds |');
     console.log('|---|---|---|---|---|');
     for (const point of points) console.log(`| ${point.at} | ${fmt(point.epp.rssMb)} | ${point.epp.fds} | ${fmt(point.sidecar.rssMb)} | ${point.sidecar.fds} |`);
