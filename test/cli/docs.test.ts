@@ -36,6 +36,11 @@ function commands(sub: string): string[] {
 }
 
 describe('README commands', () => {
+  it('names everything `npm test` needs on a fresh machine (redis-server) and how to get Node', () => {
+    expect(README).toContain('redis-server');
+    expect(README).toContain('source scripts/node24.sh');
+  });
+
   it('the inject example runs as written and injects the sidecar', () => {
     const [line] = commands('inject');
     expect(line, 'README shows an inject command').toBeDefined();
