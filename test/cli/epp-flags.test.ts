@@ -58,7 +58,7 @@ describe('pd-router epp with upstream flags', () => {
     await plain.stop();
     expect(plain.logs.length).toBeGreaterThan(2);
     expect(plain.logs.filter((line) => line.level === DEBUG)).toEqual([]);
-  });
+  }, 90_000); // three EPP start-ups in a row: slow on a loaded machine
 
   it('--zap-devel prints readable lines, not JSON', () => {
     const run = spawnSync(process.execPath, [CLI, 'epp', ...QUIET_PORTS, '--zap-devel', '--config-text', 'apiVersion: nope'], { encoding: 'utf8' });

@@ -57,7 +57,8 @@ describe('pd-router demo', () => {
     const { code, output } = await runDemo(['--smoke', ...ANY_PORT], { OTEL_TRACES_EXPORTER: 'console', OTEL_TRACES_SAMPLER: 'always_on' });
     expect(code, output).toBe(0);
     expect(output).toMatch(/\[epp\] .*traceId/);
-    expect(output).toMatch(/\[decode-0\] .*traceId/);
+    // Either decode pod may serve both smoke requests: any decode sidecar's spans will do.
+    expect(output).toMatch(/\[decode-\d\] .*traceId/);
   }, 90_000);
 
   it('portAdvice maps each busy demo port to its flag, and says nothing for other errors', () => {

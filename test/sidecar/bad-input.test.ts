@@ -48,7 +48,9 @@ const rows: Row[] = [
   { name: 'JSON array', body: '[1,2]', status: 400 },
   { name: 'JSON null', body: 'null', status: 400 },
   { name: 'empty body', body: '', status: 400 },
-  { name: 'invalid UTF-8', body: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), status: 400 },
+  { name: 'invalid UTF-8 in a key', body: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), status: 400 },
+  // A request that is valid apart from one byte: it must not be silently rewritten to U+FFFD and served.
+  { name: 'invalid UTF-8 in a message', body: Buffer.concat([Buffer.from('{"model":"m","messages":[{"role":"user","content":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}],"max_tokens":2}')]), status: 400 },
   { name: 'too large', body: `{"model":"m","prompt":"${'x'.repeat(70 * 1024)}"}`, status: 413 },
   { name: 'prefill target with userinfo', headers: { 'x-prefiller-host-port': `127.0.0.1:80@{trap}` }, status: 400 },
   { name: 'prefill target with scheme', headers: { 'x-prefiller-host-port': `http://{trap}` }, status: 400 },

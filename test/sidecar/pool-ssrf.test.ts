@@ -3,7 +3,7 @@
  * InferencePool's pods (from a real Kubernetes API server over HTTPS) are the only prefill targets
  * it will talk to; anything else gets 403 with no request sent.
  */
-import { createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { startCli, type RunningProcess } from '../helpers/processes.js';
@@ -78,6 +78,32 @@ describe('sidecar SSRF allowlist from an InferencePool', () => {
     expect(metadata.status).toBe(403);
     await metadata.text();
     expect(trapConnections).toBe(1);
+  });
+
+  // A userinfo-shaped value names a pool pod to the check but would dial another host on port 80.
+  // The pool allowlist goes through the same one parse: 400 for everyone; as root a trap on :80
+  // also proves nothing connects.
+  it('a pool pod as userinfo never reaches the host after the @', async () => {
+    const evil = `127.0.${Math.floor(Math.random() * 200) + 20}.2`;
+    const isRoot = process.getuid?.() === 0;
+    let hits = 0;
+    const trap80 = createServer((socket) => { hits++; socket.destroy(); });
+    if (isRoot) await new Promise<void>((resolve, reject) => trap80.once('error', reject).listen(80, evil, resolve));
+    try {
+      for (const value of [`prefill-0:80@${evil}`, `127.0.0.1:${prefill.port}@${evil}`, `prefill-0:@${evil}`]) {
+        const response = await send(value);
+        expect(response.status, value).toBe(400);
+        await response.text();
+      }
+      expect(hits).toBe(0);
+      if (isRoot) {
+        // Positive control: the trap on :80 does count a connection.
+        await new Promise<void>((resolve) => createConnection(80, evil).on('close', () => resolve()).on('error', () => resolve()));
+        expect(hits).toBe(1);
+      }
+    } finally {
+      if (isRoot) await new Promise((resolve) => trap80.close(resolve));
+    }
   });
 
   it('follows the pool: a pod that leaves is no longer allowed', async () => {
