@@ -46,7 +46,7 @@ export interface OptionSpec {
   yaml?: boolean;
   /** YAML zero values (0, "", []) count, instead of meaning "unset" (upstream pointer fields). */
   yamlZeroMeaningful?: boolean;
-  /** What replaces it; the option stays listed. */
+  /** What replaces it; the option stays listed, --help shows `deprecated: <this>`. */
   deprecated?: string;
   /** Accepted and hidden; reported by `givenNoEffect` for the start-up warning. */
   noEffect?: boolean;
@@ -83,7 +83,7 @@ function parserFor(spec: OptionSpec): ((value: string, previous: unknown) => unk
 /** The commander options of one row (two with `negatable`). */
 export function commanderOptions(spec: OptionSpec): Option[] {
   const flags = `${spec.short ? `-${spec.short}, ` : ''}--${spec.name} ${placeholder(spec)}`;
-  const description = spec.noEffect ? 'accepted for compatibility; no effect' : spec.help;
+  const description = spec.noEffect ? 'accepted for compatibility; no effect' : spec.deprecated ? `deprecated: ${spec.deprecated}` : spec.help;
   const option = new Option(flags, description);
   if (spec.env) option.env(spec.env);
   const parse = parserFor(spec);
@@ -116,12 +116,20 @@ function describeOption(option: Option): string {
   return notes.length > 0 ? `${option.description} (${notes.join('; ')})` : option.description;
 }
 
+/** Wraps like commander, but never between `env:` / `default:` and the value (grep-able help). */
+const GLUE = '\u0000';
+function boxWrap(this: Help, text: string, width: number): string {
+  const glued = text.replace(/\b(env|default): /g, `$1:${GLUE}`);
+  return Help.prototype.boxWrap.call(this, glued, width).replaceAll(GLUE, ' ');
+}
+
 const HELP_SETTINGS: Partial<Help> = {
   sortSubcommands: false,
   sortOptions: false,
   showGlobalOptions: false,
   helpWidth: 110,
   optionDescription: describeOption,
+  boxWrap,
 };
 
 /** The help layout every subcommand uses (set on the program and on each declared command). */
