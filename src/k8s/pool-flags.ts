@@ -13,6 +13,7 @@
  */
 import type { Command } from 'commander';
 import { declareOptions, type OptionSpec } from '../cli/options.js';
+import { ConfigError } from '../config-error.js';
 import { defaultNamespace } from './kubeconfig.js';
 import { POOL_GROUP_V1, parsePoolGroup, type PoolGroup } from './pool-spec.js';
 
@@ -51,8 +52,8 @@ export function poolDiscoveryConfig(opts: Record<string, unknown>, env: NodeJS.P
     haEnableLeaderElection: Boolean(opts.haEnableLeaderElection),
     modelServerMetricsPort: (opts.modelServerMetricsPort as number | undefined) ?? 0,
   };
-  if (poolName && opts.endpoints) throw new Error('--pool-name and --endpoints are mutually exclusive: endpoints come from the InferencePool or from the file');
-  if (config.haEnableLeaderElection && !poolName) throw new Error('--ha-enable-leader-election needs --pool-name (the Lease is named after the pool)');
-  if (config.modelServerMetricsPort < 0 || config.modelServerMetricsPort > 65535) throw new Error('--model-server-metrics-port must be 0-65535');
+  if (poolName && opts.endpoints) throw new ConfigError(['--pool-name'], 'and --endpoints are mutually exclusive: endpoints come from the InferencePool or from the file');
+  if (config.haEnableLeaderElection && !poolName) throw new ConfigError(['--ha-enable-leader-election'], 'needs --pool-name (the Lease is named after the pool)');
+  if (config.modelServerMetricsPort < 0 || config.modelServerMetricsPort > 65535) throw new ConfigError(['--model-server-metrics-port'], 'must be 0-65535');
   return config;
 }
