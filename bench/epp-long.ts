@@ -26,6 +26,7 @@ import { availableCores } from '../src/tokenization/cores.js';
 import { PromptTokenizer } from '../src/tokenization/prompt-tokens.js';
 import { parsePrecisePrefixConfig } from '../scheduler/kvcache/precise/config.js';
 import { PrecisePrefixCache } from '../scheduler/kvcache/precise/service.js';
+import { COMMON_WORDS, syntheticText } from './text.js';
 
 const MODEL = 'Qwen/Qwen3-0.6B';
 const BLOCK = 16;
@@ -33,26 +34,11 @@ const PODS = ['10.0.0.1:8000', '10.0.0.2:8000', '10.0.0.3:8000', '10.0.0.4:8000'
 const quick = process.argv.includes('--quick');
 const silentLogger = createLogger('bench', 'silent');
 
-const WORDS = (
-  'the of and to in is that for it as with was on be by this are or from at an which have not but they his her she ' +
-  'model request token cache prefix block router pod decode prefill latency memory server client batch queue score ' +
-  'function return value error config file data system user assistant message time first last next new old more ' +
-  'because however therefore example result change should would could will can may must also only just very much'
-).split(' ');
-
 function textOf(seed: number, words: number): string {
-  let state = seed >>> 0 || 1;
-  const next = (n: number): number => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return (state >>> 8) % n;
-  };
-  const out: string[] = [];
-  for (let i = 0; i < words; i++) {
+  return syntheticText(seed, words, (next) => {
     const roll = next(100);
-    out.push(roll < 85 ? WORDS[next(WORDS.length)]! : roll < 95 ? `x${next(100000)}` : `fn_${next(999)}(a, b)`);
-    if (next(14) === 0) out.push(next(3) === 0 ? '.\n\n' : '.');
-  }
-  return out.join(' ');
+    return roll < 85 ? COMMON_WORDS[next(COMMON_WORDS.length)]! : roll < 95 ? `x${next(100000)}` : `fn_${next(999)}(a, b)`;
+  });
 }
 
 /** ≈ 2 Qwen3 tokens per word of this text (measured). */

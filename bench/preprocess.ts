@@ -23,6 +23,7 @@ import { InProcessEncoder, type Encoder } from '../src/tokenization/encoder.js';
 import { PromptTokenizer } from '../src/tokenization/prompt-tokens.js';
 import { WorkerEncoder } from '../src/tokenization/worker-encoder.js';
 import { MemoryKvBlockIndex } from '../scheduler/kvcache/index/memory-index.js';
+import { COMMON_WORDS, syntheticText } from './text.js';
 
 const MODEL = 'Qwen/Qwen3-0.6B';
 const BLOCK_SIZE = 16;
@@ -30,31 +31,17 @@ const quick = process.argv.includes('--quick');
 const roots = new RootKeys('');
 
 // ---------------------------------------------------------------- synthetic conversations
-const COMMON = (
-  'the of and to in is that for it as with was on be by this are or from at an which have not but they his her she ' +
-  'model request token cache prefix block router pod decode prefill latency memory server client batch queue score ' +
-  'function return value error config file data system user assistant message time first last next new old more ' +
-  'because however therefore example result change should would could will can may must also only just very much'
-).split(' ');
 const SYLLABLES = 'ka lo mi ne ru sa ti vo ze qu an ex or un ib th st pr ch gl'.split(' ');
 
 /** Deterministic English-like text: common words, some invented ones (BPE cache misses), digits, code. */
 function textOf(seed: number, words: number): string {
-  let state = seed >>> 0 || 1;
-  const next = (n: number): number => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return (state >>> 8) % n;
-  };
-  const out: string[] = [];
-  for (let i = 0; i < words; i++) {
+  return syntheticText(seed, words, (next) => {
     const roll = next(100);
-    if (roll < 78) out.push(COMMON[next(COMMON.length)]!);
-    else if (roll < 93) out.push(Array.from({ length: 2 + next(3) }, () => SYLLABLES[next(SYLLABLES.length)]).join(''));
-    else if (roll < 97) out.push(String(next(100000)));
-    else out.push(`fn_${next(999)}(x) {`);
-    if (next(14) === 0) out.push(next(3) === 0 ? '.\n\n' : '.');
-  }
-  return out.join(' ');
+    if (roll < 78) return COMMON_WORDS[next(COMMON_WORDS.length)]!;
+    if (roll < 93) return Array.from({ length: 2 + next(3) }, () => SYLLABLES[next(SYLLABLES.length)]).join('');
+    if (roll < 97) return String(next(100000));
+    return `fn_${next(999)}(x) {`;
+  });
 }
 
 /** ≈ `tokens` tokens: a system prompt and alternating turns ending with a user message. */

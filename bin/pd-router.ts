@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `pd-router <sim|sidecar|epp|demo|inject>`: the one entry point, above `src/`, `scheduler/` and
- * `sidecar/`. Each subcommand's flags are declared by a light options module; the process itself
+ * `sidecar/`. Each subcommand's flags are one option table (src/cli/options.ts) in a light options module; the process itself
  * is imported only when that subcommand runs.
  *
  * The Node version is checked before anything else is imported: our dependencies (undici 8 among
@@ -15,8 +15,8 @@ import { nodeTooOld, nodeVersionAdvice } from './node-check.js';
 async function main(argv: string[]): Promise<void> {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const { Command } = await import('commander');
-  const { uniformHelp } = await import('../src/flags.js');
-  const program = uniformHelp(new Command('pd-router'))
+  const { helpLayout } = await import('../src/cli/options.js');
+  const program = helpLayout(new Command('pd-router'))
     .description('Prefill/decode-disaggregated LLM inference routing for vLLM')
     .version(pkg.version)
     .showHelpAfterError()

@@ -3,6 +3,7 @@
  * and what tests, the bench and the demo pass to `startSidecar` directly. Semantic validation lives
  * here so both entry points reject the same bad settings with the same words.
  */
+import { ConfigError } from '../src/config-error.js';
 
 export const KV_CONNECTORS = ['nixlv2', 'shared-storage', 'sglang'] as const;
 export type KvConnector = (typeof KV_CONNECTORS)[number];
@@ -116,19 +117,16 @@ export const DEFAULT_SIDECAR_CONFIG: Readonly<SidecarConfig> = {
 
 export type SidecarConfigInput = Partial<SidecarConfig>;
 
-export class SidecarConfigError extends Error {
-  override readonly name = 'SidecarConfigError';
-}
-
-function check(condition: boolean, message: string): void {
-  if (!condition) throw new SidecarConfigError(message);
+/** `path` is the flag at fault (`--port`); the message reads `--port must be …`. */
+function check(condition: boolean, path: string, detail: string): void {
+  if (!condition) throw new ConfigError(path === '' ? [] : [path], detail);
 }
 
 function isPort(value: number, allowZero: boolean): boolean {
   return Number.isInteger(value) && value >= (allowZero ? 0 : 1) && value <= 65535;
 }
 
-/** Defaults + input, validated. Throws SidecarConfigError with a message naming the flag. */
+/** Defaults + input, validated. Throws ConfigError whose path is the flag (`--port must be …`). */
 export function resolveSidecarConfig(input: SidecarConfigInput = {}): SidecarConfig {
   const config: SidecarConfig = { ...DEFAULT_SIDECAR_CONFIG, ...input };
   // Upstream: a non-positive pool size means "use the default", not "no pool".
@@ -138,36 +136,36 @@ export function resolveSidecarConfig(input: SidecarConfigInput = {}): SidecarCon
 }
 
 export function validateSidecarConfig(config: SidecarConfig): void {
-  check(isPort(config.port, true), `--port must be a port number (0-65535), got ${config.port}`);
-  check(isPort(config.vllmPort, false), `--vllm-port must be a port number (1-65535), got ${config.vllmPort}`);
-  check((KV_CONNECTORS as readonly string[]).includes(config.kvConnector), `--kv-connector must be one of: ${KV_CONNECTORS.join(', ')}`);
+  check(isPort(config.port, true), '--port', `must be a port number (0-65535), got ${config.port}`);
+  check(isPort(config.vllmPort, false), '--vllm-port', `must be a port number (1-65535), got ${config.vllmPort}`);
+  check((KV_CONNECTORS as readonly string[]).includes(config.kvConnector), '--kv-connector', `must be one of: ${KV_CONNECTORS.join(', ')}`);
   check(
     config.ecConnector === '' || (EC_CONNECTORS as readonly string[]).includes(config.ecConnector),
-    `--ec-connector must be one of: ${EC_CONNECTORS.join(', ')} (or empty for no encoder stage), got "${config.ecConnector}"`,
+    '--ec-connector', `must be one of: ${EC_CONNECTORS.join(', ')} (or empty for no encoder stage), got "${config.ecConnector}"`,
   );
   check(
     Number.isInteger(config.decodeChunkSize) && config.decodeChunkSize >= 0,
-    `--decode-chunk-size must be a non-negative integer (0 disables chunked decode), got ${config.decodeChunkSize}`,
+    '--decode-chunk-size', `must be a non-negative integer (0 disables chunked decode), got ${config.decodeChunkSize}`,
   );
-  check(Number.isInteger(config.dataParallelSize) && config.dataParallelSize >= 1, `--data-parallel-size must be an integer ≥ 1, got ${config.dataParallelSize}`);
+  check(Number.isInteger(config.dataParallelSize) && config.dataParallelSize >= 1, '--data-parallel-size', `must be an integer ≥ 1, got ${config.dataParallelSize}`);
   if (config.dataParallelSize > 1) {
-    check(config.port !== 0, '--data-parallel-size > 1 needs a fixed --port (rank i listens on port+i)');
-    check(isPort(config.port + config.dataParallelSize - 1, false), '--port + --data-parallel-size - 1 must stay a valid port');
-    check(isPort(config.vllmPort + config.dataParallelSize - 1, false), '--vllm-port + --data-parallel-size - 1 must stay a valid port');
+    check(config.port !== 0, '--data-parallel-size', '> 1 needs a fixed --port (rank i listens on port+i)');
+    check(isPort(config.port + config.dataParallelSize - 1, false), '', '--port + --data-parallel-size - 1 must stay a valid port');
+    check(isPort(config.vllmPort + config.dataParallelSize - 1, false), '', '--vllm-port + --data-parallel-size - 1 must stay a valid port');
   }
-  check(Number.isInteger(config.prefillMaxRetries) && config.prefillMaxRetries >= 0, `--prefill-max-retries must be an integer ≥ 0, got ${config.prefillMaxRetries}`);
-  check(config.prefillMaxRetries === 0 || config.prefillRetryBackoffMs > 0, `--prefill-retry-backoff must be positive when --prefill-max-retries > 0, got ${config.prefillRetryBackoffMs}ms`);
-  check(config.prefillTimeoutMs >= 0, `--prefill-timeout must be ≥ 0 (0 disables it), got ${config.prefillTimeoutMs}ms`);
-  check(config.prefillFailurePolicy === 'fallback' || config.prefillFailurePolicy === 'relay', `--prefill-failure-policy must be one of: fallback, relay (got ${String(config.prefillFailurePolicy)})`);
-  check(isPort(config.sglangBootstrapPort, false), `SGLang bootstrap port must be a port number, got ${config.sglangBootstrapPort}`);
-  check(config.shutdownGraceMs >= 0, `--shutdown-grace must be ≥ 0, got ${config.shutdownGraceMs}ms`);
-  check(config.maxBodyBytes > 0, `--max-body-bytes must be positive, got ${config.maxBodyBytes}`);
-  check(Number.isInteger(config.maxPrefillAnswerBytes) && config.maxPrefillAnswerBytes > 0, `--max-prefill-answer-bytes must be a positive integer, got ${config.maxPrefillAnswerBytes}`);
-  check(config.requestHeaderTimeoutMs > 0, `--request-header-timeout must be positive, got ${config.requestHeaderTimeoutMs}ms`);
-  check(config.requestBodyTimeoutMs >= 0, `--request-body-timeout must be ≥ 0 (0 disables it), got ${config.requestBodyTimeoutMs}ms`);
+  check(Number.isInteger(config.prefillMaxRetries) && config.prefillMaxRetries >= 0, '--prefill-max-retries', `must be an integer ≥ 0, got ${config.prefillMaxRetries}`);
+  check(config.prefillMaxRetries === 0 || config.prefillRetryBackoffMs > 0, '--prefill-retry-backoff', `must be positive when --prefill-max-retries > 0, got ${config.prefillRetryBackoffMs}ms`);
+  check(config.prefillTimeoutMs >= 0, '--prefill-timeout', `must be ≥ 0 (0 disables it), got ${config.prefillTimeoutMs}ms`);
+  check(config.prefillFailurePolicy === 'fallback' || config.prefillFailurePolicy === 'relay', '--prefill-failure-policy', `must be one of: fallback, relay (got ${String(config.prefillFailurePolicy)})`);
+  check(isPort(config.sglangBootstrapPort, false), '--sglang-bootstrap-port', `must be a port number, got ${config.sglangBootstrapPort}`);
+  check(config.shutdownGraceMs >= 0, '--shutdown-grace', `must be ≥ 0, got ${config.shutdownGraceMs}ms`);
+  check(config.maxBodyBytes > 0, '--max-body-bytes', `must be positive, got ${config.maxBodyBytes}`);
+  check(Number.isInteger(config.maxPrefillAnswerBytes) && config.maxPrefillAnswerBytes > 0, '--max-prefill-answer-bytes', `must be a positive integer, got ${config.maxPrefillAnswerBytes}`);
+  check(config.requestHeaderTimeoutMs > 0, '--request-header-timeout', `must be positive, got ${config.requestHeaderTimeoutMs}ms`);
+  check(config.requestBodyTimeoutMs >= 0, '--request-body-timeout', `must be ≥ 0 (0 disables it), got ${config.requestBodyTimeoutMs}ms`);
   check(
     config.requestBodyTimeoutMs === 0 || config.requestBodyTimeoutMs >= config.requestHeaderTimeoutMs,
-    `--request-body-timeout (${config.requestBodyTimeoutMs}ms) must be 0 or at least --request-header-timeout (${config.requestHeaderTimeoutMs}ms): it counts from the first byte of the request`,
+    '--request-body-timeout', `(${config.requestBodyTimeoutMs}ms) must be 0 or at least --request-header-timeout (${config.requestHeaderTimeoutMs}ms): it counts from the first byte of the request`,
   );
   validateSsrf(config);
 }
@@ -175,17 +173,17 @@ export function validateSidecarConfig(config: SidecarConfig): void {
 function validateSsrf(config: SidecarConfig): void {
   const hasPool = config.inferencePoolName !== '' || config.inferencePoolNamespace !== '';
   if (!config.enableSsrfProtection) {
-    check(config.ssrfAllowlist.length === 0, '--ssrf-allowlist has no effect without --enable-ssrf-protection; add --enable-ssrf-protection (or drop the allowlist)');
+    check(config.ssrfAllowlist.length === 0, '--ssrf-allowlist', 'has no effect without --enable-ssrf-protection; add --enable-ssrf-protection (or drop the allowlist)');
     return;
   }
   if (config.ssrfAllowlist.length > 0) return;
   if (hasPool) {
     // The InferencePool's pods (IPs and names) become the allowlist; the listener opens after its first sync.
-    check(config.inferencePoolName !== '', `--enable-ssrf-protection with pool namespace ${config.inferencePoolNamespace} needs the pool name (--inference-pool [ns/]name)`);
+    check(config.inferencePoolName !== '', '--enable-ssrf-protection', `with pool namespace ${config.inferencePoolNamespace} needs the pool name (--inference-pool [ns/]name)`);
     return;
   }
-  throw new SidecarConfigError(
-    '--enable-ssrf-protection needs an allowlist: --inference-pool [ns/]name (its pods are allowed) ' +
+  throw new ConfigError(
+    ['--enable-ssrf-protection'], 'needs an allowlist: --inference-pool [ns/]name (its pods are allowed) ' +
       'or, without Kubernetes, --ssrf-allowlist host[,host…]',
   );
 }

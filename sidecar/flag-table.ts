@@ -1,34 +1,19 @@
 /**
- * Every `pd-router sidecar` flag in one table: name (upstream's spelling), value kind, env var,
- * default and whether the YAML configuration may set it. The commander options, the env support
- * and the strict YAML key set are all derived from this table, so they cannot drift apart.
+ * Every `pd-router sidecar` flag in one table (src/cli/options.ts rows): name (upstream's
+ * spelling), value kind, env var, default and whether the YAML configuration may set it. The
+ * commander options, the env support, --help and the strict YAML key set all come from it.
  */
-import { Option } from 'commander';
-import { boolArg, durationArg, intArg, listArg } from '../src/flags.js';
+import { attributeName, type OptionKind, type OptionSpec } from '../src/cli/options.js';
 
-export type FlagKind = 'int' | 'string' | 'bool' | 'list' | 'duration';
-
-export interface FlagSpec {
-  /** Long flag name without dashes, e.g. `vllm-port`; also the YAML key. */
-  name: string;
-  kind: FlagKind;
-  env: string;
-  description: string;
-  default?: number | string | boolean;
-  /** Settable from --configuration / --configuration-file (upstream's YAML keys + ours). */
-  yaml: boolean;
-  /** Upstream YAML ignores zero values (0, "", []) except for pointer fields such as prefill-max-retries. */
-  yamlZeroMeaningful?: boolean;
-  deprecated?: string;
-}
+export { attributeName };
 
 const env = (name: string): string => `SIDECAR_${name.toUpperCase().replaceAll('-', '_')}`;
 
-function flag(name: string, kind: FlagKind, description: string, extra: Partial<FlagSpec> = {}): FlagSpec {
-  return { name, kind, description, env: env(name), yaml: true, ...extra };
+function flag(name: string, kind: OptionKind, help: string, extra: Partial<OptionSpec> = {}): OptionSpec {
+  return { name, kind, help, env: env(name), yaml: true, ...extra };
 }
 
-export const SIDECAR_FLAGS: readonly FlagSpec[] = [
+export const SIDECAR_FLAGS: readonly OptionSpec[] = [
   flag('port', 'int', 'the port the sidecar is listening on', { default: 8000 }),
   flag('host', 'string', 'the address the sidecar listens on (pd-router addition)', { default: '0.0.0.0' }),
   flag('vllm-port', 'int', 'the port vLLM is listening on (upstream baseline default 8001; newer upstream 8200)', { default: 8200 }),
@@ -73,27 +58,4 @@ export const SIDECAR_FLAGS: readonly FlagSpec[] = [
   flag('inference-pool-name', 'string', 'deprecated: use --inference-pool', { env: 'INFERENCE_POOL_NAME', yaml: false, deprecated: 'use --inference-pool' }),
 ];
 
-export const FLAGS_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(SIDECAR_FLAGS.map((spec) => [spec.name, spec]));
-
-/** commander's attribute name for a flag (`vllm-port` → `vllmPort`). */
-export function attributeName(flagName: string): string {
-  return flagName.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-export function buildOption(spec: FlagSpec): Option {
-  const flags = spec.kind === 'bool' ? `--${spec.name} [bool]` : `--${spec.name} <${spec.kind === 'list' ? 'list' : 'value'}>`;
-  const option = new Option(flags, spec.description).env(spec.env);
-  switch (spec.kind) {
-    case 'int': option.argParser(intArg); break;
-    case 'bool': option.argParser(boolArg); break;
-    case 'list': option.argParser(listArg); break;
-    case 'duration': option.argParser(durationArg); break;
-    case 'string': break;
-  }
-  if (spec.default !== undefined) {
-    // Durations are declared in Go syntax for --help and parsed once here.
-    option.default(spec.kind === 'duration' ? durationArg(String(spec.default)) : spec.default, spec.kind === 'duration' ? String(spec.default) : undefined);
-  }
-  // Deprecated flags stay listed (their description says what replaces them): help mentions them.
-  return option;
-}
+export const FLAGS_BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(SIDECAR_FLAGS.map((spec) => [spec.name, spec]));

@@ -5,7 +5,9 @@
  * Kept light: the server itself (`./main.js`) is imported only when the command runs.
  */
 import { Command } from 'commander';
-import { SIDECAR_FLAGS, attributeName, buildOption } from './flag-table.js';
+import { declareOptions } from '../src/cli/options.js';
+import { ConfigError } from '../src/config-error.js';
+import { SIDECAR_FLAGS, attributeName } from './flag-table.js';
 import { mergeYamlConfig, parseYamlConfig, readYamlSource } from './yaml-config.js';
 import {
   KV_CONNECTORS, TLS_STAGES, resolveSidecarConfig,
@@ -17,8 +19,7 @@ export function buildSidecarCommand(): Command {
   const command = new Command('sidecar')
     .description('P/D sidecar in front of a decode pod\'s vLLM: prefill→decode handoff when x-prefiller-host-port is set, transparent proxy otherwise')
     .allowExcessArguments(false);
-  for (const spec of SIDECAR_FLAGS) command.addOption(buildOption(spec));
-  return command;
+  return declareOptions(command, SIDECAR_FLAGS);
 }
 
 export function addSidecarCommand(program: Command): void {
@@ -97,7 +98,7 @@ function kvConnector(kv: string | undefined, deprecated: string): KvConnector {
   const validate = (value: string, flagName: string): KvConnector => {
     const name = value === 'lmcache' ? 'shared-storage' : value;
     if (!(KV_CONNECTORS as readonly string[]).includes(name)) {
-      throw new Error(`--${flagName} must be one of: ${KV_CONNECTORS.join(', ')} (or lmcache), got "${value}"`);
+      throw new ConfigError([`--${flagName}`], `must be one of: ${KV_CONNECTORS.join(', ')} (or lmcache), got "${value}"`);
     }
     return name as KvConnector;
   };
@@ -108,7 +109,7 @@ function kvConnector(kv: string | undefined, deprecated: string): KvConnector {
 function stageSet(list: string[] | undefined, flagName: string, deprecated: Partial<Record<TlsStage, boolean>>): StageFlags {
   const stages = new Set(list ?? []);
   for (const stage of stages) {
-    if (!(TLS_STAGES as readonly string[]).includes(stage)) throw new Error(`--${flagName} stages must be one of: ${TLS_STAGES.join(', ')} (got "${stage}")`);
+    if (!(TLS_STAGES as readonly string[]).includes(stage)) throw new ConfigError([`--${flagName}`], `stages must be one of: ${TLS_STAGES.join(', ')} (got "${stage}")`);
   }
   for (const [stage, on] of Object.entries(deprecated)) if (on) stages.add(stage);
   return { prefiller: stages.has('prefiller'), decoder: stages.has('decoder'), encoder: stages.has('encoder') };
@@ -134,8 +135,8 @@ function inferencePool(get: <T>(name: string) => T): Pick<SidecarConfig, 'infere
     return { inferencePoolNamespace: get<string | undefined>('inference-pool-namespace') ?? '', inferencePoolName: get<string | undefined>('inference-pool-name') ?? '' };
   }
   const parts = pool.split('/');
-  if (parts.length > 2) throw new Error('--inference-pool must be in format \'namespace/name\' or \'name\', not multiple slashes');
-  if (parts.some((part) => part === '')) throw new Error('--inference-pool cannot have empty namespace or name');
+  if (parts.length > 2) throw new ConfigError(['--inference-pool'], 'must be in format \'namespace/name\' or \'name\', not multiple slashes');
+  if (parts.some((part) => part === '')) throw new ConfigError(['--inference-pool'], 'cannot have empty namespace or name');
   return parts.length === 2
     ? { inferencePoolNamespace: parts[0]!, inferencePoolName: parts[1]! }
     : { inferencePoolNamespace: 'default', inferencePoolName: parts[0]! };

@@ -6,72 +6,40 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { parseDuration } from '../src/duration.js';
-import { FLAGS_BY_NAME, attributeName, type FlagSpec } from './flag-table.js';
+import { isYamlZero, yamlMapping, yamlValue } from '../src/cli/options.js';
+import { asConfigError, ConfigError } from '../src/config-error.js';
+import { FLAGS_BY_NAME, attributeName } from './flag-table.js';
 
 export type YamlValue = number | string | boolean | string[];
 
-const PREFIX = 'failed to unmarshal sidecar configuration';
+const CONTEXT = 'failed to unmarshal sidecar configuration';
 
 /** Reads the YAML text named by the two flags; both at once is an error, neither gives undefined. */
 export function readYamlSource(inline: string | undefined, file: string | undefined): string | undefined {
-  if (inline && file) throw new Error('flags --configuration and --configuration-file are mutually exclusive');
+  if (inline && file) throw new ConfigError([], 'flags --configuration and --configuration-file are mutually exclusive');
   if (inline) return inline;
   if (!file) return undefined;
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`failed to read sidecar configuration from file: ${(err as Error).message}`);
+    throw asConfigError(err, { context: 'failed to read sidecar configuration from file' });
   }
 }
 
-function convert(spec: FlagSpec, value: unknown): YamlValue {
-  const fail = (expected: string): never => {
-    throw new Error(`${PREFIX}: ${spec.name}: expected ${expected}, got ${JSON.stringify(value)}`);
-  };
-  switch (spec.kind) {
-    case 'int':
-      return typeof value === 'number' && Number.isInteger(value) ? value : fail('an integer');
-    case 'bool':
-      return typeof value === 'boolean' ? value : fail('a boolean');
-    case 'string':
-      return typeof value === 'string' ? value : fail('a string');
-    case 'list':
-      if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value.map((item) => item.trim()).filter(Boolean);
-      if (typeof value === 'string') return value.split(',').map((item) => item.trim()).filter(Boolean);
-      return fail('a list of strings');
-    case 'duration':
-      if (typeof value !== 'string') return fail('a duration string such as "250ms"');
-      try {
-        return parseDuration(value);
-      } catch (err) {
-        return fail(`a duration (${(err as Error).message})`);
-      }
-  }
-}
-
-/** Parses the YAML into typed values keyed by flag name. Throws on bad YAML, unknown keys, wrong types. */
+/** Parses the YAML into typed values keyed by flag name. Throws ConfigError on bad YAML, unknown keys, wrong types. */
 export function parseYamlConfig(text: string): Map<string, YamlValue> {
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (err) {
-    throw new Error(`${PREFIX}: ${(err as Error).message}`);
-  }
   const values = new Map<string, YamlValue>();
-  if (document === null || document === undefined) return values;
-  if (typeof document !== 'object' || Array.isArray(document)) throw new Error(`${PREFIX}: expected a mapping of flag names to values`);
-  for (const [key, raw] of Object.entries(document)) {
-    const spec = FLAGS_BY_NAME.get(key);
-    if (!spec || !spec.yaml) throw new Error(`${PREFIX}: unknown field "${key}"`);
-    if (raw === null || raw === undefined) continue;
-    values.set(key, convert(spec, raw));
+  try {
+    for (const [key, raw] of Object.entries(yamlMapping(parseYaml(text)))) {
+      const spec = FLAGS_BY_NAME.get(key);
+      if (!spec || !spec.yaml) throw new ConfigError([], `unknown field "${key}"`, { code: 'unknown-key' });
+      if (raw === null || raw === undefined) continue;
+      values.set(key, yamlValue(spec, raw));
+    }
+  } catch (err) {
+    throw asConfigError(err, { context: CONTEXT });
   }
   return values;
-}
-
-function isZero(value: YamlValue): boolean {
-  return value === 0 || value === '' || (Array.isArray(value) && value.length === 0);
 }
 
 /**
@@ -97,7 +65,7 @@ export function mergeYamlConfig(
   const applied = new Set<string>();
   for (const [name, value] of yaml) {
     const spec = FLAGS_BY_NAME.get(name)!;
-    if (isZero(value) && !spec.yamlZeroMeaningful) continue;
+    if (isYamlZero(value) && !spec.yamlZeroMeaningful) continue;
     if (fromCli(name)) continue;
     const blocker = ALSO_BLOCKED_BY[name];
     if (blocker && fromCli(blocker)) continue;

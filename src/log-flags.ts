@@ -12,8 +12,8 @@
  * Precedence: `--zap-log-level`, then `-v`, then `--zap-devel`, then LOG_LEVEL / LOG_FORMAT, then
  * info / json.
  */
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { boolArg, intArg } from './flags.js';
+import { InvalidArgumentError } from 'commander';
+import type { OptionSpec } from './cli/options.js';
 import type { LogFormat, LogOptions } from './log.js';
 
 export function verbosityLevel(v: number): 'info' | 'debug' | 'trace' {
@@ -30,16 +30,15 @@ export function zapLevelArg(value: string): string {
   throw new InvalidArgumentError(`"${value}" is not a zap level (debug, info, warn, error, dpanic, panic, fatal, or an integer > 0)`);
 }
 
-/** Adds the upstream logging flags to a subcommand (hidden from --help's main list, documented in docs/configuration.md). */
-export function addLogFlags(command: Command): Command {
-  return command
-    .addOption(new Option('-v, --v <level>', 'klog verbosity: ≤3 info, 4 debug, ≥5 trace (upstream flag)').argParser(intArg))
-    .addOption(new Option('--zap-log-level <level>', 'debug|info|warn|error|… or an integer verbosity (upstream flag)').argParser(zapLevelArg))
-    .addOption(new Option('--zap-encoder <encoder>', 'log format: json or console (upstream flag)').choices(['json', 'console']))
-    .addOption(new Option('--zap-devel [bool]', 'console format, debug level (upstream flag)').argParser(boolArg))
-    .addOption(new Option('--zap-stacktrace-level <level>', 'accepted for compatibility; no effect').hideHelp())
-    .addOption(new Option('--zap-time-encoding <encoding>', 'accepted for compatibility; no effect').hideHelp());
-}
+/** The upstream logging flags as option-table rows (the last two: accepted, no effect). */
+export const LOG_FLAGS: readonly OptionSpec[] = [
+  { name: 'v', short: 'v', kind: 'int', placeholder: '<level>', help: 'klog verbosity: ≤3 info, 4 debug, ≥5 trace (upstream flag)' },
+  { name: 'zap-log-level', kind: 'string', placeholder: '<level>', parse: zapLevelArg, help: 'debug|info|warn|error|… or an integer verbosity (upstream flag)' },
+  { name: 'zap-encoder', kind: 'string', placeholder: '<encoder>', choices: ['json', 'console'], help: 'log format: json or console (upstream flag)' },
+  { name: 'zap-devel', kind: 'bool', help: 'console format, debug level (upstream flag)' },
+  { name: 'zap-stacktrace-level', kind: 'string', placeholder: '<level>', noEffect: true, help: '' },
+  { name: 'zap-time-encoding', kind: 'string', placeholder: '<encoding>', noEffect: true, help: '' },
+];
 
 /** The log options the flags ask for (undefined fields: use the environment's). */
 export function logOptionsFrom(opts: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Required<LogOptions> {
@@ -50,9 +49,4 @@ export function logOptionsFrom(opts: Record<string, unknown>, env: NodeJS.Proces
     ?? env.LOG_LEVEL ?? 'info';
   const format: LogFormat = (opts.zapEncoder as LogFormat | undefined) ?? (devel ? 'console' : undefined) ?? (env.LOG_FORMAT === 'console' ? 'console' : 'json');
   return { level, format };
-}
-
-/** Logging flags given that have no effect here (for the start-up warning). */
-export function ignoredLogFlags(opts: Record<string, unknown>): string[] {
-  return [['zapStacktraceLevel', '--zap-stacktrace-level'], ['zapTimeEncoding', '--zap-time-encoding']].filter(([key]) => opts[key!] !== undefined).map(([, flag]) => flag!);
 }

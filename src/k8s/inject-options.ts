@@ -4,28 +4,34 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { boolOption, intArg, listArg, option } from '../flags.js';
+import { declareOptions, type OptionSpec } from '../cli/options.js';
 import { DEFAULT_INJECT_OPTIONS, injectManifests, type InjectOptions } from './inject.js';
 import { parsePoolGroup } from './pool-spec.js';
 
+const d = DEFAULT_INJECT_OPTIONS;
+const env = (name: string): string => `INJECT_${name.toUpperCase().replaceAll('-', '_')}`;
+
+export const INJECT_OPTIONS: readonly OptionSpec[] = [
+  { name: 'filename', short: 'f', kind: 'string', placeholder: '<file>', help: 'manifest file, or - for stdin', env: env('filename'), default: '-' },
+  { name: 'output', short: 'o', kind: 'string', placeholder: '<file>', help: 'write here instead of stdout', env: env('output') },
+  { name: 'pool', kind: 'string', placeholder: '<[namespace/]name>', help: 'InferencePool for the sidecar SSRF allowlist (namespace defaults to the pod\'s)', env: env('pool') },
+  { name: 'pool-group', kind: 'string', placeholder: '<group>', help: 'API group of the InferencePool', env: env('pool-group'), default: d.poolGroup },
+  { name: 'ssrf-protection', kind: 'bool', help: 'sidecar only calls prefill pods of the pool (needs --pool and RBAC to list/watch pods and inferencepools)', env: env('ssrf-protection'), default: d.ssrfProtection },
+  { name: 'image', kind: 'string', placeholder: '<image>', help: 'pd-router image of the sidecar', env: env('image'), default: d.image },
+  { name: 'connector', kind: 'string', placeholder: '<name>', help: 'KV connector: nixlv2 | shared-storage | sglang', env: env('connector'), default: d.connector },
+  { name: 'vllm-port', kind: 'int', placeholder: '<port>', help: 'port vLLM moves to (the sidecar takes its old port)', env: env('vllm-port'), default: d.vllmPort },
+  { name: 'secure-proxy', kind: 'bool', help: 'the sidecar serves HTTPS (probes follow)', env: env('secure-proxy'), default: d.secureProxy },
+  { name: 'otlp-endpoint', kind: 'string', placeholder: '<url>', help: 'OTLP collector for the sidecar traces, e.g. http://jaeger-collector.observability:4317', env: env('otlp-endpoint') },
+  { name: 'trace-sampler-arg', kind: 'string', placeholder: '<ratio>', help: 'sampling ratio for requests that arrive without a trace', env: env('trace-sampler-arg'), default: d.samplerArg },
+  { name: 'sidecar-arg', kind: 'list', placeholder: '<arg>', help: 'extra sidecar argument (repeatable, comma-separated)', env: env('sidecar-arg') },
+  { name: 'all', kind: 'bool', help: 'also inject into vLLM pod templates without a decode role label (never into prefill/encode pods)', env: env('all'), default: d.all },
+];
+
 export function addInjectCommand(program: Command): void {
-  const d = DEFAULT_INJECT_OPTIONS;
-  program
+  const command = program
     .command('inject')
-    .description('Add the P/D sidecar to decode pods in Kubernetes YAML (Deployment, StatefulSet, LeaderWorkerSet, Pod …), like istioctl kube-inject')
-    .addOption(option('-f, --filename <file>', 'manifest file, or - for stdin', 'INJECT_FILENAME').default('-'))
-    .addOption(option('-o, --output <file>', 'write here instead of stdout', 'INJECT_OUTPUT'))
-    .addOption(option('--pool <[namespace/]name>', 'InferencePool for the sidecar SSRF allowlist (namespace defaults to the pod\'s)', 'INJECT_POOL'))
-    .addOption(option('--pool-group <group>', 'API group of the InferencePool', 'INJECT_POOL_GROUP').default(d.poolGroup))
-    .addOption(boolOption('--ssrf-protection', 'sidecar only calls prefill pods of the pool (needs --pool and RBAC to list/watch pods and inferencepools)', 'INJECT_SSRF_PROTECTION', d.ssrfProtection))
-    .addOption(option('--image <image>', 'pd-router image of the sidecar', 'INJECT_IMAGE').default(d.image))
-    .addOption(option('--connector <name>', 'KV connector: nixlv2 | shared-storage | sglang', 'INJECT_CONNECTOR').default(d.connector))
-    .addOption(option('--vllm-port <port>', 'port vLLM moves to (the sidecar takes its old port)', 'INJECT_VLLM_PORT').argParser(intArg).default(d.vllmPort))
-    .addOption(boolOption('--secure-proxy', 'the sidecar serves HTTPS (probes follow)', 'INJECT_SECURE_PROXY', d.secureProxy))
-    .addOption(option('--otlp-endpoint <url>', 'OTLP collector for the sidecar traces, e.g. http://jaeger-collector.observability:4317', 'INJECT_OTLP_ENDPOINT'))
-    .addOption(option('--trace-sampler-arg <ratio>', 'sampling ratio for requests that arrive without a trace', 'INJECT_TRACE_SAMPLER_ARG').default(d.samplerArg))
-    .addOption(option('--sidecar-arg <arg>', 'extra sidecar argument (repeatable, comma-separated)', 'INJECT_SIDECAR_ARG').argParser(listArg))
-    .addOption(boolOption('--all', 'also inject into vLLM pod templates without a decode role label (never into prefill/encode pods)', 'INJECT_ALL', d.all))
+    .description('Add the P/D sidecar to decode pods in Kubernetes YAML (Deployment, StatefulSet, LeaderWorkerSet, Pod …), like istioctl kube-inject');
+  declareOptions(command, INJECT_OPTIONS)
     .action((opts: Record<string, unknown>) => {
       const options: InjectOptions = {
         ...d,

@@ -12,7 +12,8 @@
  * Kept free of the Kubernetes client so `--help` stays fast.
  */
 import type { Command } from 'commander';
-import { boolOption, intArg, option } from '../flags.js';
+import { declareOptions, type OptionSpec } from '../cli/options.js';
+import { ConfigError } from '../config-error.js';
 import { POOL_GROUP_V1, defaultNamespace, parsePoolGroup, type PoolGroup } from './pool-spec.js';
 
 export interface PoolDiscoveryConfig {
@@ -26,14 +27,17 @@ export interface PoolDiscoveryConfig {
   modelServerMetricsPort: number;
 }
 
+export const POOL_FLAGS: readonly OptionSpec[] = [
+  { name: 'pool-name', kind: 'string', placeholder: '<name>', help: 'InferencePool whose pods are the endpoints (instead of --endpoints)', env: 'POOL_NAME' },
+  { name: 'pool-namespace', kind: 'string', placeholder: '<namespace>', help: 'namespace of the InferencePool', defaultText: 'env NAMESPACE, then POD_NAMESPACE, then "default"', env: 'POOL_NAMESPACE' },
+  { name: 'pool-group', kind: 'string', placeholder: '<group>', help: `API group of the InferencePool: ${POOL_GROUP_V1} (v1) or inference.networking.x-k8s.io (v1alpha2)`, env: 'POOL_GROUP', default: POOL_GROUP_V1 },
+  { name: 'kubeconfig', kind: 'string', placeholder: '<file>', help: 'kubeconfig file', defaultText: 'KUBECONFIG, then the in-cluster service account, then ~/.kube/config', env: 'EPP_KUBECONFIG' },
+  { name: 'ha-enable-leader-election', kind: 'bool', help: 'elect a leader among EPP replicas with a Lease; only the leader reports ready', env: 'EPP_HA_ENABLE_LEADER_ELECTION', default: false },
+  { name: 'model-server-metrics-port', kind: 'int', placeholder: '<port>', help: 'deprecated: port of /metrics when the pool has one target port', env: 'EPP_MODEL_SERVER_METRICS_PORT', default: 0 },
+];
+
 export function addPoolFlags(command: Command): Command {
-  return command
-    .addOption(option('--pool-name <name>', 'InferencePool whose pods are the endpoints (instead of --endpoints)', 'POOL_NAME'))
-    .addOption(option('--pool-namespace <namespace>', 'namespace of the InferencePool (default: env NAMESPACE, then POD_NAMESPACE, then "default")', 'POOL_NAMESPACE'))
-    .addOption(option('--pool-group <group>', `API group of the InferencePool: ${POOL_GROUP_V1} (v1) or inference.networking.x-k8s.io (v1alpha2)`, 'POOL_GROUP').default(POOL_GROUP_V1))
-    .addOption(option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, then the in-cluster service account, then ~/.kube/config)', 'EPP_KUBECONFIG'))
-    .addOption(boolOption('--ha-enable-leader-election', 'elect a leader among EPP replicas with a Lease; only the leader reports ready', 'EPP_HA_ENABLE_LEADER_ELECTION', false))
-    .addOption(option('--model-server-metrics-port <port>', 'deprecated: port of /metrics when the pool has one target port', 'EPP_MODEL_SERVER_METRICS_PORT').argParser(intArg).default(0));
+  return declareOptions(command, POOL_FLAGS);
 }
 
 /** commander values → config; throws on contradictions (the caller turns that into exit 1/2). */
@@ -47,8 +51,8 @@ export function poolDiscoveryConfig(opts: Record<string, unknown>, env: NodeJS.P
     haEnableLeaderElection: Boolean(opts.haEnableLeaderElection),
     modelServerMetricsPort: (opts.modelServerMetricsPort as number | undefined) ?? 0,
   };
-  if (poolName && opts.endpoints) throw new Error('--pool-name and --endpoints are mutually exclusive: endpoints come from the InferencePool or from the file');
-  if (config.haEnableLeaderElection && !poolName) throw new Error('--ha-enable-leader-election needs --pool-name (the Lease is named after the pool)');
-  if (config.modelServerMetricsPort < 0 || config.modelServerMetricsPort > 65535) throw new Error('--model-server-metrics-port must be 0-65535');
+  if (poolName && opts.endpoints) throw new ConfigError(['--pool-name'], 'and --endpoints are mutually exclusive: endpoints come from the InferencePool or from the file');
+  if (config.haEnableLeaderElection && !poolName) throw new ConfigError(['--ha-enable-leader-election'], 'needs --pool-name (the Lease is named after the pool)');
+  if (config.modelServerMetricsPort < 0 || config.modelServerMetricsPort > 65535) throw new ConfigError(['--model-server-metrics-port'], 'must be 0-65535');
   return config;
 }

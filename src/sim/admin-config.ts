@@ -4,6 +4,7 @@
  * fake-metrics keys that apply to later requests. Any other key, or any invalid value, is a 400
  * and changes nothing.
  */
+import { asConfigError, ConfigError } from '../config-error.js';
 import { validateConfig, type SimConfig } from './config.js';
 import { CONFIG_FIELDS, coerceField, type ConfigField } from './config-fields.js';
 import { fakeMetricsToJSON, type FakeMetricsConfig } from './fake-metrics.js';
@@ -41,24 +42,32 @@ export function configView(config: SimConfig): Record<string, unknown> {
   return view;
 }
 
-export class AdminConfigError extends Error {
-  override readonly name = 'AdminConfigError';
+/** The `code` of a ConfigError from a rejected admin update (the server answers 400). */
+export const ADMIN_UPDATE = 'admin-update';
+
+export function isAdminUpdateError(err: unknown): err is ConfigError {
+  return err instanceof ConfigError && err.code === ADMIN_UPDATE;
 }
 
-/** The configuration after applying a partial update; throws AdminConfigError (→ 400) without side effects. */
+function rejected(err: unknown): ConfigError {
+  const cause = asConfigError(err);
+  return new ConfigError(cause.path, cause.detail, { code: ADMIN_UPDATE });
+}
+
+/** The configuration after applying a partial update; throws a ConfigError (code ADMIN_UPDATE → 400) without side effects. */
 export function applyAdminUpdate(current: SimConfig, update: Record<string, unknown>): SimConfig {
   const next: SimConfig = { ...current };
   for (const [flag, raw] of Object.entries(update)) {
     const field = FIELDS_BY_FLAG.get(flag);
-    if (!field || field.key === null || !ADMIN_CONFIGURABLE.has(flag)) throw new AdminConfigError(`field '${flag}' is not admin-configurable`);
+    if (!field || field.key === null || !ADMIN_CONFIGURABLE.has(flag)) throw new ConfigError([], `field '${flag}' is not admin-configurable`, { code: ADMIN_UPDATE });
     let value: unknown;
     try {
       value = coerceField(field, raw);
     } catch (err) {
-      throw new AdminConfigError((err as Error).message);
+      throw rejected(err);
     }
     if (field.kind === 'fake-metrics') {
-      if (current.fakeMetrics === null) throw new AdminConfigError('the simulator is reporting real metrics; fake metrics cannot be updated');
+      if (current.fakeMetrics === null) throw new ConfigError([flag], 'the simulator is reporting real metrics; fake metrics cannot be updated', { code: ADMIN_UPDATE });
       value = { ...current.fakeMetrics, ...(value as FakeMetricsConfig) };
     }
     (next as unknown as Record<string, unknown>)[field.key] = value;
@@ -66,7 +75,7 @@ export function applyAdminUpdate(current: SimConfig, update: Record<string, unkn
   try {
     validateConfig(next);
   } catch (err) {
-    throw new AdminConfigError((err as Error).message);
+    throw rejected(err);
   }
   return next;
 }

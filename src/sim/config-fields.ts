@@ -4,6 +4,7 @@
  * from it, so a setting cannot exist in one and be missing from the other. Light on purpose: the
  * CLI imports it before deciding which subcommand runs.
  */
+import { ConfigError } from '../config-error.js';
 import { parseDuration } from '../duration.js';
 import type { SimConfig } from './config.js';
 import { parseFakeMetrics } from './fake-metrics.js';
@@ -132,7 +133,7 @@ export function splitList(value: string): string[] {
 function loraModule(raw: unknown): LoraModule {
   const value = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
   if (value === null || typeof value !== 'object' || typeof (value as LoraModule).name !== 'string') {
-    throw new Error(`lora-modules: expected {"name","path","base_model_name"}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(['lora-modules'], `expected {"name","path","base_model_name"}, got ${JSON.stringify(raw)}`);
   }
   const module = value as LoraModule;
   return { name: module.name, path: module.path ?? '', base_model_name: module.base_model_name ?? '' };
@@ -145,13 +146,13 @@ function bool(value: unknown, flag: string): boolean {
     if (['true', '1', 't', 'yes'].includes(lowered)) return true;
     if (['false', '0', 'f', 'no'].includes(lowered)) return false;
   }
-  throw new Error(`${flag}: "${String(value)}" is not a boolean`);
+  throw new ConfigError([flag], `"${String(value)}" is not a boolean`);
 }
 
 function numeric(value: unknown, flag: string, integer: boolean): number {
   const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof parsed !== 'number' || !Number.isFinite(parsed) || (integer && !Number.isInteger(parsed))) {
-    throw new Error(`${flag}: "${String(value)}" is not ${integer ? 'an integer' : 'a number'}`);
+    throw new ConfigError([flag], `"${String(value)}" is not ${integer ? 'an integer' : 'a number'}`);
   }
   return parsed;
 }
@@ -164,10 +165,10 @@ export function coerceField(field: ConfigField, value: unknown, fromText = false
   const { flag } = field;
   switch (field.kind) {
     case 'string': {
-      if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`${flag}: expected a string`);
+      if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError([flag], `expected a string`);
       const text = String(value);
       if (field.choices && !field.choices.includes(text)) {
-        throw new Error(`${flag}: "${text}" is not one of ${field.choices.map((choice) => JSON.stringify(choice)).join(', ')}`);
+        throw new ConfigError([flag], `"${text}" is not one of ${field.choices.map((choice) => JSON.stringify(choice)).join(', ')}`);
       }
       return text;
     }
@@ -176,20 +177,20 @@ export function coerceField(field: ConfigField, value: unknown, fromText = false
     case 'bigint':
       if (typeof value === 'bigint') return value;
       if ((typeof value === 'string' && /^-?\d+$/.test(value.trim())) || (typeof value === 'number' && Number.isInteger(value))) return BigInt(value);
-      throw new Error(`${flag}: "${String(value)}" is not an integer`);
+      throw new ConfigError([flag], `"${String(value)}" is not an integer`);
     case 'duration':
       if (fromText && typeof value === 'string') {
         try {
           return parseDuration(value);
         } catch (err) {
-          throw new Error(`${flag}: ${(err as Error).message}`);
+          throw new ConfigError([flag], `${(err as Error).message}`);
         }
       }
       return durationValue(value, flag);
     case 'bool': return bool(value, flag);
     case 'list': {
       const items = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? [value] : null;
-      if (items === null) throw new Error(`${flag}: expected a list`);
+      if (items === null) throw new ConfigError([flag], `expected a list`);
       return items.flatMap(splitList);
     }
     case 'json-list': {
@@ -200,7 +201,7 @@ export function coerceField(field: ConfigField, value: unknown, fromText = false
       try {
         return parseFakeMetrics(value);
       } catch (err) {
-        throw new Error(`${flag}: ${(err as Error).message}`);
+        throw new ConfigError([flag], `${(err as Error).message}`);
       }
   }
 }

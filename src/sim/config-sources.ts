@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { completeConfig, ConfigError, type SimConfig, type SimConfigInput } from './config.js';
+import { asConfigError, ConfigError } from '../config-error.js';
+import { completeConfig, type SimConfig, type SimConfigInput } from './config.js';
 import { attributeName, CONFIG_FIELDS, coerceField } from './config-fields.js';
 
 /** commander's `getOptionValueSource` values. */
@@ -33,7 +34,7 @@ function readYaml(sources: ConfigSources): Record<string, unknown> {
     try {
       text = readFileSync(sources.configFile, 'utf8');
     } catch (err) {
-      throw new ConfigError(`failed to read configuration file: ${(err as Error).message}`);
+      throw asConfigError(err, { context: 'failed to read configuration file' });
     }
   }
   if (text === undefined || text.trim() === '') return {};
@@ -41,10 +42,10 @@ function readYaml(sources: ConfigSources): Record<string, unknown> {
   try {
     parsed = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`failed to unmarshal configuration: ${(err as Error).message}`);
+    throw asConfigError(err, { context: 'failed to unmarshal configuration' });
   }
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('failed to unmarshal configuration: expected a mapping of flag names to values');
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([], 'expected a mapping of flag names to values', { context: 'failed to unmarshal configuration' });
   return parsed as Record<string, unknown>;
 }
 
@@ -70,12 +71,12 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
         input[field.key] = coerceField(field, yaml[field.flag]);
       }
     } catch (err) {
-      throw new ConfigError((err as Error).message);
+      throw asConfigError(err);
     }
   }
   input.podIp = env.POD_IP ?? '';
   input.podName = env.POD_NAME ?? '';
   input.podNamespace = env.POD_NAMESPACE ?? '';
-  if (typeof input.model !== 'string' || input.model === '') throw new ConfigError('model parameter is empty (use --model or SIM_MODEL)');
+  if (typeof input.model !== 'string' || input.model === '') throw new ConfigError([], 'model parameter is empty (use --model or SIM_MODEL)');
   return { config: completeConfig(input as SimConfigInput), warnings };
 }

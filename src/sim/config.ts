@@ -3,6 +3,7 @@
  * messages. Durations are milliseconds. Where the values come from (flags, env,
  * YAML) is config-sources.ts; what `/admin/config` may change at run time is admin-config.ts.
  */
+import { asConfigError, ConfigError } from '../config-error.js';
 import type { FakeMetricsConfig } from './fake-metrics.js';
 import { LATENCY_CALCULATORS, type LatencySettings } from './latency.js';
 import type { LoraModule } from './lora.js';
@@ -164,12 +165,11 @@ export function defaultConfig(): Omit<SimConfig, 'model'> {
   };
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
+/** Upstream's wording names the setting itself, so the error sits at the root of the path. */
 function check(condition: boolean, message: string): void {
-  if (!condition) throw new ConfigError(message);
+  if (!condition) throw new ConfigError([], message);
 }
 
 /** Throws ConfigError with upstream's wording for the first problem found. */
@@ -284,7 +284,7 @@ export function completeConfig(input: SimConfigInput): SimConfig {
     try {
       completeStep(config, defined);
     } catch (err) {
-      throw new ConfigError((err as Error).message);
+      throw asConfigError(err);
     }
   }
   validateConfig(config);

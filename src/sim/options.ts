@@ -1,38 +1,37 @@
 /**
- * `pd-router sim` flags, generated from the settings table (config-fields.ts): every flag has an
+ * `pd-router sim` flags, generated from the settings table (config-fields.ts) as option rows
+ * (src/cli/options.ts): every flag has an
  * env var shown by --help, and the same key in the `--config` YAML. The simulator itself
  * (main.ts) is imported only when the command runs.
  */
-import { Command, Option } from 'commander';
-import { boolArg } from '../flags.js';
+import type { Command } from 'commander';
+import { declareOptions, type OptionSpec } from '../cli/options.js';
 import { CONFIG_FIELDS, envName, type ConfigField } from './config-fields.js';
 
-function describe(field: ConfigField): string {
-  const notes: string[] = [];
-  if (field.choices) notes.push(`choices: ${field.choices.map((choice) => (choice === '' ? '""' : choice)).join(', ')}`);
-  if (field.defaultText !== undefined) notes.push(`default: ${field.defaultText}`);
-  return notes.length > 0 ? `${field.description} (${notes.join('; ')})` : field.description;
+/** A settings-table row as an option row: values stay raw text; config-sources.ts coerces them. */
+function optionFor(field: ConfigField): OptionSpec {
+  return {
+    name: field.flag,
+    kind: field.kind === 'bool' ? 'bool' : 'string',
+    help: field.description,
+    env: envName(field),
+    placeholder: field.placeholder,
+    defaultText: field.defaultText,
+    choicesText: field.choices,
+    negatable: field.negatable,
+  };
 }
 
-function optionFor(field: ConfigField): Option[] {
-  const env = envName(field);
-  if (field.kind === 'bool') {
-    const options = [new Option(`--${field.flag} [bool]`, describe(field)).env(env).argParser(boolArg)];
-    if (field.negatable) options.push(new Option(`--no-${field.flag}`, `negation of --${field.flag}`));
-    return options;
-  }
-  return [new Option(`--${field.flag} ${field.placeholder ?? '<value>'}`, describe(field)).env(env)];
-}
+export const SIM_OPTIONS: readonly OptionSpec[] = [
+  { name: 'config', kind: 'string', placeholder: '<file>', help: 'YAML file with the same keys as the flags (flag > env > file > default)', env: 'SIM_CONFIG' },
+  ...CONFIG_FIELDS.map(optionFor),
+];
 
 export function addSimCommand(program: Command): void {
   const command = program
     .command('sim')
-    .description('vLLM simulator: OpenAI API, P/D kv_transfer_params, latency, prefix-cache and metrics model')
-    .addOption(new Option('--config <file>', 'YAML file with the same keys as the flags (flag > env > file > default)').env('SIM_CONFIG'));
-  for (const field of CONFIG_FIELDS) {
-    for (const option of optionFor(field)) command.addOption(option);
-  }
-  command.action(async (values: Record<string, unknown>, cmd: Command) => {
+    .description('vLLM simulator: OpenAI API, P/D kv_transfer_params, latency, prefix-cache and metrics model');
+  declareOptions(command, SIM_OPTIONS).action(async (values: Record<string, unknown>, cmd: Command) => {
     const { resolveConfig } = await import('./config-sources.js');
     const { config, warnings } = resolveConfig({
       values,

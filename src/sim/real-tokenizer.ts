@@ -18,7 +18,7 @@ import type { ChatCompletionsBody } from '../openai/types.js';
 import { TokenizationError } from '../tokenization/errors.js';
 import { resolveTokenizerDir as findTokenizerDir, TOKENIZER_FILE } from '../tokenization/model-files.js';
 import { PromptTokenizer } from '../tokenization/prompt-tokens.js';
-import { ConfigError } from './config.js';
+import { ConfigError } from '../config-error.js';
 import { simError } from './failures.js';
 import type { PromptInput } from './request.js';
 import type { Tokenized } from './tokenizer.js';
@@ -34,9 +34,9 @@ export function resolveTokenizerDir(dir: string): string {
   } catch {
     // missing
   }
-  if (!isDirectory) throw new ConfigError(`tokenizer: directory "${dir}" does not exist`);
+  if (!isDirectory) throw new ConfigError(['tokenizer'], `directory "${dir}" does not exist`);
   const resolved = findTokenizerDir(dir);
-  if (resolved === undefined) throw new ConfigError(`tokenizer: no ${TOKENIZER_FILE} in "${dir}" (nor in a Hugging Face cache snapshot under it)`);
+  if (resolved === undefined) throw new ConfigError(['tokenizer'], `no ${TOKENIZER_FILE} in "${dir}" (nor in a Hugging Face cache snapshot under it)`);
   return resolved;
 }
 
@@ -52,7 +52,7 @@ export class RealTokenizer {
       await prompts.store.get(model);
     } catch (err) {
       await prompts.close();
-      throw new ConfigError(`tokenizer: ${(err as Error).message}`);
+      throw new ConfigError(['tokenizer'], err instanceof Error ? err.message : String(err));
     }
     return new RealTokenizer(prompts, model, resolved);
   }

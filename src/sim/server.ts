@@ -13,7 +13,7 @@ import { parseInferenceBody, parseJsonObject } from '../openai/parse.js';
 import type { ChatCompletionsBody } from '../openai/types.js';
 import { ChatMessage } from '../openai/schema.js';
 import type { Logger } from '../log.js';
-import { AdminConfigError, applyAdminUpdate, configView } from './admin-config.js';
+import { applyAdminUpdate, configView, isAdminUpdateError } from './admin-config.js';
 import { ChoiceEvents, collectAnswer, streamAnswer } from './answer.js';
 import type { Engine } from './engine.js';
 import { returnErrorHeader, simError, simErrorType } from './failures.js';
@@ -52,7 +52,7 @@ function toSimOpenAIError(err: unknown): OpenAIError {
     const type = simErrorType(err.status);
     return err.type === type ? err : new OpenAIError(err.status, err.message, { type, param: err.param, cause: err.cause });
   }
-  if (err instanceof AdminConfigError) return simError(400, err.message);
+  if (isAdminUpdateError(err)) return simError(400, err.message);
   return simError(500, 'internal error');
 }
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { CLI, startCli, type RunningProcess } from '../helpers/processes.js';
-import { startFakeVllm, type FakeVllm } from './helpers/fake-vllm.js';
+import { startFakeVllm, startHeldStreamVllm, type FakeVllm } from './helpers/fake-vllm.js';
 
 let decoder: FakeVllm | undefined;
 let sidecar: RunningProcess | undefined;
@@ -43,14 +43,8 @@ describe('pd-router sidecar process', () => {
   });
 
   it('on SIGTERM stops accepting, finishes the in-flight request, then exits 0', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => { release = resolve; });
-    decoder = await startFakeVllm(async (_r, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('data: {"n":1}\n\n');
-      await released;
-      res.end('data: [DONE]\n\n');
-    });
+    const held = await startHeldStreamVllm();
+    decoder = held.decoder;
     sidecar = await startCli(['sidecar', '--port=0', '--host=127.0.0.1', '--secure-proxy=false', `--vllm-port=${decoder.port}`, '--vllm-host=127.0.0.1']);
     const answer = await request(`${sidecar.url}/v1/chat/completions`, { method: 'POST', body: '{"model":"m","stream":true}' });
     const reader = answer.body[Symbol.asyncIterator]();
@@ -61,7 +55,7 @@ describe('pd-router sidecar process', () => {
     await sidecar.waitForLog((line) => line.msg === 'shutting down');
     await expect(request(`${sidecar.url}/health`)).rejects.toThrow();
 
-    release();
+    held.release();
     let rest = '';
     for (let next = await reader.next(); !next.done; next = await reader.next()) rest += String(next.value);
     expect(rest).toBe('data: [DONE]\n\n');

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { DECODER_NOT_READY_MESSAGE } from '../../sidecar/respond.js';
-import { sendJson, startFakeVllm, type FakeVllm } from './helpers/fake-vllm.js';
+import { sendJson, startFakeVllm, startHeldStreamVllm, type FakeVllm } from './helpers/fake-vllm.js';
 import { insecureAgent, post, startTestSidecar, type TestSidecar } from './helpers/sidecar.js';
 
 let decoder: FakeVllm;
@@ -73,21 +73,15 @@ describe('transparent proxy', () => {
   });
 
   it('streams the answer chunk by chunk (the client reads the first event before the second exists)', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => { release = resolve; });
-    decoder = await startFakeVllm(async (_r, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('data: {"n":1}\n\n');
-      await released;
-      res.end('data: [DONE]\n\n');
-    });
+    const held = await startHeldStreamVllm();
+    decoder = held.decoder;
     sidecar = await startTestSidecar(decoder.port);
     const answer = await request(`${sidecar.url}/v1/chat/completions`, { method: 'POST', body: '{"model":"m","stream":true}', headers: { 'content-type': 'application/json' } });
     expect(answer.headers['content-type']).toBe('text/event-stream');
     const reader = answer.body[Symbol.asyncIterator]();
     const first = await reader.next();
     expect(String(first.value)).toBe('data: {"n":1}\n\n');
-    release();
+    held.release();
     let rest = '';
     for (let next = await reader.next(); !next.done; next = await reader.next()) rest += String(next.value);
     expect(rest).toBe('data: [DONE]\n\n');

@@ -142,3 +142,19 @@ export async function freeConsecutivePorts(count: number): Promise<number> {
   await Promise.all(fakes.map((fake) => fake.close()));
   return fakes[0]!.port;
 }
+
+/**
+ * A decoder whose SSE answer sends its first event at once and ends (`data: [DONE]`) only after
+ * `release()`: shows that a proxy streams event by event, or that a draining process waits.
+ */
+export async function startHeldStreamVllm(): Promise<{ decoder: FakeVllm; release: () => void }> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  const decoder = await startFakeVllm(async (_r, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: {"n":1}\n\n');
+    await released;
+    res.end('data: [DONE]\n\n');
+  });
+  return { decoder, release };
+}
