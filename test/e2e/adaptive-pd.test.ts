@@ -163,6 +163,9 @@ describe('adaptive-pd-decider through EPP + sidecar + step sims', () => {
     expect(await reasonCount('remote_cheaper')).toBe(before + 1);
     expect(await metric(prefill.url, 'vllm:request_success_total')).toBe(served + 1);
     expect(await metric(prefill.url, 'vllm:prompt_tokens_total')).toBeGreaterThan(1000);
+    // The decode sim pulled the blocks through the kv_transfer_params the sidecar forwarded (the
+    // hold timeout is 60 s, far beyond the poll): the prefill pod holds nothing any more.
+    await poll(() => prefill.engine.step!.heldRequests === 0, { what: 'the prefill pod to free the pulled blocks' });
   });
 
   it('busy prefill pool: prefill_saturated, prefilled on the decode pod, the prefill pod serves nothing', async () => {
