@@ -71,9 +71,6 @@ async function startStepSim(role: 'prefill' | 'decode' | 'both', index: number, 
     stepOverhead: H200.stepOverheadMs * scale,
     kvTransferBandwidth: H200.kvTransferGBps / scale,
     kvTransferLatency: H200.kvTransferLatencyMs * scale,
-    // Over HTTP nothing releases a prefill leg's blocks before this timeout (docs/simulator.md,
-    // P/D): a short one keeps held blocks from filling the prefill pod.
-    kvTransferTimeout: 200 * scale,
   }, { logger: silent });
 }
 

@@ -3,7 +3,7 @@
  * GPUs (step-model sims, H200 + Llama-3.1-8B, docs/simulator.md "Step engine"), through real
  * sidecars and the EPP's built-in gateway, with an open-loop Poisson client.
  *
- *   node dist/bench/pd.js [--seconds 12] [--time-scale 5] [--pods 3] [--ttft-slo 1000] [--tpot-slo 20]
+ *   node dist/bench/pd.js [--seconds 12] [--time-scale S] [--pods 3] [--ttft-slo 1000] [--tpot-slo 20]
  *                         [--workloads long-in,long-out,multi-turn] [--rows colocated,always-disagg,threshold,adaptive]
  *                         [--svg-dir docs/img]
  *
@@ -17,17 +17,21 @@ import { ROWS, startPdCluster, type RowName } from './pd-cluster.js';
 import { jobSource, openLoop, WORKLOADS, type WorkloadName } from './pd-load.js';
 import { quantile, svgPlot, table, type Cell } from './pd-report.js';
 
-/** Offered rates (H200 req/s) per workload, up to past the colocated saturation point. */
-const RATES: Record<WorkloadName, number[]> = {
-  'long-in': [4, 8, 12, 16],
-  'long-out': [8, 16, 32],
-  'multi-turn': [4, 8, 12, 16],
+/**
+ * Offered rates (H200 req/s) per workload, up to saturation, and the time scale that lets this
+ * CPU drive them: the host streams rate × output tokens ÷ S tokens per wall second through sims,
+ * sidecars and gateway, so the decode-heavy workloads need a larger S (--time-scale overrides).
+ */
+const PLAN: Record<WorkloadName, { rates: number[]; timeScale: number }> = {
+  'long-in': { rates: [4, 8, 12, 16], timeScale: 5 },
+  'long-out': { rates: [32, 128], timeScale: 20 },
+  'multi-turn': { rates: [32, 96, 160], timeScale: 20 },
 };
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '12' },
-    'time-scale': { type: 'string', default: '5' },
+    'time-scale': { type: 'string' },
     pods: { type: 'string', default: '3' },
     'ttft-slo': { type: 'string', default: '1000' },
     'tpot-slo': { type: 'string', default: '20' },
@@ -39,7 +43,7 @@ const { values } = parseArgs({
 });
 
 const seconds = Number(values.seconds);
-const scale = Number(values['time-scale']);
+const scaleOverride = values['time-scale'] === undefined ? undefined : Number(values['time-scale']);
 const pods = Number(values.pods);
 const ttftSloMs = Number(values['ttft-slo']);
 const tpotSloMs = Number(values['tpot-slo']);
@@ -47,13 +51,14 @@ const workloads = values.workloads.split(',') as WorkloadName[];
 const rows = values.rows.split(',') as RowName[];
 for (const w of workloads) if (!(w in WORKLOADS)) throw new Error(`unknown workload ${w}`);
 for (const r of rows) if (!ROWS.includes(r)) throw new Error(`unknown row ${r}`);
-if (!(seconds > 0 && scale >= 1 && pods >= 2)) throw new Error('need --seconds > 0, --time-scale ≥ 1, --pods ≥ 2');
+if (!(seconds > 0 && (scaleOverride === undefined || scaleOverride >= 1) && pods >= 2)) throw new Error('need --seconds > 0, --time-scale ≥ 1, --pods ≥ 2');
 
-console.log(`P/D goodput: ${pods} × H200, Llama-3.1-8B step sims (time scale ${scale}), ${seconds} s of arrivals (wall) per cell; ` +
+console.log(`P/D goodput: ${pods} × H200, Llama-3.1-8B step sims, ${seconds} s of arrivals (wall) per cell; ` +
   `SLO TTFT ≤ ${ttftSloMs} ms, TPOT ≤ ${tpotSloMs} ms (H200 time)`);
 
 for (const workload of workloads) {
-  const rates = values.rates ? values.rates.split(',').map(Number) : RATES[workload];
+  const rates = values.rates ? values.rates.split(',').map(Number) : PLAN[workload].rates;
+  const scale = scaleOverride ?? PLAN[workload].timeScale;
   const cells: Cell[] = [];
   for (const row of rows) {
     const cluster = await startPdCluster({ row, pods, timeScale: scale, ttftSloMs, tpotSloMs });
@@ -95,7 +100,7 @@ for (const workload of workloads) {
       await cluster.close();
     }
   }
-  console.log(`\n### ${workload}: ${WORKLOADS[workload]}\n`);
+  console.log(`\n### ${workload}: ${WORKLOADS[workload]} (time scale ${scale})\n`);
   console.log(table(cells));
   mkdirSync(values['svg-dir'], { recursive: true });
   const file = join(values['svg-dir'], `pd-${workload}.svg`);

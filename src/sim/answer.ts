@@ -61,7 +61,7 @@ export class ChoiceEvents implements ChoiceSink {
 export type JsonAnswer = { ok: true; body: Record<string, unknown> } | { ok: false; error: OpenAIError };
 
 /** Waits for every choice; the body, or the first failure. */
-export async function collectAnswer(events: ChoiceEvents, total: number, request: SimRequest, model: string): Promise<JsonAnswer> {
+export async function collectAnswer(events: ChoiceEvents, total: number, request: SimRequest, model: string, prefillParams?: () => object): Promise<JsonAnswer> {
   const results = new Array<ChoiceResult>(total);
   for (let done = 0; done < total;) {
     const event = await events.next();
@@ -77,7 +77,7 @@ export async function collectAnswer(events: ChoiceEvents, total: number, request
   }
   events.close();
   const identity: ResponseIdentity = { api: request.api, requestId: request.id, model, created: Math.floor(Date.now() / 1000) };
-  return { ok: true, body: completionBody(identity, results, request.doRemoteDecode) };
+  return { ok: true, body: completionBody(identity, results, request.doRemoteDecode && (prefillParams?.() ?? true)) };
 }
 
 export interface StreamTarget {

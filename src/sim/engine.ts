@@ -4,6 +4,7 @@
  * validation, then one dispatcher job per choice. Configuration is read per request, so
  * `/admin/config` updates apply to later requests.
  */
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { OpenAIError } from '../openai/errors.js';
@@ -41,6 +42,8 @@ export class Engine {
   readonly dispatcher: Dispatcher;
   /** The step engine (`--engine-model step`), else null. */
   readonly step: StepEngine | null;
+  /** Names this engine in P/D kv_transfer_params (`remote_engine_id`). */
+  readonly engineId = randomUUID();
   private sink: KvEventSink;
   private readonly aborter = new AbortController();
   private readonly workerContext: WorkerContext;

@@ -35,6 +35,8 @@ export interface SimRequest {
   forceCacheThreshold: boolean;
   doRemoteDecode: boolean;
   doRemotePrefill: boolean;
+  /** The body's `kv_transfer_params` as sent (the step engine's decode leg pulls from where it says). */
+  kvTransferParams: Record<string, unknown> | null;
   prompts: PromptInput[];
 }
 
@@ -115,6 +117,7 @@ export function toSimRequest(
     forceCacheThreshold: meta.forceCacheThreshold,
     doRemoteDecode: kvFlag(body.kv_transfer_params, 'do_remote_decode'),
     doRemotePrefill: kvFlag(body.kv_transfer_params, 'do_remote_prefill'),
+    kvTransferParams: body.kv_transfer_params ?? null,
     prompts: parsed.api === 'chat_completions' ? [{ kind: 'chat', messages: parsed.body.messages, body: parsed.body }] : completionPrompts(parsed.body.prompt),
   };
 }

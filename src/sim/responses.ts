@@ -74,9 +74,12 @@ function envelope(identity: ResponseIdentity, object: string, usage: Usage | nul
   return body;
 }
 
-/** The non-streaming body. `prefill` adds the top-level kv_transfer_params (do_remote_decode requests). */
-export function completionBody(identity: ResponseIdentity, results: readonly ChoiceResult[], prefill: boolean): Record<string, unknown> {
-  const kv = prefill ? PREFILL_KV_TRANSFER_PARAMS : undefined;
+/**
+ * The non-streaming body. `prefill` adds the top-level kv_transfer_params (do_remote_decode
+ * requests): upstream's dummies, or the given ones (the step engine's, step/kv-pull.ts).
+ */
+export function completionBody(identity: ResponseIdentity, results: readonly ChoiceResult[], prefill: boolean | object): Record<string, unknown> {
+  const kv = prefill === true ? PREFILL_KV_TRANSFER_PARAMS : prefill === false ? undefined : prefill;
   const usage = aggregateUsage(results);
   if (identity.api === 'chat') {
     const body = envelope(identity, 'chat.completion', usage, kv);

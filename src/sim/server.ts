@@ -18,6 +18,7 @@ import { ChoiceEvents, collectAnswer, streamAnswer } from './answer.js';
 import type { Engine } from './engine.js';
 import { returnErrorHeader, simError, simErrorType } from './failures.js';
 import { toSimRequest } from './request.js';
+import { KV_PULL_BODY_LIMIT, KV_PULL_PATH, PullNotice, prefillKvTransferParams } from './step/kv-pull.js';
 import { extractContext, markError, SpanKind, tracer, type Span } from '../telemetry/tracing.js';
 
 type Env = { Bindings: HttpBindings };
@@ -67,6 +68,13 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
   const bodyLimit = (): number => engine.config.maxRequestBodySizeMb * 1024 * 1024;
   const readJson = async (c: Context<Env>): Promise<Record<string, unknown>> =>
     parseJsonObject(await readBody(c.env.incoming, bodyLimit(), c.req.header('content-length')));
+
+  /** Where decode pods reach this sim (remote_host of a prefill answer). */
+  const advertisedHost = (): string => {
+    const { podIp, host } = engine.config;
+    if (podIp !== '') return podIp;
+    return host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  };
 
   const responseHeaders = (requestId: string): Record<string, string> => {
     const config = engine.config;
@@ -123,13 +131,29 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
       const error = await streamAnswer(events, total, request, model, { outgoing: c.env.outgoing, headers });
       return error ? failed(error) : RESPONSE_ALREADY_SENT;
     }
-    const answer = await collectAnswer(events, total, request, model);
+    const step = engine.step;
+    const prefillParams = step ? () => prefillKvTransferParams({
+      engineId: engine.engineId, requestId: request.id, host: advertisedHost(), port: state.port,
+      blockIds: step.heldBlockIds(request.id), tensorParallelSize: step.tensorParallelSize,
+    }) : undefined;
+    const answer = await collectAnswer(events, total, request, model, prefillParams);
     if (!answer.ok) return failed(answer.error);
     return new Response(JSON.stringify(answer.body), { status: 200, headers: { ...headers, 'content-type': 'application/json' } });
   };
 
   app.post('/v1/chat/completions', (c) => inference(c, 'chat_completions'));
   app.post('/v1/completions', (c) => inference(c, 'completions'));
+
+  // Step engine, P/D: a decode pod read a prefill leg's blocks (step/kv-pull.ts); free them.
+  app.post(KV_PULL_PATH, async (c) => {
+    if (!engine.step) throw simError(404, 'Not Found');
+    const notice = PullNotice.safeParse(parseJsonObject(await readBody(c.env.incoming, KV_PULL_BODY_LIMIT, c.req.header('content-length'))));
+    if (!notice.success) throw simError(400, 'a KV pull notice is {"engine_id": string, "request_id": string}');
+    const { engine_id: engineId, request_id: requestId } = notice.data;
+    if (engineId !== engine.engineId || !engine.step.release(requestId)) throw simError(404, `no blocks held for request ${requestId}`);
+    logger.debug({ requestId }, 'KV blocks pulled; freed');
+    return c.json({ released: true });
+  });
 
   app.get('/v1/models', (c) => {
     const config = engine.config;

@@ -5,6 +5,7 @@
  */
 import { REMOTE_DECODE, CACHE_THRESHOLD, belowThreshold, generate, promptWithinWindow, toSimError, type ChoiceJob, type ChoiceSink, type WorkerContext } from '../worker.js';
 import type { StepEngine } from './engine.js';
+import { pullTargetOf, sendPull } from './kv-pull.js';
 
 export async function runStepChoice(engine: StepEngine, context: WorkerContext, job: ChoiceJob, sink: ChoiceSink): Promise<void> {
   const { request, choice } = job;
@@ -21,6 +22,7 @@ export async function runStepChoice(engine: StepEngine, context: WorkerContext, 
     const count = generated.tokens.ids.length;
     const strings = generated.tokens.strings;
     const finishReason = request.doRemoteDecode && !request.stream ? REMOTE_DECODE : generated.finishReason;
+    const pullFrom = request.doRemotePrefill ? pullTargetOf(request.kvTransferParams) : undefined;
     engine.submit({
       id: job.kvId,
       promptIds: prompt.ids,
@@ -29,6 +31,8 @@ export async function runStepChoice(engine: StepEngine, context: WorkerContext, 
       lora: job.lora === null ? undefined : context.loraIdentity(job.lora),
       remotePrefill: request.doRemotePrefill,
       remoteDecode: request.doRemoteDecode,
+      releaseId: request.id,
+      onTransferred: pullFrom ? () => void sendPull(pullFrom, context.signal) : undefined,
       sink: {
         started: () => sink.started(choice),
         token: (index) => sink.token(choice, strings[index] ?? '', index),

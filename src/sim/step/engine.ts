@@ -7,8 +7,9 @@
  * token counters) come out of this timeline.
  *
  * P/D: a prefill leg (`do_remote_decode`) holds its blocks after finishing until `release()` (the
- * decode pod pulled them) or the hold timeout; a decode leg (`do_remote_prefill`) gets blocks for
- * its prompt, waits for the transfer (transfer.ts) and then only decodes.
+ * decode pod pulled them, kv-pull.ts) or the hold timeout; a decode leg (`do_remote_prefill`) gets
+ * blocks for its prompt, waits for the transfer (transfer.ts), reports it done (`onTransferred`:
+ * the pull notice) and then only decodes.
  */
 import { OpenAIError } from '../../openai/errors.js';
 import { blockKeys, RootKeys } from '../../kvblock/keys.js';
@@ -17,6 +18,7 @@ import type { KvEventSink } from '../kv-events.js';
 import type { SimMetrics } from '../metrics.js';
 import { QUEUE_FULL_MESSAGE } from '../dispatcher.js';
 import { BlockPool } from './block-pool.js';
+import { HeldBlocks } from './held.js';
 import type { EngineClock, Timer } from './clock.js';
 import type { EngineSpec } from './presets.js';
 import { stepTime, type StepCost } from './roofline.js';
@@ -41,6 +43,10 @@ export interface StepJob {
   lora?: { id: number; name: string } | undefined;
   remotePrefill: boolean;
   remoteDecode: boolean;
+  /** The id a pull releases a prefill leg's blocks by (the HTTP request's; default `id`). */
+  releaseId?: string;
+  /** Decode leg: the prompt's KV arrived (the blocks were read from the prefill pod). */
+  onTransferred?: (() => void) | undefined;
   sink: StepSink;
 }
 
@@ -78,7 +84,7 @@ export class StepEngine {
   readonly pool: BlockPool;
   private readonly running: Live[] = [];
   private readonly waiting: Live[] = [];
-  private readonly held = new Map<string, { request: Live; timer: Timer }>();
+  private readonly held: HeldBlocks<Live>;
   private readonly roots: RootKeys;
   private stepTimer: Timer | undefined;
   private timelineEnd = 0;
@@ -89,6 +95,11 @@ export class StepEngine {
   constructor(private readonly options: StepEngineOptions) {
     this.pool = new BlockPool(options.kvCacheBlocks, options.blockSize, options.kvEventSink);
     this.roots = new RootKeys(options.hashSeed);
+    this.held = new HeldBlocks(options.clock, options.holdTimeoutMs, (request) => {
+      this.pool.free(request);
+      this.gauges();
+      this.kick();
+    });
   }
 
   get numRunning(): number {
@@ -100,8 +111,17 @@ export class StepEngine {
     return this.waiting.length;
   }
 
+  get tensorParallelSize(): number {
+    return this.options.spec.tensorParallelSize;
+  }
+
   get heldRequests(): number {
     return this.held.size;
+  }
+
+  /** Ids of the blocks held for `releaseId` (a prefill answer's remote_block_ids). */
+  heldBlockIds(releaseId: string): number[] {
+    return this.held.blockIds(releaseId);
   }
 
   setKvEventSink(sink: KvEventSink): void {
@@ -134,15 +154,8 @@ export class StepEngine {
   }
 
   /** A decode pod pulled a prefill leg's blocks: free them now. False when none are held. */
-  release(requestId: string): boolean {
-    const entry = this.held.get(requestId);
-    if (!entry) return false;
-    entry.timer.cancel();
-    this.held.delete(requestId);
-    this.pool.free(entry.request);
-    this.gauges();
-    this.kick();
-    return true;
+  release(releaseId: string): boolean {
+    return this.held.release(releaseId);
   }
 
   /** `/sleep`: the prefix cache is forgotten. */
@@ -167,7 +180,7 @@ export class StepEngine {
     }
     this.running.length = 0;
     this.waiting.length = 0;
-    for (const id of [...this.held.keys()]) this.release(id);
+    this.held.releaseAll();
     this.gauges();
     this.settle();
   }
@@ -219,6 +232,7 @@ export class StepEngine {
       request.loaded = true;
       request.computed = Math.max(request.computed, request.promptTokens - 1);
       this.pool.commit(request, request.computed);
+      request.job.onTransferred?.();
       this.kick();
     });
     this.transfers.add(timer);
@@ -261,8 +275,7 @@ export class StepEngine {
       metrics.e2eLatency((end - request.arrivedAt) / 1000);
     }
     if (request.job.remoteDecode) {
-      const timer = this.options.clock.setTimer(this.options.holdTimeoutMs, () => this.release(request.id));
-      this.held.set(request.id, { request, timer });
+      this.held.hold(request.job.releaseId ?? request.id, request);
     } else {
       this.pool.free(request);
     }
