@@ -71,7 +71,9 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     closers.push(() => scraper.close());
 
     const yamlText = config.configText ?? (config.configFile ? readFileSync(config.configFile, 'utf8') : '');
-    const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(), file: config.configText === undefined ? config.configFile : undefined });
+    const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(),
+      scrape: { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, maxBodyBytes: config.metricsMaxBodyBytes },
+      file: config.configText === undefined ? config.configFile : undefined });
     closers.push(() => loaded.close());
     const director = new Director({
       scheduler: loaded.scheduler,
