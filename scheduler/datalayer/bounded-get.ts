@@ -40,6 +40,8 @@ export async function boundedGetText(agent: Agent, get: BoundedGet): Promise<str
     signal: AbortSignal.timeout(get.timeoutMs),
   });
   if (response.statusCode !== 200) {
+    // undici reports a destroyed, unread body as an 'error' event: nobody else listens.
+    response.body.on('error', () => {});
     response.body.destroy();
     throw new Error(`status ${response.statusCode}`);
   }
