@@ -41,7 +41,10 @@ export class MetricsScraper {
 
   constructor(store: EndpointStore, options: ScraperOptions, logger: Logger, metrics?: EppMetrics) {
     this.store = store;
-    this.options = { scheme: 'http', path: '/metrics', insecureSkipVerify: true, maxBodyBytes: DEFAULT_SCRAPE_MAX_BYTES, ...options };
+    this.options = {
+      ...options, scheme: options.scheme ?? 'http', path: options.path ?? '/metrics',
+      insecureSkipVerify: options.insecureSkipVerify ?? true, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_SCRAPE_MAX_BYTES,
+    };
     this.logger = logger;
     this.metrics = metrics;
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 30_000, connect: { rejectUnauthorized: !this.options.insecureSkipVerify } });

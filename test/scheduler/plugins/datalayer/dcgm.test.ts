@@ -177,7 +177,8 @@ describe('sim-epp-gpu-config through the loader', () => {
       if (!isFilter(filter) || !isScorer(scorer)) throw new Error('wrong kinds');
       const ctx = new SchedulingContext([podA, podB], silentLogger);
       const request = chatRequest('hi');
-      await poll(() => filter.filter(ctx, request, [podA, podB]).length === 1, { what: 'the first DCGM poll' });
+      // Both pods scraped: pod-b scored (> 0) and pod-a, the hot one, filtered out.
+      await poll(async () => (await scorer.score(ctx, request, [podA, podB])).get(podB)! > 0 && filter.filter(ctx, request, [podA, podB]).length === 1, { what: 'the first DCGM poll of both pods' });
       expect(filter.filter(ctx, request, [podA, podB])).toEqual([podB]);
       const scores = await scorer.score(ctx, request, [podA, podB]);
       expect(scores.get(podA)).toBeCloseTo(0.05);
