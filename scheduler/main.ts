@@ -20,6 +20,7 @@ import { Gateway } from './gateway/server.js';
 import { EppMetrics } from './metrics.js';
 import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 import { createDefaultRegistry } from './plugins/index.js';
+import { isMetricsDataSource } from './plugins/datalayer/metrics-data-source.js';
 
 export interface RunningEpp {
   readonly director: Director;
@@ -66,13 +67,19 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     updateReady();
     closers.push(store.onChange(updateReady));
 
-    const scraper = new MetricsScraper(store, { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs, maxBodyBytes: config.metricsMaxBodyBytes }, logger, metrics);
+    const yamlText = config.configText ?? (config.configFile ? readFileSync(config.configFile, 'utf8') : '');
+    const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(),
+      scrape: { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, maxBodyBytes: config.metricsMaxBodyBytes },
+      file: config.configText === undefined ? config.configFile : undefined });
+    closers.push(() => loaded.close());
+    // A declared metrics-data-source sets scheme, path, TLS check and interval of the /metrics scrape.
+    const metricsSource = [...loaded.plugins.values()].find(isMetricsDataSource)?.scrape;
+    const scraper = new MetricsScraper(store, {
+      intervalMs: metricsSource?.intervalMs ?? config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs,
+      maxBodyBytes: config.metricsMaxBodyBytes, scheme: metricsSource?.scheme, path: metricsSource?.path, insecureSkipVerify: metricsSource?.insecureSkipVerify,
+    }, logger, metrics);
     scraper.start();
     closers.push(() => scraper.close());
-
-    const yamlText = config.configText ?? (config.configFile ? readFileSync(config.configFile, 'utf8') : '');
-    const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(), file: config.configText === undefined ? config.configFile : undefined });
-    closers.push(() => loaded.close());
     const director = new Director({
       scheduler: loaded.scheduler,
       endpoints: () => store.list(),

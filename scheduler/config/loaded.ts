@@ -2,7 +2,7 @@
 import type { Logger } from '../../src/log.js';
 import type { Endpoint } from '../framework/endpoint.js';
 import type { DataProducer, Plugin, PreRequest, ProfileHandler, ResponseComplete, SchedulerProfile } from '../framework/plugins.js';
-import type { PluginRegistry } from '../framework/registry.js';
+import type { PluginRegistry, ScrapeSettings } from '../framework/registry.js';
 import type { Scheduler } from '../framework/scheduler.js';
 import type { EppMetrics } from '../metrics.js';
 import type { EndpointPickerConfig } from './schema.js';
@@ -13,6 +13,8 @@ export interface LoadOptions {
   metrics?: EppMetrics;
   /** The live endpoint set, handed to plugins that keep per-endpoint state. */
   endpoints?: () => readonly Endpoint[];
+  /** Scrape settings for data-layer sources (defaults: 50ms, 1s, 4 MiB, as the /metrics scraper). */
+  scrape?: ScrapeSettings;
   /** The config file's name, for error messages. */
   file?: string;
 }

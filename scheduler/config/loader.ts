@@ -26,6 +26,7 @@ import {
 import { DEPRECATED_API_VERSION, defaultConfig, type EndpointPickerConfig, type SchedulingProfileSpec } from './schema.js';
 import { ConfigSource, parseConfigText, type ConfigPath } from './source.js';
 import { checkReferences, validateFeatureGates } from './validate.js';
+import { wireDataLayer } from './datalayer.js';
 
 import { isClosable, validatesProfiles, type Declared, type LoadedConfig, type LoadOptions } from './loaded.js';
 
@@ -88,6 +89,7 @@ class ConfigBuilder {
     this.validateHandler(handler, [...profiles.keys()]);
     checkReferences(this.config, this.source, new Map(this.declared.map((d) => [d.name, d.type])), this.logger);
     this.injectProducers();
+    const pollingSources = wireDataLayer(this.config, this.source, this.declared, this.built);
 
     const all = [...declaredPlugins, ...this.injected];
     const preRequests = all.filter(isPreRequest);
@@ -104,6 +106,7 @@ class ConfigBuilder {
       schedulingProfiles: profileSpecs,
     };
     this.logger.info({ profiles: [...profiles.keys()], handler: handler.name, plugins: all.map((p) => `${p.name}:${p.type}`) }, 'EndpointPickerConfig loaded');
+    for (const polling of pollingSources) polling.start();
     return {
       scheduler: new Scheduler(handler, profiles, timer),
       profiles,
@@ -135,6 +138,7 @@ class ConfigBuilder {
       plugin: (ref) => this.lookup(ref),
       endpoints: this.options.endpoints ?? (() => []),
       metrics: this.options.metrics,
+      scrape: this.options.scrape,
     };
   }
 

@@ -13,6 +13,7 @@ import type { Logger } from '../../src/log.js';
 import type { Endpoint } from '../framework/endpoint.js';
 import type { EppMetrics } from '../metrics.js';
 import type { EndpointStore } from './store.js';
+import { boundedGetText, ScrapeTooLarge } from './bounded-get.js';
 import { metricsFromScrape } from './vllm-metrics.js';
 
 export interface ScraperOptions {
@@ -28,24 +29,6 @@ export interface ScraperOptions {
 
 export const DEFAULT_SCRAPE_MAX_BYTES = 4 * 1024 * 1024;
 
-class ScrapeTooLarge extends Error {}
-
-/** The body as text, failing as soon as it passes `limit` bytes (the rest is never read). */
-async function boundedText(body: AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown }, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > limit) {
-      const err = new ScrapeTooLarge(`metrics body larger than ${limit} bytes`);
-      body.destroy(err);
-      throw err;
-    }
-    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
-}
-
 export class MetricsScraper {
   private readonly agent: Agent;
   private readonly inFlight = new Set<string>();
@@ -58,7 +41,10 @@ export class MetricsScraper {
 
   constructor(store: EndpointStore, options: ScraperOptions, logger: Logger, metrics?: EppMetrics) {
     this.store = store;
-    this.options = { scheme: 'http', path: '/metrics', insecureSkipVerify: true, maxBodyBytes: DEFAULT_SCRAPE_MAX_BYTES, ...options };
+    this.options = {
+      ...options, scheme: options.scheme ?? 'http', path: options.path ?? '/metrics',
+      insecureSkipVerify: options.insecureSkipVerify ?? true, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_SCRAPE_MAX_BYTES,
+    };
     this.logger = logger;
     this.metrics = metrics;
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 30_000, connect: { rejectUnauthorized: !this.options.insecureSkipVerify } });
@@ -89,19 +75,10 @@ export class MetricsScraper {
   private async scrape(endpoint: Endpoint): Promise<void> {
     this.inFlight.add(endpoint.name);
     try {
-      const response = await this.agent.request({
-        origin: `${this.options.scheme}://${endpoint.metricsHost}`,
-        path: this.options.path,
-        method: 'GET',
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+      const text = await boundedGetText(this.agent, {
+        origin: `${this.options.scheme}://${endpoint.metricsHost}`, path: this.options.path,
+        timeoutMs: this.options.timeoutMs, maxBodyBytes: this.options.maxBodyBytes,
       });
-      if (response.statusCode !== 200) {
-        response.body.destroy();
-        throw new Error(`status ${response.statusCode}`);
-      }
-      const text = await boundedText(response.body, this.options.maxBodyBytes);
       this.store.updateMetrics(endpoint.name, metricsFromScrape(text, endpoint.metrics, Date.now()));
     } catch (err) {
       this.metrics?.pollErrors.inc({ source_type: 'metrics-data-source' });

@@ -9,9 +9,10 @@ import type { Logger } from '../../src/log.js';
 import { withSpan } from '../../src/telemetry/tracing.js';
 import { canonicalHost, parseHostPort } from '../../src/wire/host-port.js';
 import { PREFILL_HEADER, ROUTING_HEADERS } from '../../src/wire/headers.js';
+import { isConditionalDecode, PREFER_HEADER } from '../../src/wire/prefer.js';
 import type { Endpoint } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
-import { SchedulingContext } from './cycle-state.js';
+import { PREFIX_CACHE_MATCH_INFO, SchedulingContext, type PrefixCacheMatchInfo } from './cycle-state.js';
 import { SchedulingError } from './errors.js';
 import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, SchedulingResult } from './plugins.js';
 import type { Scheduler } from './scheduler.js';
@@ -71,6 +72,12 @@ export class Director {
       const result = await this.options.scheduler.schedule(ctx, request);
       const targets = result.profileResults.get(result.primaryProfileName)?.targets ?? [];
       if (targets.length === 0) throw new SchedulingError(503, `no endpoint available for profile ${result.primaryProfileName}`);
+      // Conditional decode (`Prefer: if-available`), as llm-d Router: forward only when the chosen
+      // pod has a cached prefix of this prompt, else 412 so the caller runs the full pipeline.
+      if (isConditionalDecode(request.headers.get(PREFER_HEADER)) && !hasCachedPrefix(ctx, targets[0]!)) {
+        ctx.logger.debug({ endpoint: targets[0]!.name }, 'conditional decode: the chosen pod has no cached prefix; 412');
+        throw new SchedulingError(412, 'no decode worker has the requested KV cache');
+      }
       for (const plugin of this.options.preRequests ?? []) {
         const t0 = performance.now();
         await plugin.preRequest(ctx, request, result);
@@ -120,6 +127,12 @@ export class Director {
       this.options.metrics?.observePlugin('DataProducer', producer, (performance.now() - t0) / 1000);
     }
   }
+}
+
+/** True when the prefix producer found at least one cached block of this prompt on the endpoint. */
+function hasCachedPrefix(ctx: SchedulingContext, endpoint: Endpoint): boolean {
+  const matchBlocks = ctx.attributes.get<Partial<PrefixCacheMatchInfo>>(endpoint, PREFIX_CACHE_MATCH_INFO)?.matchBlocks;
+  return typeof matchBlocks === 'number' && matchBlocks > 0;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {

@@ -18,6 +18,14 @@ export interface PluginHandle {
   endpoints(): readonly Endpoint[];
   /** The EPP's Prometheus metrics, for plugins that record their own counters (absent in some tests). */
   readonly metrics?: EppMetrics;
+  /** The EPP's scrape settings (`--refresh-metrics-interval`, `--metrics-timeout`, `--metrics-max-body-bytes`). */
+  readonly scrape?: ScrapeSettings;
+}
+
+export interface ScrapeSettings {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
 }
 
 export type PluginFactory = (name: string, parameters: unknown, handle: PluginHandle) => Plugin;

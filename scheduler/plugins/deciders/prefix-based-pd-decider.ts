@@ -9,18 +9,21 @@
  *    floor(request.userInputBytes() / 4). See docs/configuration.md for the byte rule
  *    (completions: prompt UTF-8 bytes, string arrays summed, token ids 4 bytes each — upstream
  *    counts arrays as 0, llm-d#860; chat: Go encoding/json of the messages).
- * 4. inputTokens < N → no [`short_input`].
+ * 4. P = `promptTokens` > 0 and inputTokens < P → no [`short_prompt`] (a floor on the whole prompt,
+ *    cached or not: short prompts stay on the decode pod even when nothing is cached);
+ *    inputTokens < N → no [`short_input`].
  * 5. read the decode endpoint's `PrefixCacheMatchInfo` (written by approx-prefix-cache-producer,
  *    which the loader injects when missing); absent or malformed → no [`no_match_info`] (logged).
  * 6. nonCached = inputTokens − matchBlocks·blockSizeTokens (may be negative: a partial block
  *    counts as a full one) → nonCached ≥ N [`threshold_met`], else no [`cached`].
  * Estimates: `input_tokens`, `non_cached_tokens` (steps 4–6).
  *
- * Parameters: `nonCachedTokens` (integer ≥ 0, default 0).
+ * Parameters: `nonCachedTokens` (integer ≥ 0, default 0); `promptTokens` (integer ≥ 0, default 0
+ * = no prompt-length floor), as llm-d Router.
  *
  * ```yaml
  * - type: prefix-based-pd-decider
- *   parameters: {nonCachedTokens: 16}
+ *   parameters: {nonCachedTokens: 16, promptTokens: 256}
  * ```
  */
 import { z } from 'zod';
@@ -37,6 +40,7 @@ export const PREFIX_BASED_PD_DECIDER_TYPE = 'prefix-based-pd-decider';
 
 const Parameters = z.looseObject({
   nonCachedTokens: z.number().int().min(0, 'nonCachedTokens cannot be negative').default(0),
+  promptTokens: z.number().int().min(0, 'promptTokens cannot be negative').default(0),
 });
 
 const DISABLED: PdDecision = Object.freeze({ disaggregate: false, reason: 'disabled' });
@@ -46,7 +50,7 @@ export class PrefixBasedPdDecider implements Decider, ConsumesAttributes {
   readonly type = PREFIX_BASED_PD_DECIDER_TYPE;
   readonly consumes = [PREFIX_CACHE_MATCH_INFO] as const;
 
-  constructor(readonly name: string, readonly nonCachedTokens: number) {}
+  constructor(readonly name: string, readonly nonCachedTokens: number, readonly promptTokens = 0) {}
 
   decide(ctx: SchedulingContext, request: InferenceRequest, decodeEndpoint: Endpoint | undefined): PdDecision {
     const threshold = this.nonCachedTokens;
@@ -56,6 +60,10 @@ export class PrefixBasedPdDecider implements Decider, ConsumesAttributes {
       return NO_DECODE_POD;
     }
     const inputTokens = inputTokensOf(ctx, request, decodeEndpoint);
+    if (this.promptTokens > 0 && inputTokens < this.promptTokens) {
+      ctx.logger.debug({ decider: this.name, inputTokens, promptTokens: this.promptTokens }, 'prompt shorter than promptTokens: no P/D');
+      return { disaggregate: false, reason: 'short_prompt', estimates: { input_tokens: inputTokens } };
+    }
     if (inputTokens < threshold) {
       ctx.logger.debug({ decider: this.name, inputTokens, nonCachedTokens: threshold }, 'input shorter than nonCachedTokens: no P/D');
       return { disaggregate: false, reason: 'short_input', estimates: { input_tokens: inputTokens } };
@@ -71,7 +79,7 @@ export class PrefixBasedPdDecider implements Decider, ConsumesAttributes {
 }
 
 export const prefixBasedPdDeciderFactory: PluginFactory = (name, parameters, handle) => {
-  const { nonCachedTokens } = parseParameters(Parameters, parameters);
+  const { nonCachedTokens, promptTokens } = parseParameters(Parameters, parameters);
   if (nonCachedTokens === 0) handle.logger.info({ plugin: name }, 'prefix-based P/D disabled (nonCachedTokens=0); use always-disagg-pd-decider to always disaggregate');
-  return new PrefixBasedPdDecider(name, nonCachedTokens);
+  return new PrefixBasedPdDecider(name, nonCachedTokens, promptTokens);
 };

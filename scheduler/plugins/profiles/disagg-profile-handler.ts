@@ -15,6 +15,13 @@
  * `pd_router_prefill_unavailable_total{reason}`. The prefill decision is on
  * `SchedulingResult.pdDecision`.
  *
+ * `stageOrder: prefill-first` (llm-d Router's; default `decode-first`) reverses the order: prefill
+ * runs first whenever a prefill profile is configured (no decider: `deciders.prefill` is refused),
+ * then encode (its decider sees no decode endpoint), then decode. The prefill pick is the first
+ * profile's, so `topology-affinity-filter` / `-scorer` in the decode profile compare against it
+ * (e.g. decode on the prefill pod's rack). Reason `prefill_first` when prefill found a pod,
+ * `no_prefill_pod` when not (served decode-only), `disabled` without a prefill profile.
+ *
  * Its own PreRequest writes `x-prefiller-host-port` / `x-encoder-hosts-ports` (no separate
  * headers handler needed).
  *
@@ -23,6 +30,7 @@
  * - `deciders.prefill` / `.encode`: names of decider plugins declared in the same config
  * Deprecated flat keys: `decodeProfile`, `prefillProfile`, `encodeProfile`,
  * `prefillDeciderPluginName`, `encodeDeciderPluginName`, `deciderPluginName` (prefill fallback).
+ * - `stageOrder`: `decode-first` (default) or `prefill-first`
  * Mixing the two forms is an error; other keys (`primaryPort`, `threshold`, …) are ignored.
  *
  * ```yaml
@@ -35,6 +43,7 @@
  * Span per Pick: `llm_d.epp.disagg.profile_handler.pick`; the one that decides prefill (and the
  * completing one) also carry `pd.decision.reason` and `pd.estimate.<name>`.
  */
+import type { Attributes } from '../../../src/telemetry/tracing.js';
 import { z } from 'zod';
 import type { Logger } from '../../../src/log.js';
 import type { InferenceRequest } from '../../framework/request.js';
@@ -67,7 +76,11 @@ export interface DisaggProfileHandlerOptions {
   prefillDecider?: Decider;
   encodeDecider?: Decider;
   metrics?: EppMetrics;
+  stageOrder?: StageOrder;
 }
+
+export type StageOrder = 'decode-first' | 'prefill-first';
+const PREFILL_FIRST_DECISION = Object.freeze({ disaggregate: true, reason: 'prefill_first' });
 
 export class DisaggProfileHandler implements ProfileHandler, PreRequest, ConsumesAttributes {
   readonly type = DISAGG_PROFILE_HANDLER_TYPE;
@@ -78,6 +91,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
   readonly encodeDecider: Decider | undefined;
   /** What the deciders read (so the loader injects a prefix producer when one needs it). */
   readonly consumes: readonly string[];
+  readonly stageOrder: StageOrder;
   private readonly metrics: EppMetrics | undefined;
 
   constructor(readonly name: string, options: DisaggProfileHandlerOptions = {}) {
@@ -87,6 +101,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
     this.prefillDecider = options.prefillDecider;
     this.encodeDecider = options.encodeDecider;
     this.metrics = options.metrics;
+    this.stageOrder = options.stageOrder ?? 'decode-first';
     this.consumes = [...new Set([this.prefillDecider, this.encodeDecider].flatMap((decider) => (decider ? consumesOf(decider) : [])))];
   }
 
@@ -96,6 +111,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
     profiles: ReadonlyMap<string, SchedulerProfile>,
     results: ReadonlyMap<string, ProfileRunResult | null>,
   ): SchedulerProfile[] {
+    if (this.stageOrder === 'prefill-first') return this.pickPrefillFirst(ctx, request, profiles, results);
     return inSpan(DISAGG_PICK_SPAN, request, (span) => {
       if (!results.has(this.decodeProfile)) {
         const decode = profiles.get(this.decodeProfile);
@@ -126,17 +142,61 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
         span['llm_d.profile_handler.decision'] = `${decision.disaggregate ? 'run' : 'skip'}_${stage}`;
         if (decision.disaggregate) return [configured];
       }
-      for (const { stage, profile } of stages) {
-        if (decided.get(stage)?.disaggregate && !firstTarget(results.get(profile))) recordStageFallback(ctx, request, this.metrics, stage, profile);
-      }
-      const prefillUsed = firstTarget(results.get(this.prefillProfile)) !== undefined;
-      const decision = decisionType(firstTarget(results.get(this.encodeProfile)) !== undefined, prefillUsed);
-      const pd = finalPdDecision(decided.get('prefill'), prefillUsed);
-      setDecisionAttributes(span, pd);
-      this.metrics?.disaggDecision.inc({ model_name: modelLabel(request), decision_type: decision, reason: pd.reason });
-      span['llm_d.profile_handler.decision'] = `complete_${decision}`;
-      return [];
+      return this.complete(ctx, request, results, span);
     });
+  }
+
+  /** prefill (always, when configured) → encode (decided without a decode pod) → decode. */
+  private pickPrefillFirst(
+    ctx: SchedulingContext,
+    request: InferenceRequest,
+    profiles: ReadonlyMap<string, SchedulerProfile>,
+    results: ReadonlyMap<string, ProfileRunResult | null>,
+  ): SchedulerProfile[] {
+    return inSpan(DISAGG_PICK_SPAN, request, (span) => {
+      if (results.has(this.decodeProfile)) {
+        if (firstTarget(results.get(this.decodeProfile))) return this.complete(ctx, request, results, span);
+        span['llm_d.profile_handler.decision'] = 'complete';
+        span['llm_d.profile_handler.decode_failed'] = true;
+        return [];
+      }
+      const decided = stageDecisions(ctx, this.name);
+      const prefill = profiles.get(this.prefillProfile);
+      if (prefill && !decided.has('prefill')) {
+        decided.set('prefill', PREFILL_FIRST_DECISION);
+        span['llm_d.profile_handler.decision'] = 'run_prefill';
+        return [prefill];
+      }
+      const encode = profiles.get(this.encodeProfile);
+      if (encode && !decided.has('encode')) {
+        const decision = this.encodeDecider ? this.encodeDecider.decide(ctx, request, undefined) : DISABLED_DECISION;
+        decided.set('encode', decision);
+        span['llm_d.profile_handler.decision'] = `${decision.disaggregate ? 'run' : 'skip'}_encode`;
+        if (decision.disaggregate) return [encode];
+      }
+      const decode = profiles.get(this.decodeProfile);
+      if (!decode) {
+        span['llm_d.profile_handler.decision'] = 'error_missing_decode_profile';
+        throw noDecodeEndpoint(ctx, this.decodeProfile, false);
+      }
+      span['llm_d.profile_handler.decision'] = 'run_decode';
+      return [decode];
+    });
+  }
+
+  /** All stages ran: count fallbacks and the decision, close the span. */
+  private complete(ctx: SchedulingContext, request: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult | null>, span: Attributes): [] {
+    const decided = stageDecisions(ctx, this.name);
+    for (const [stage, profile] of [['encode', this.encodeProfile], ['prefill', this.prefillProfile]] as const) {
+      if (decided.get(stage)?.disaggregate && !firstTarget(results.get(profile))) recordStageFallback(ctx, request, this.metrics, stage, profile);
+    }
+    const prefillUsed = firstTarget(results.get(this.prefillProfile)) !== undefined;
+    const decision = decisionType(firstTarget(results.get(this.encodeProfile)) !== undefined, prefillUsed);
+    const pd = finalPdDecision(decided.get('prefill'), prefillUsed);
+    setDecisionAttributes(span, pd);
+    this.metrics?.disaggDecision.inc({ model_name: modelLabel(request), decision_type: decision, reason: pd.reason });
+    span['llm_d.profile_handler.decision'] = `complete_${decision}`;
+    return [];
   }
 
   processResults(ctx: SchedulingContext, _request: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult | null>): SchedulingResult {
@@ -164,7 +224,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
     }
     for (const [stage, profile, decider] of [['prefill', this.prefillProfile, this.prefillDecider], ['encode', this.encodeProfile, this.encodeDecider]] as const) {
       if (decider && !names.has(profile)) logger.warn({ plugin: this.name, profile }, `deciders.${stage} is set but there is no "${profile}" scheduling profile: ${stage} disaggregation never happens`);
-      if (!decider && names.has(profile)) logger.warn({ plugin: this.name, profile }, `a "${profile}" scheduling profile exists but deciders.${stage} is not set: ${stage} disaggregation is disabled`);
+      if (!decider && names.has(profile) && !(stage === 'prefill' && this.stageOrder === 'prefill-first')) logger.warn({ plugin: this.name, profile }, `a "${profile}" scheduling profile exists but deciders.${stage} is not set: ${stage} disaggregation is disabled`);
     }
   }
 }
@@ -179,6 +239,7 @@ const Parameters = z.looseObject({
   prefillDeciderPluginName: name,
   encodeDeciderPluginName: name,
   deciderPluginName: name,
+  stageOrder: z.enum(['decode-first', 'prefill-first'], { error: 'stageOrder must be "decode-first" or "prefill-first"' }).default('decode-first'),
 });
 tolerate(Parameters, ['primaryPort', 'threshold', 'hashBlockSize', 'prefixPluginType', 'prefixPluginName']); // pd-profile-handler keys in pasted configs
 
@@ -196,6 +257,9 @@ export const disaggProfileHandlerFactory: PluginFactory = (pluginName, parameter
       handle.logger.warn({ plugin: pluginName }, `disagg-profile-handler ignores "${ignored}": declare a prefix-based-pd-decider (nonCachedTokens) and name it in deciders.prefill`);
     }
   }
+  if (p.stageOrder === 'prefill-first' && (p.deciders?.prefill || p.prefillDeciderPluginName || p.deciderPluginName)) {
+    throw new ConfigError(['parameters', 'stageOrder'], 'prefill-first runs prefill whenever a prefill profile exists: a prefill decider is not supported with it (as llm-d Router)');
+  }
   if (legacy.length > 0) handle.logger.warn({ plugin: pluginName, keys: legacy }, 'deprecated flat parameters: use profiles.{decode,prefill,encode} and deciders.{prefill,encode}');
   const prefillDeciderName = nested ? p.deciders?.prefill : p.prefillDeciderPluginName || p.deciderPluginName;
   const prefillDeciderPath = nested ? 'parameters.deciders.prefill' : p.prefillDeciderPluginName ? 'parameters.prefillDeciderPluginName' : 'parameters.deciderPluginName';
@@ -208,5 +272,6 @@ export const disaggProfileHandlerFactory: PluginFactory = (pluginName, parameter
     prefillDecider: prefillDeciderName ? resolveDecider(handle, prefillDeciderName, prefillDeciderPath) : undefined,
     encodeDecider: encodeDeciderName ? resolveDecider(handle, encodeDeciderName, encodeDeciderPath) : undefined,
     metrics: handle.metrics,
+    stageOrder: p.stageOrder,
   });
 };

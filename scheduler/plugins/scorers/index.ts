@@ -11,6 +11,7 @@ import { RUNNING_REQUESTS_SIZE_SCORER_TYPE, runningRequestsSizeScorerFactory } f
 import { SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory } from './session-affinity-scorer.js';
 import { TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory } from './token-load-scorer.js';
 import { TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory } from './topology-affinity-scorer.js';
+import { ENDPOINT_ATTRIBUTE_SCORER_TYPE, endpointAttributeScorerFactory } from './endpoint-attribute-scorer.js';
 import { LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory } from './lora-affinity-scorer.js';
 
 export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry {
@@ -27,5 +28,6 @@ export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry 
     .register(PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory)
     .register(TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory)
     .register(LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory)
-    .register(TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory);
+    .register(TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory)
+    .register(ENDPOINT_ATTRIBUTE_SCORER_TYPE, endpointAttributeScorerFactory);
 }

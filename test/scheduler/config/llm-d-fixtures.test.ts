@@ -33,7 +33,6 @@ const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>
   'sim-epp-no-hit-lru.yaml': { reason: 'precise-prefix-cache-producer not implemented', error: 'unknown plugin type "precise-prefix-cache-producer"' },
   'sim-epp-tokenizer-vllm-http-config.yaml': { reason: 'token-producer / precise-prefix-cache-producer not implemented', error: 'unknown plugin type "token-producer"' },
   'perf-precise-prefix.yaml': { reason: 'token-producer, endpoint-notification-source, precise-prefix-cache-producer not implemented', error: 'unknown plugin type "token-producer"' },
-  'sim-epp-gpu-config.yaml': { reason: 'dcgm-data-source / dcgm-extractor not implemented (no DCGM scraping)', error: 'unknown plugin type "dcgm-data-source"' },
   'probabilistic-admitter-epp-config.yaml': { reason: 'probabilistic-admitter is not a plugin; flowControl not wired into the loader', error: 'probabilistic-admitter' },
   'sim-program-aware-config.yaml': { reason: 'program-aware-fairness is not a plugin; flowControl not wired into the loader', error: 'program-aware-fairness' },
   'soft-reflective-ceiling-epp-config.yaml': { reason: 'soft-reflective-ceiling-policy is not a plugin; flowControl not wired into the loader', error: 'soft-reflective-ceiling-policy' },

@@ -68,10 +68,10 @@ schedulingProfiles:
   it('a misspelled key fails with its YAML path, the plugin type and the known keys', () => {
     const err = loadError(decider, 'epp.yaml');
     expect(err.path).toEqual(['plugins', 2, 'parameters', 'nonCachedTokenz']);
-    expect(err.detail).toBe('unknown parameter of prefix-based-pd-decider (known: nonCachedTokens)');
+    expect(err.detail).toBe('unknown parameter of prefix-based-pd-decider (known: nonCachedTokens, promptTokens)');
     expect(err.file).toBe('epp.yaml');
     expect(err.line).toBe(8);
-    expect(err.message).toBe('epp.yaml: plugins[2].parameters.nonCachedTokenz: unknown parameter of prefix-based-pd-decider (known: nonCachedTokens) (line 8)');
+    expect(err.message).toBe('epp.yaml: plugins[2].parameters.nonCachedTokenz: unknown parameter of prefix-based-pd-decider (known: nonCachedTokens, promptTokens) (line 8)');
   });
 
   it('the correctly spelled key loads (positive control)', async () => {

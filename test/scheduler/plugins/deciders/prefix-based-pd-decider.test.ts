@@ -90,6 +90,31 @@ describe('prefix-based-pd-decider', () => {
     expect(decision(16, 20, hit(4))).toEqual({ disaggregate: true, reason: 'threshold_met', estimates: { input_tokens: 20, non_cached_tokens: 16 } });
   });
 
+  describe('promptTokens (a floor on the whole prompt, checked before the non-cached rule)', () => {
+    const ctx = makeContext([decode]);
+    ctx.attributes.set(decode, PREFIX_CACHE_MATCH_INFO, hit(0));
+    const withFloor = (promptTokens: number, inputTokens: number): PdDecision =>
+      new PrefixBasedPdDecider('d', 4, promptTokens).decide(ctx, promptOf(inputTokens), decode);
+    it('below the floor → short_prompt even when nothing is cached', () => {
+      expect(withFloor(100, 99)).toEqual({ disaggregate: false, reason: 'short_prompt', estimates: { input_tokens: 99 } });
+    });
+    it('at and above the floor → the non-cached rule decides', () => {
+      expect(withFloor(100, 100)).toMatchObject({ disaggregate: true, reason: 'threshold_met' });
+      expect(withFloor(100, 101)).toMatchObject({ disaggregate: true, reason: 'threshold_met' });
+    });
+    it('0 (the default) is no floor; nonCachedTokens 0 still disables', () => {
+      expect(withFloor(0, 5)).toMatchObject({ disaggregate: true });
+      expect(new PrefixBasedPdDecider('d', 0, 10).decide(ctx, promptOf(50), decode)).toEqual({ disaggregate: false, reason: 'disabled' });
+    });
+    it('factory: default 0, rejects negative and non-integer values', () => {
+      const handle = makeHandle();
+      expect((prefixBasedPdDeciderFactory('x', { nonCachedTokens: 8 }, handle) as PrefixBasedPdDecider).promptTokens).toBe(0);
+      expect((prefixBasedPdDeciderFactory('x', { nonCachedTokens: 8, promptTokens: 64 }, handle) as PrefixBasedPdDecider).promptTokens).toBe(64);
+      expect(() => prefixBasedPdDeciderFactory('x', { promptTokens: -1 }, handle)).toThrow(/^parameters\.promptTokens: .*negative/);
+      expect(() => prefixBasedPdDeciderFactory('x', { promptTokens: 2.5 }, handle)).toThrow(/^parameters\.promptTokens/);
+    });
+  });
+
   describe('factory', () => {
     const handle = makeHandle();
     it('defaults nonCachedTokens to 0', () => {
