@@ -12,7 +12,6 @@ import { isDataProducer, consumesOf, type DataProducer, type Plugin } from '../f
  * same type takes precedence.
  */
 export const NATIVE_PLUGIN_TYPES: ReadonlyMap<string, { level: 'info' | 'warn'; note: string }> = new Map([
-  ['openai-parser', { level: 'info', note: 'pd-router always parses OpenAI bodies itself' }],
   ['metrics-data-source', { level: 'info', note: 'pd-router scrapes vLLM /metrics itself (--refresh-metrics-interval); parameters are ignored' }],
   ['core-metrics-extractor', { level: 'info', note: 'pd-router maps vLLM metrics itself' }],
   ['inflight-load-producer', { level: 'info', note: 'active-request-scorer counts in-flight requests itself (PreRequest + ResponseComplete)' }],

@@ -25,6 +25,7 @@ import {
 } from './defaults.js';
 import { DEPRECATED_API_VERSION, defaultConfig, type EndpointPickerConfig, type SchedulingProfileSpec } from './schema.js';
 import { ConfigSource, parseConfigText, type ConfigPath } from './source.js';
+import { buildParsers } from './parsers.js';
 import { checkReferences, validateFeatureGates } from './validate.js';
 
 import { isClosable, validatesProfiles, type Declared, type LoadedConfig, type LoadOptions } from './loaded.js';
@@ -88,6 +89,7 @@ class ConfigBuilder {
     this.validateHandler(handler, [...profiles.keys()]);
     checkReferences(this.config, this.source, new Map(this.declared.map((d) => [d.name, d.type])), this.logger);
     this.injectProducers();
+    const parsers = buildParsers(this.config, this.source, (name) => this.lookup(name), this.logger);
 
     const all = [...declaredPlugins, ...this.injected];
     const preRequests = all.filter(isPreRequest);
@@ -113,6 +115,7 @@ class ConfigBuilder {
       responseCompletes: all.filter(isResponseComplete),
       plugins: new Map(all.map((plugin) => [plugin.name, plugin])),
       featureGates,
+      parsers,
       config: effective,
       close: () => this.closeAll(),
     };

@@ -5,6 +5,7 @@
 import { PluginRegistry } from '../framework/registry.js';
 import { registerDeciderPlugins } from './deciders/index.js';
 import { registerFilterPlugins } from './filters/index.js';
+import { registerParserPlugins } from './parsers/index.js';
 import { registerPickerPlugins } from './pickers/index.js';
 import { registerPreRequestPlugins } from './prerequest/index.js';
 import { registerProducerPlugins } from './producers/index.js';
@@ -20,5 +21,6 @@ export function createDefaultRegistry(): PluginRegistry {
   registerDeciderPlugins(registry);
   registerProfilePlugins(registry);
   registerPreRequestPlugins(registry);
+  registerParserPlugins(registry);
   return registry;
 }
