@@ -18,6 +18,7 @@ import { ChoiceEvents, collectAnswer, streamAnswer } from './answer.js';
 import type { Engine } from './engine.js';
 import { returnErrorHeader, simError, simErrorType } from './failures.js';
 import { toSimRequest } from './request.js';
+import { CHAT_RENDER_PATH, COMPLETIONS_RENDER_PATH, renderTokenIds } from './render.js';
 import { extractContext, markError, SpanKind, tracer, type Span } from '../telemetry/tracing.js';
 
 type Env = { Bindings: HttpBindings };
@@ -130,6 +131,9 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
 
   app.post('/v1/chat/completions', (c) => inference(c, 'chat_completions'));
   app.post('/v1/completions', (c) => inference(c, 'completions'));
+  for (const [path, api] of [[CHAT_RENDER_PATH, 'chat_completions'], [COMPLETIONS_RENDER_PATH, 'completions']] as const) {
+    app.post(path, async (c) => c.json(await renderTokenIds(engine, api, await readBody(c.env.incoming, bodyLimit(), c.req.header('content-length')))));
+  }
 
   app.get('/v1/models', (c) => {
     const config = engine.config;
