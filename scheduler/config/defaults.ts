@@ -3,6 +3,7 @@
  * plugin reads an attribute nothing produces (see docs/configuration.md "Defaulting rules").
  */
 import { PREFIX_CACHE_MATCH_INFO } from '../framework/cycle-state.js';
+import { TOKENIZED_PROMPT } from '../plugins/producers/tokenized-prompt.js';
 import { isDataProducer, consumesOf, type DataProducer, type Plugin } from '../framework/plugins.js';
 
 /**
@@ -39,13 +40,17 @@ export const DEFAULT_PRODUCERS: ReadonlyMap<string, string> = new Map([
   ['InFlightLoad', 'inflight-load-producer'],
 ]);
 
+/** Attributes read only when present (no warning, no injection when nothing produces them). */
+// llmda: token-producer's output is optional for precise-prefix-cache-producer.
+const OPTIONAL_ATTRIBUTES: ReadonlySet<string> = new Set([TOKENIZED_PROMPT]);
+
 /** Attribute keys some plugin reads and no producer writes, with the plugins that read each. */
 export function unproducedAttributes(plugins: readonly Plugin[]): Map<string, string[]> {
   const produced = new Set(plugins.filter(isDataProducer).flatMap((producer) => producer.produces));
   const missing = new Map<string, string[]>();
   for (const plugin of plugins) {
     for (const key of consumesOf(plugin)) {
-      if (produced.has(key)) continue;
+      if (produced.has(key) || OPTIONAL_ATTRIBUTES.has(key)) continue;
       missing.set(key, [...(missing.get(key) ?? []), plugin.name]);
     }
   }
