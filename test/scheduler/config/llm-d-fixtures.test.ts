@@ -26,7 +26,6 @@ const MODEL = 'fixture-model';
  * fixture failing for a new reason, or starting to load, turns this test red).
  */
 const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>> = {
-  'epp-burst-prefix-cache-config.yaml': { reason: 'burst-prefix-cache-producer not implemented', error: 'unknown plugin type "burst-prefix-cache-producer"' },
   'epp-mm-embeddings-cache-config.yaml': { reason: 'endpoint-notification-source, mm-embeddings-cache-* not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
   'epp-precise-prefix-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
   'perf-precise-prefix.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
