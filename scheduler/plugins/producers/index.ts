@@ -6,6 +6,7 @@ import { INFLIGHT_LOAD_PRODUCER_TYPE, inflightLoadProducerFactory } from './infl
 // llmda: tokens and precise prefix producers
 import { PRECISE_PREFIX_CACHE_PRODUCER_TYPE, precisePrefixCacheProducerFactory } from './precise-prefix-cache-producer.js';
 import { TOKEN_PRODUCER_TYPE, tokenProducerFactory } from './token-producer.js';
+import { MM_EMBEDDINGS_CACHE_PRODUCER_TYPE, mmEmbeddingsCacheProducerFactory } from './mm-embeddings-cache-producer.js';
 import { BURST_PREFIX_CACHE_PRODUCER_TYPE, burstPrefixCacheProducerFactory } from './burst-prefix-cache-producer.js';
 
 export function registerProducerPlugins(registry: PluginRegistry): PluginRegistry {
@@ -14,5 +15,6 @@ export function registerProducerPlugins(registry: PluginRegistry): PluginRegistr
     .register(TOPOLOGY_EXTRACTOR_TYPE, topologyExtractorFactory)
     .register(TOKEN_PRODUCER_TYPE, tokenProducerFactory)
     .register(PRECISE_PREFIX_CACHE_PRODUCER_TYPE, precisePrefixCacheProducerFactory)
-    .register(BURST_PREFIX_CACHE_PRODUCER_TYPE, burstPrefixCacheProducerFactory);
+    .register(BURST_PREFIX_CACHE_PRODUCER_TYPE, burstPrefixCacheProducerFactory)
+    .register(MM_EMBEDDINGS_CACHE_PRODUCER_TYPE, mmEmbeddingsCacheProducerFactory);
 }

@@ -12,6 +12,8 @@ import { SESSION_AFFINITY_SCORER_TYPE, sessionAffinityScorerFactory } from './se
 import { TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory } from './token-load-scorer.js';
 import { TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory } from './topology-affinity-scorer.js';
 import { LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory } from './lora-affinity-scorer.js';
+// llmda: multimodal encoder-cache affinity
+import { MM_EMBEDDINGS_CACHE_SCORER_TYPE, mmEmbeddingsCacheScorerFactory } from './mm-embeddings-cache-scorer.js';
 
 export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry {
   return registry
@@ -27,5 +29,6 @@ export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry 
     .register(PRECISE_PREFIX_CACHE_SCORER_TYPE, precisePrefixCacheScorerFactory)
     .register(TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory)
     .register(LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory)
-    .register(TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory);
+    .register(TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory)
+    .register(MM_EMBEDDINGS_CACHE_SCORER_TYPE, mmEmbeddingsCacheScorerFactory);
 }

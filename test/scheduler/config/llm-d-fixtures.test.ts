@@ -26,7 +26,7 @@ const MODEL = 'fixture-model';
  * fixture failing for a new reason, or starting to load, turns this test red).
  */
 const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>> = {
-  'epp-mm-embeddings-cache-config.yaml': { reason: 'endpoint-notification-source, mm-embeddings-cache-* not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
+  'epp-mm-embeddings-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
   'epp-precise-prefix-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
   'perf-precise-prefix.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
   'sim-epp-gpu-config.yaml': { reason: 'dcgm-data-source / dcgm-extractor not implemented (no DCGM scraping)', error: 'unknown plugin type "dcgm-data-source"' },
