@@ -3,6 +3,7 @@
  * plugin reads an attribute nothing produces (see docs/configuration.md "Defaulting rules").
  */
 import { PREFIX_CACHE_MATCH_INFO } from '../framework/cycle-state.js';
+import { TOKENIZED_PROMPT } from '../plugins/producers/tokenized-prompt.js';
 import { isDataProducer, consumesOf, type DataProducer, type Plugin } from '../framework/plugins.js';
 
 /**
@@ -12,7 +13,6 @@ import { isDataProducer, consumesOf, type DataProducer, type Plugin } from '../f
  * same type takes precedence.
  */
 export const NATIVE_PLUGIN_TYPES: ReadonlyMap<string, { level: 'info' | 'warn'; note: string }> = new Map([
-  ['openai-parser', { level: 'info', note: 'pd-router always parses OpenAI bodies itself' }],
   ['inflight-load-producer', { level: 'info', note: 'active-request-scorer counts in-flight requests itself (PreRequest + ResponseComplete)' }],
   ['utilization-detector', { level: 'warn', note: 'pd-router has no saturation-based admission; ignored' }],
   ['concurrency-detector', { level: 'warn', note: 'pd-router has no saturation-based admission; ignored' }],
@@ -38,13 +38,17 @@ export const DEFAULT_PRODUCERS: ReadonlyMap<string, string> = new Map([
   ['InFlightLoad', 'inflight-load-producer'],
 ]);
 
+/** Attributes read only when present (no warning, no injection when nothing produces them). */
+// llmda: token-producer's output is optional for precise-prefix-cache-producer.
+const OPTIONAL_ATTRIBUTES: ReadonlySet<string> = new Set([TOKENIZED_PROMPT]);
+
 /** Attribute keys some plugin reads and no producer writes, with the plugins that read each. */
 export function unproducedAttributes(plugins: readonly Plugin[]): Map<string, string[]> {
   const produced = new Set(plugins.filter(isDataProducer).flatMap((producer) => producer.produces));
   const missing = new Map<string, string[]>();
   for (const plugin of plugins) {
     for (const key of consumesOf(plugin)) {
-      if (produced.has(key)) continue;
+      if (produced.has(key) || OPTIONAL_ATTRIBUTES.has(key)) continue;
       missing.set(key, [...(missing.get(key) ?? []), plugin.name]);
     }
   }

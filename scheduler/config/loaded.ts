@@ -5,6 +5,7 @@ import type { DataProducer, Plugin, PreRequest, ProfileHandler, ResponseComplete
 import type { PluginRegistry, ScrapeSettings } from '../framework/registry.js';
 import type { Scheduler } from '../framework/scheduler.js';
 import type { EppMetrics } from '../metrics.js';
+import type { RequestParser } from '../plugins/parsers/request-parser.js';
 import type { EndpointPickerConfig } from './schema.js';
 
 export interface LoadOptions {
@@ -32,6 +33,8 @@ export interface LoadedConfig {
   /** Every plugin by name: declared ones in config order, then injected defaults. */
   readonly plugins: ReadonlyMap<string, Plugin>;
   readonly featureGates: ReadonlySet<string>;
+  /** `requestHandler.parsers` in order (default: openai-parser); pick one with `resolveParser`. */
+  readonly parsers: readonly RequestParser[];
   /** The effective configuration after defaulting (plugins and profiles as the loader built them). */
   readonly config: EndpointPickerConfig;
   /** Closes every plugin that has a `close()`; errors are logged, not thrown. */

@@ -25,6 +25,7 @@ import {
 } from './defaults.js';
 import { DEPRECATED_API_VERSION, defaultConfig, type EndpointPickerConfig, type SchedulingProfileSpec } from './schema.js';
 import { ConfigSource, parseConfigText, type ConfigPath } from './source.js';
+import { buildParsers } from './parsers.js';
 import { checkReferences, validateFeatureGates } from './validate.js';
 import { wireDataLayer } from './datalayer.js';
 
@@ -90,6 +91,7 @@ class ConfigBuilder {
     checkReferences(this.config, this.source, new Map(this.declared.map((d) => [d.name, d.type])), this.logger);
     this.injectProducers();
     const pollingSources = wireDataLayer(this.config, this.source, this.declared, this.built);
+    const parsers = buildParsers(this.config, this.source, (name) => this.lookup(name), this.logger);
 
     const all = [...declaredPlugins, ...this.injected];
     const preRequests = all.filter(isPreRequest);
@@ -116,6 +118,7 @@ class ConfigBuilder {
       responseCompletes: all.filter(isResponseComplete),
       plugins: new Map(all.map((plugin) => [plugin.name, plugin])),
       featureGates,
+      parsers,
       config: effective,
       close: () => this.closeAll(),
     };

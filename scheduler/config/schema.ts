@@ -51,6 +51,8 @@ export const EndpointPickerConfigSchema = z.strictObject({
   /** Accepted for compatibility; pd-router has no flow control (logged). */
   flowControl: z.record(z.string(), z.unknown()).nullish(),
   parser: z.strictObject({ pluginRef }).nullish(),
+  /** llm-d's request parsers, in resolution order (scheduler/config/parsers.ts). */
+  requestHandler: z.strictObject({ parsers: z.array(z.strictObject({ pluginRef })).nullish() }).nullish(),
 });
 
 export type EndpointPickerConfig = z.infer<typeof EndpointPickerConfigSchema>;

@@ -120,7 +120,9 @@ export class Director {
       const t0 = performance.now();
       try {
         const pending = producer.produce(ctx, request, ctx.candidates);
-        if (pending instanceof Promise) await withTimeout(pending, PRODUCER_TIMEOUT_MS);
+        // A producer may ask for a longer budget (burst-prefix-cache-producer: its window + margin).
+        const budget = (producer as { produceTimeoutMs?: number }).produceTimeoutMs ?? PRODUCER_TIMEOUT_MS;
+        if (pending instanceof Promise) await withTimeout(pending, budget);
       } catch (err) {
         ctx.logger.warn({ err, producer: producer.name }, 'data producer failed; scheduling without its data');
       }

@@ -6,6 +6,7 @@ import { PluginRegistry } from '../framework/registry.js';
 import { registerDatalayerPlugins } from './datalayer/index.js';
 import { registerDeciderPlugins } from './deciders/index.js';
 import { registerFilterPlugins } from './filters/index.js';
+import { registerParserPlugins } from './parsers/index.js';
 import { registerPickerPlugins } from './pickers/index.js';
 import { registerPreRequestPlugins } from './prerequest/index.js';
 import { registerProducerPlugins } from './producers/index.js';
@@ -22,5 +23,6 @@ export function createDefaultRegistry(): PluginRegistry {
   registerProfilePlugins(registry);
   registerPreRequestPlugins(registry);
   registerDatalayerPlugins(registry);
+  registerParserPlugins(registry);
   return registry;
 }

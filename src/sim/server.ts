@@ -19,6 +19,7 @@ import type { Engine } from './engine.js';
 import { returnErrorHeader, simError, simErrorType } from './failures.js';
 import { toSimRequest } from './request.js';
 import { KV_PULL_BODY_LIMIT, KV_PULL_PATH, PullNotice, prefillKvTransferParams } from './step/kv-pull.js';
+import { CHAT_RENDER_PATH, COMPLETIONS_RENDER_PATH, renderTokenIds } from './render.js';
 import { extractContext, markError, SpanKind, tracer, type Span } from '../telemetry/tracing.js';
 
 type Env = { Bindings: HttpBindings };
@@ -143,6 +144,9 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
 
   app.post('/v1/chat/completions', (c) => inference(c, 'chat_completions'));
   app.post('/v1/completions', (c) => inference(c, 'completions'));
+  for (const [path, api] of [[CHAT_RENDER_PATH, 'chat_completions'], [COMPLETIONS_RENDER_PATH, 'completions']] as const) {
+    app.post(path, async (c) => c.json(await renderTokenIds(engine, api, await readBody(c.env.incoming, bodyLimit(), c.req.header('content-length')))));
+  }
 
   // Step engine, P/D: a decode pod read a prefill leg's blocks (step/kv-pull.ts); free them.
   app.post(KV_PULL_PATH, async (c) => {

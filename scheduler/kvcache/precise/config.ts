@@ -267,3 +267,8 @@ export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, e
     parity: parityOf(params.parity),
   };
 }
+
+/** The `tokenizer` / `tokenizerPool` keys alone (token-producer's in-process backend). */
+export function parseTokenizerSection(tokenizer: unknown, tokenizerPool: unknown, logger?: Logger, env: NodeJS.ProcessEnv = process.env): { tokenizer: TokenizerConfig; tokenizerPool: TokenizerPoolConfig } {
+  return { tokenizer: tokenizerOf(tokenizer, undefined, env, logger), tokenizerPool: poolOf(tokenizerPool) };
+}

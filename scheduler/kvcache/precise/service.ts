@@ -15,7 +15,7 @@ import { RootKeys, type BlockKey } from '../../../src/kvblock/keys.js';
 import type { Logger } from '../../../src/log.js';
 import type { InferenceBody } from '../../../src/openai/types.js';
 import { OVERLOADED, TokenizationError } from '../../../src/tokenization/errors.js';
-import type { TokenStream } from '../../../src/tokenization/token-stream.js';
+import { IdsStream, type TokenStream } from '../../../src/tokenization/token-stream.js';
 import { withSpan } from '../../../src/telemetry/tracing.js';
 import type { Endpoint } from '../../framework/endpoint.js';
 import { createKvBlockIndex } from '../index/config.js';
@@ -126,15 +126,16 @@ export class PrecisePrefixCache {
   }
 
   /**
-   * Tokenize → keys → index lookups filtered to `endpointKeys` (`ip:port`), stopping at the first
+   * Tokenize (unless `tokenIds` are given) → keys → index lookups filtered to `endpointKeys` (`ip:port`), stopping at the first
    * block no candidate holds (read-path.ts); the untokenized rest is estimated. Never rejects.
    */
-  async match(model: string, body: InferenceBody, endpointKeys: readonly string[]): Promise<RequestMatch> {
+  async match(model: string, body: InferenceBody, endpointKeys: readonly string[], tokenIds?: ArrayLike<number>): Promise<RequestMatch> {
     const running = this.running;
     if (running === undefined) return { ...EMPTY, outcome: 'index_not_ready' };
     let stream: TokenStream;
     try {
-      stream = await withSpan(KV_CACHE_TRACER, 'llm_d.kv_cache.tokenize', { attributes: { 'gen_ai.request.model': model, 'llm_d.kv_cache.tokenizer': this.tokenizer.kind } }, () => this.tokenizer.stream(model, body));
+      // Ids a token-producer already published are used as they are.
+      stream = tokenIds !== undefined ? new IdsStream(tokenIds) : await withSpan(KV_CACHE_TRACER, 'llm_d.kv_cache.tokenize', { attributes: { 'gen_ai.request.model': model, 'llm_d.kv_cache.tokenizer': this.tokenizer.kind } }, () => this.tokenizer.stream(model, body));
     } catch (err) {
       return this.notTokenized(model, err);
     }

@@ -13,6 +13,8 @@ import { TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory } from './token-load-sco
 import { TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory } from './topology-affinity-scorer.js';
 import { ENDPOINT_ATTRIBUTE_SCORER_TYPE, endpointAttributeScorerFactory } from './endpoint-attribute-scorer.js';
 import { LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory } from './lora-affinity-scorer.js';
+// llmda: multimodal encoder-cache affinity
+import { MM_EMBEDDINGS_CACHE_SCORER_TYPE, mmEmbeddingsCacheScorerFactory } from './mm-embeddings-cache-scorer.js';
 
 export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry {
   return registry
@@ -29,5 +31,6 @@ export function registerScorerPlugins(registry: PluginRegistry): PluginRegistry 
     .register(TOKEN_LOAD_SCORER_TYPE, tokenLoadScorerFactory)
     .register(LORA_AFFINITY_SCORER_TYPE, loraAffinityScorerFactory)
     .register(TOPOLOGY_AFFINITY_SCORER_TYPE, topologyAffinityScorerFactory)
-    .register(ENDPOINT_ATTRIBUTE_SCORER_TYPE, endpointAttributeScorerFactory);
+    .register(ENDPOINT_ATTRIBUTE_SCORER_TYPE, endpointAttributeScorerFactory)
+    .register(MM_EMBEDDINGS_CACHE_SCORER_TYPE, mmEmbeddingsCacheScorerFactory);
 }

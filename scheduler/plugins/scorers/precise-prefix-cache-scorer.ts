@@ -4,7 +4,7 @@
  * guessing from past routing like `prefix-cache-scorer`. Design: docs/prefix-cache.md.
  *
  * Per request, once, as a DataProducer (before any profile runs):
- *   body → (chat template) → token ids → request keys (llm-d's cbor-fnv chain, `blockSize` tokens
+ *   body → (chat template) → token ids (or the ids a `token-producer` published) → request keys (llm-d's cbor-fnv chain, `blockSize` tokens
  *   per block, tail dropped) → one index lookup filtered to the candidates' `ip:port` → LongestPrefix.
  * It writes `PrefixCacheMatchInfo {matchBlocks, totalBlocks, blockSizeTokens}` on every candidate,
  * with matchBlocks = the leading blocks the endpoint confirmed holding (every tier counts 1, guesses
@@ -53,6 +53,7 @@ import type { KvBlockIndex } from '../../kvcache/index/types.js';
 import { parsePrecisePrefixConfig, type PrecisePrefixConfig } from '../../kvcache/precise/config.js';
 import type { RequestTokenizer } from '../../kvcache/precise/request-tokens.js';
 import { PrecisePrefixCache, type PrecisePrefixCacheOptions, type RequestMatch } from '../../kvcache/precise/service.js';
+import { tokenizedPromptOf } from '../producers/tokenized-prompt.js';
 import type { ScorerCategory } from './common.js';
 
 export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';
@@ -141,7 +142,7 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     if (existing !== undefined) return existing;
     this.cache.syncEndpoints();
     const progress: Omit<RequestState, 'promise'> = { match: undefined, abandoned: false };
-    const promise = this.match(request, candidates).then((match) => {
+    const promise = this.match(request, candidates, tokenizedPromptOf(ctx)?.tokenIds).then((match) => {
       if (!progress.abandoned) {
         progress.match = match;
         this.matches.set(request, match);
@@ -158,12 +159,12 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
   }
 
   /** The service's match in the `llm_d.epp.scorer.prefix_cache` span. Never rejects. */
-  private match(request: InferenceRequest, candidates: readonly Endpoint[]): Promise<RequestMatch> {
+  private match(request: InferenceRequest, candidates: readonly Endpoint[], tokenIds: ArrayLike<number> | undefined): Promise<RequestMatch> {
     return withSpan(EPP_TRACER, 'llm_d.epp.scorer.prefix_cache', {
       attributes: { 'llm_d.scorer.candidate_endpoints': candidates.length, 'gen_ai.request.model': request.targetModel, 'gen_ai.request.id': request.id },
     }, async (span) => {
       const endpointKeys = [...new Set(candidates.map((endpoint) => endpoint.hostPort))];
-      const match = await this.cache.match(request.targetModel, request.body, endpointKeys);
+      const match = await this.cache.match(request.targetModel, request.body, endpointKeys, tokenIds);
       recordOutcome(span, match, candidates);
       return match;
     });

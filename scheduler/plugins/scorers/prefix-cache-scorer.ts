@@ -11,6 +11,10 @@
  *   scorer; `cache_tracking` (llm-d's older name for KV-event tracking) builds a
  *   `precise-prefix-cache-scorer` instead, with the other parameters passed on to it (its
  *   `indexerConfig`, `kvEventsConfig`, …). Any other value is an error.
+ * - `prefixMatchInfoProducerName`: the producer whose match info is read (llm-d Router's way to
+ *   pair this scorer with `precise-prefix-cache-producer`); it must name a declared plugin that
+ *   produces PrefixCacheMatchInfo, and then no approximate producer is injected. pd-router keeps one
+ *   match info per endpoint, so declare one such producer.
  * - In approximate mode every other key is ignored (upstream quirk: sample configs put the
  *   producer's `blockSize`, `maxPrefixBlocksToMatch`, `lruCapacityPerServer` here, where they have
  *   no effect — set them on `approx-prefix-cache-producer`).
@@ -25,7 +29,8 @@
 import { z } from 'zod';
 import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo, type SchedulingContext } from '../../framework/cycle-state.js';
 import type { Endpoint } from '../../framework/endpoint.js';
-import type { ConsumesAttributes, Scorer } from '../../framework/plugins.js';
+import { ConfigError } from '../../framework/errors.js';
+import { isDataProducer, type ConsumesAttributes, type Scorer } from '../../framework/plugins.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import { parseParameters, tolerate, type PluginFactory } from '../../framework/registry.js';
 import type { ScorerCategory } from './common.js';
@@ -35,6 +40,7 @@ export const PREFIX_CACHE_SCORER_TYPE = 'prefix-cache-scorer';
 
 const PrefixCacheScorerParameters = z.object({
   mode: z.enum(['approximate', 'cache_tracking']).nullish(),
+  prefixMatchInfoProducerName: z.string().min(1).nullish(),
 });
 tolerate(PrefixCacheScorerParameters, ['blockSize', 'blockSizeTokens', 'maxPrefixBlocksToMatch', 'maxPrefixTokensToMatch', 'lruCapacityPerServer', 'autoTune', 'indexerConfig', 'kvEventsConfig', 'tokenProcessorConfig', 'speculativeIndexing', 'speculativeTTL', 'tokenizer']); // producer keys (approximate) / precise keys (cache_tracking)
 
@@ -59,7 +65,14 @@ export class PrefixCacheScorer implements Scorer, ConsumesAttributes {
 }
 
 export const prefixCacheScorerFactory: PluginFactory = (name, parameters, handle) => {
-  const { mode } = parseParameters(PrefixCacheScorerParameters, parameters);
+  const { mode, prefixMatchInfoProducerName: producerName } = parseParameters(PrefixCacheScorerParameters, parameters);
+  if (producerName) {
+    const producer = handle.plugin(producerName);
+    if (!producer) throw new ConfigError('parameters.prefixMatchInfoProducerName', `names no declared plugin: "${producerName}"`);
+    if (!isDataProducer(producer) || !producer.produces.includes(PREFIX_CACHE_MATCH_INFO)) {
+      throw new ConfigError('parameters.prefixMatchInfoProducerName', `plugin "${producerName}" (type ${producer.type}) does not produce ${PREFIX_CACHE_MATCH_INFO}`);
+    }
+  }
   if (mode === 'cache_tracking') {
     handle.logger.info({ plugin: name, mode }, `prefix-cache-scorer: mode "cache_tracking" is KV-event tracking: building a ${PRECISE_PREFIX_CACHE_SCORER_TYPE}`);
     const { mode: _mode, ...precise } = parameters as Record<string, unknown>;

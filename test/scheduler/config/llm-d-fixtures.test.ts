@@ -26,21 +26,14 @@ const MODEL = 'fixture-model';
  * fixture failing for a new reason, or starting to load, turns this test red).
  */
 const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>> = {
-  'epp-burst-prefix-cache-config.yaml': { reason: 'token-producer / burst-prefix-cache-producer not implemented', error: 'unknown plugin type "token-producer"' },
-  'epp-mm-embeddings-cache-config.yaml': { reason: 'token-producer, endpoint-notification-source, mm-embeddings-cache-* not implemented', error: 'unknown plugin type "token-producer"' },
-  'epp-precise-prefix-cache-config.yaml': { reason: 'token-producer, endpoint-notification-source, precise-prefix-cache-producer not implemented', error: 'unknown plugin type "token-producer"' },
-  'sim-epp-kvcache-config.yaml': { reason: 'token-producer / precise-prefix-cache-producer not implemented', error: 'unknown plugin type "token-producer"' },
-  'sim-epp-no-hit-lru.yaml': { reason: 'precise-prefix-cache-producer not implemented', error: 'unknown plugin type "precise-prefix-cache-producer"' },
-  'sim-epp-tokenizer-vllm-http-config.yaml': { reason: 'token-producer / precise-prefix-cache-producer not implemented', error: 'unknown plugin type "token-producer"' },
-  'perf-precise-prefix.yaml': { reason: 'token-producer, endpoint-notification-source, precise-prefix-cache-producer not implemented', error: 'unknown plugin type "token-producer"' },
+  'epp-mm-embeddings-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
+  'epp-precise-prefix-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
+  'perf-precise-prefix.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
   'probabilistic-admitter-epp-config.yaml': { reason: 'probabilistic-admitter is not a plugin; flowControl not wired into the loader', error: 'probabilistic-admitter' },
   'sim-program-aware-config.yaml': { reason: 'program-aware-fairness is not a plugin; flowControl not wired into the loader', error: 'program-aware-fairness' },
   'soft-reflective-ceiling-epp-config.yaml': { reason: 'soft-reflective-ceiling-policy is not a plugin; flowControl not wired into the loader', error: 'soft-reflective-ceiling-policy' },
-  'integration-datalayer-config.yaml': { reason: 'mock-metrics-source is an upstream test double; requestHandler unknown to the schema', error: 'requestHandler' },
-  'integration-default-config.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
-  'integration-request-attribute-reporter-config.yaml': { reason: 'request-attribute-reporter (CEL) and mock-metrics-source not implemented; requestHandler unknown', error: 'requestHandler' },
-  'perf-random-passthrough-parser.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
-  'chart-payload-agnostic.yaml': { reason: 'requestHandler section unknown to the schema', error: 'requestHandler' },
+  'integration-datalayer-config.yaml': { reason: 'mock-metrics-source is an upstream test double', error: 'unknown plugin type "mock-metrics-source"' },
+  'integration-request-attribute-reporter-config.yaml': { reason: 'request-attribute-reporter (CEL) and mock-metrics-source not implemented', error: 'unknown plugin type "mock-metrics-source"' },
 };
 
 const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();

@@ -1,0 +1,49 @@
+/** requestHandler.parsers: resolution by longest suffix, the fallback, and start-up errors. */
+import { describe, expect, it } from 'vitest';
+import { loadEndpointPickerConfig } from '../../../scheduler/config/loader.js';
+import { OpenAiParser } from '../../../scheduler/plugins/parsers/openai-parser.js';
+import { PassthroughParser } from '../../../scheduler/plugins/parsers/passthrough-parser.js';
+import { resolveParser } from '../../../scheduler/plugins/parsers/request-parser.js';
+import { createDefaultRegistry } from '../../../scheduler/plugins/index.js';
+import { silentLogger } from '../helpers.js';
+
+const load = (body: string) => loadEndpointPickerConfig(`apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n${body}`, {
+  registry: createDefaultRegistry(), logger: silentLogger,
+});
+
+describe('request parsers', () => {
+  it('resolves OpenAI paths to openai-parser and the rest to the passthrough fallback', () => {
+    const openai = new OpenAiParser();
+    const passthrough = new PassthroughParser();
+    const parsers = [openai, passthrough];
+    expect(resolveParser(parsers, '/v1/chat/completions')).toBe(openai);
+    expect(resolveParser(parsers, '/v1/completions')).toBe(openai);
+    expect(resolveParser(parsers, '/v1/embeddings')).toBe(passthrough);
+    // Without a fallback an unclaimed path has no parser (refused).
+    expect(resolveParser([openai], '/v1/embeddings')).toBeUndefined();
+    // A fallback listed first takes every path.
+    expect(resolveParser([passthrough, openai], '/v1/chat/completions')).toBe(passthrough);
+  });
+
+  it('defaults to openai-parser without a requestHandler section', async () => {
+    const loaded = load('plugins: [{type: random-picker}]\n');
+    expect(loaded.parsers.map((p) => p.type)).toEqual(['openai-parser']);
+    await loaded.close();
+  });
+
+  it('builds the listed parsers in order', async () => {
+    const loaded = load('plugins: [{type: random-picker}, {type: openai-parser}, {name: pt, type: passthrough-parser}]\nrequestHandler:\n  parsers: [{pluginRef: openai-parser}, {pluginRef: pt}]\n');
+    expect(loaded.parsers.map((p) => `${p.name}:${p.parseMode}`)).toEqual(['openai-parser:openai', 'pt:passthrough']);
+    await loaded.close();
+  });
+
+  it('fails at start-up for unknown parsers, non-parsers and parser parameters', () => {
+    expect(() => load('plugins: [{type: random-picker}]\nrequestHandler: {parsers: [{pluginRef: vllmgrpc-parser}]}\n'))
+      .toThrow(/requestHandler\.parsers\[0\]\.pluginRef.*unknown plugin "vllmgrpc-parser"/);
+    expect(() => load('plugins: [{type: random-picker}]\nrequestHandler: {parsers: [{pluginRef: random-picker}]}\n'))
+      .toThrow(/is not a request parser/);
+    expect(() => load('plugins: [{type: random-picker}, {type: vllmgrpc-parser}]\n')).toThrow(/unknown plugin type "vllmgrpc-parser"/);
+    expect(() => load('plugins: [{type: random-picker}, {type: passthrough-parser, parameters: {x: 1}}]\n')).toThrow(/unknown parameter/);
+    expect(() => load('plugins: [{type: random-picker}]\nrequestHandler: {parsers: [{pluginRef: p}], other: 1}\n')).toThrow(/other/);
+  });
+});
