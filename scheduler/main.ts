@@ -71,7 +71,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     closers.push(() => scraper.close());
 
     const yamlText = config.configText ?? (config.configFile ? readFileSync(config.configFile, 'utf8') : '');
-    const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(), file: config.configText === undefined ? config.configFile : undefined });
+    const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(), pool: poolName, objectives: objectivesOf(config), file: config.configText === undefined ? config.configFile : undefined });
     closers.push(() => loaded.close());
     const director = new Director({
       scheduler: loaded.scheduler,
@@ -88,7 +88,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     let gatewayUrl: string | undefined;
     if (config.gatewayPort >= 0) {
       const gateway = new Gateway({
-        director, endpoints: () => store.list(), logger, metrics, bodyLimit: config.bodyLimitBytes,
+        director, endpoints: () => store.list(), logger, metrics, admission: loaded.admission, bodyLimit: config.bodyLimitBytes,
         headerTimeoutMs: config.gatewayHeaderTimeoutMs, bodyTimeoutMs: config.gatewayBodyTimeoutMs,
         trustClientKvTransferParams: config.trustClientKvTransferParams,
       });
@@ -101,7 +101,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     if (config.grpcPort >= 0) {
       const tls = !config.secureServing ? undefined
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
-      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
+      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), admission: loaded.admission, port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');
@@ -133,6 +133,11 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     await closeAll();
     throw err;
   }
+}
+
+function objectivesOf(config: EppConfig): ((name: string) => number | undefined) | undefined {
+  const table = config.objectivePriorities;
+  return table && ((name) => (Object.hasOwn(table, name) ? table[name] : undefined));
 }
 
 export async function runEpp(config: EppConfig): Promise<void> {

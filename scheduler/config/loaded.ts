@@ -4,6 +4,8 @@ import type { Endpoint } from '../framework/endpoint.js';
 import type { DataProducer, Plugin, PreRequest, ProfileHandler, ResponseComplete, SchedulerProfile } from '../framework/plugins.js';
 import type { PluginRegistry } from '../framework/registry.js';
 import type { Scheduler } from '../framework/scheduler.js';
+import type { FlowControlAdmission } from '../flowcontrol/admission.js';
+import type { ObjectivePriorities } from '../flowcontrol/flow-key.js';
 import type { EppMetrics } from '../metrics.js';
 import type { EndpointPickerConfig } from './schema.js';
 
@@ -13,6 +15,10 @@ export interface LoadOptions {
   metrics?: EppMetrics;
   /** The live endpoint set, handed to plugins that keep per-endpoint state. */
   endpoints?: () => readonly Endpoint[];
+  /** InferenceObjective priorities by name (flow control); none: every request has priority 0. */
+  objectives?: ObjectivePriorities;
+  /** The pool name, labelling flow-control metrics. */
+  pool?: string;
   /** The config file's name, for error messages. */
   file?: string;
 }
@@ -30,6 +36,8 @@ export interface LoadedConfig {
   /** Every plugin by name: declared ones in config order, then injected defaults. */
   readonly plugins: ReadonlyMap<string, Plugin>;
   readonly featureGates: ReadonlySet<string>;
+  /** The admission step both front doors run between parsing and scheduling (flow control). */
+  readonly admission: FlowControlAdmission;
   /** The effective configuration after defaulting (plugins and profiles as the loader built them). */
   readonly config: EndpointPickerConfig;
   /** Closes every plugin that has a `close()`; errors are logged, not thrown. */

@@ -26,6 +26,7 @@ import {
 import { DEPRECATED_API_VERSION, defaultConfig, type EndpointPickerConfig, type SchedulingProfileSpec } from './schema.js';
 import { ConfigSource, parseConfigText, type ConfigPath } from './source.js';
 import { checkReferences, validateFeatureGates } from './validate.js';
+import { buildAdmission } from './flow-control.js';
 
 import { isClosable, validatesProfiles, type Declared, type LoadedConfig, type LoadOptions } from './loaded.js';
 
@@ -90,6 +91,12 @@ class ConfigBuilder {
     this.injectProducers();
 
     const all = [...declaredPlugins, ...this.injected];
+    const admission = buildAdmission(this.config, this.source, {
+      gates: featureGates, plugins: all, lookup: (name) => this.lookup(name), endpoints: this.options.endpoints ?? (() => []),
+      ...(this.options.objectives ? { objectives: this.options.objectives } : {}),
+      ...(this.options.metrics ? { registry: this.options.metrics.registry } : {}),
+      ...(this.options.pool ? { pool: this.options.pool } : {}),
+    });
     const preRequests = all.filter(isPreRequest);
     if (!isPreRequest(handler) && handler.type === 'pd-profile-handler' && !preRequests.some((p) => p.type === 'prefill-header-handler' || p.type === 'disagg-headers-handler')) {
       this.logger.warn({ plugin: handler.name }, 'pd-profile-handler sets no headers itself and no prefill-header-handler/disagg-headers-handler is declared: x-prefiller-host-port is never sent');
@@ -113,8 +120,12 @@ class ConfigBuilder {
       responseCompletes: all.filter(isResponseComplete),
       plugins: new Map(all.map((plugin) => [plugin.name, plugin])),
       featureGates,
+      admission,
       config: effective,
-      close: () => this.closeAll(),
+      close: () => {
+        admission.close();
+        return this.closeAll();
+      },
     };
   }
 
