@@ -3,6 +3,7 @@
  * loader builds plugins from it; tests may build smaller registries from the group functions.
  */
 import { PluginRegistry } from '../framework/registry.js';
+import { registerFlowControlPlugins } from '../flowcontrol/plugins.js';
 import { registerDeciderPlugins } from './deciders/index.js';
 import { registerFilterPlugins } from './filters/index.js';
 import { registerPickerPlugins } from './pickers/index.js';
@@ -20,5 +21,6 @@ export function createDefaultRegistry(): PluginRegistry {
   registerDeciderPlugins(registry);
   registerProfilePlugins(registry);
   registerPreRequestPlugins(registry);
+  registerFlowControlPlugins(registry);
   return registry;
 }
