@@ -6,6 +6,11 @@ export interface EppConfig {
   configFile?: string;
   configText?: string;
   endpointsFile?: string;
+  /**
+   * InferenceObjective priorities by name, for flow control when objectives are not watched from
+   * Kubernetes (in-process starts: tests, benchmarks). Absent: every objective has priority 0.
+   */
+  objectivePriorities?: Readonly<Record<string, number>>;
   host: string;
   gatewayPort: number;
   grpcPort: number;

@@ -70,7 +70,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     const yamlText = config.configText ?? (config.configFile ? readFileSync(config.configFile, 'utf8') : '');
     const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(),
       scrape: { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, maxBodyBytes: config.metricsMaxBodyBytes },
-      file: config.configText === undefined ? config.configFile : undefined });
+      pool: poolName, objectives: objectivesOf(config), file: config.configText === undefined ? config.configFile : undefined });
     closers.push(() => loaded.close());
     // A declared metrics-data-source sets scheme, path, TLS check and interval of the /metrics scrape.
     const metricsSource = [...loaded.plugins.values()].find(isMetricsDataSource)?.scrape;
@@ -95,7 +95,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     let gatewayUrl: string | undefined;
     if (config.gatewayPort >= 0) {
       const gateway = new Gateway({
-        director, endpoints: () => store.list(), logger, metrics, bodyLimit: config.bodyLimitBytes,
+        director, endpoints: () => store.list(), logger, metrics, admission: loaded.admission, bodyLimit: config.bodyLimitBytes,
         headerTimeoutMs: config.gatewayHeaderTimeoutMs, bodyTimeoutMs: config.gatewayBodyTimeoutMs,
         trustClientKvTransferParams: config.trustClientKvTransferParams,
       });
@@ -108,7 +108,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     if (config.grpcPort >= 0) {
       const tls = !config.secureServing ? undefined
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
-      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
+      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), admission: loaded.admission, port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');
@@ -140,6 +140,11 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     await closeAll();
     throw err;
   }
+}
+
+function objectivesOf(config: EppConfig): ((name: string) => number | undefined) | undefined {
+  const table = config.objectivePriorities;
+  return table && ((name) => (Object.hasOwn(table, name) ? table[name] : undefined));
 }
 
 export async function runEpp(config: EppConfig): Promise<void> {

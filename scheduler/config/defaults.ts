@@ -14,13 +14,6 @@ import { isDataProducer, consumesOf, type DataProducer, type Plugin } from '../f
  */
 export const NATIVE_PLUGIN_TYPES: ReadonlyMap<string, { level: 'info' | 'warn'; note: string }> = new Map([
   ['inflight-load-producer', { level: 'info', note: 'active-request-scorer counts in-flight requests itself (PreRequest + ResponseComplete)' }],
-  ['utilization-detector', { level: 'warn', note: 'pd-router has no saturation-based admission; ignored' }],
-  ['concurrency-detector', { level: 'warn', note: 'pd-router has no saturation-based admission; ignored' }],
-  ['fcfs-ordering-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
-  ['edf-ordering-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
-  ['global-strict-fairness-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
-  ['round-robin-fairness-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
-  ['static-usage-limit-policy', { level: 'warn', note: 'flow control is not implemented in pd-router; ignored' }],
 ]);
 
 export const DEFAULT_PARSER = 'openai-parser';

@@ -4,6 +4,8 @@ import type { Endpoint } from '../framework/endpoint.js';
 import type { DataProducer, Plugin, PreRequest, ProfileHandler, ResponseComplete, SchedulerProfile } from '../framework/plugins.js';
 import type { PluginRegistry, ScrapeSettings } from '../framework/registry.js';
 import type { Scheduler } from '../framework/scheduler.js';
+import type { FlowControlAdmission } from '../flowcontrol/admission.js';
+import type { ObjectivePriorities } from '../flowcontrol/flow-key.js';
 import type { EppMetrics } from '../metrics.js';
 import type { RequestParser } from '../plugins/parsers/request-parser.js';
 import type { EndpointPickerConfig } from './schema.js';
@@ -16,6 +18,10 @@ export interface LoadOptions {
   endpoints?: () => readonly Endpoint[];
   /** Scrape settings for data-layer sources (defaults: 50ms, 1s, 4 MiB, as the /metrics scraper). */
   scrape?: ScrapeSettings;
+  /** InferenceObjective priorities by name (flow control); none: every request has priority 0. */
+  objectives?: ObjectivePriorities;
+  /** The pool name, labelling flow-control metrics. */
+  pool?: string;
   /** The config file's name, for error messages. */
   file?: string;
 }
@@ -35,6 +41,8 @@ export interface LoadedConfig {
   readonly featureGates: ReadonlySet<string>;
   /** `requestHandler.parsers` in order (default: openai-parser); pick one with `resolveParser`. */
   readonly parsers: readonly RequestParser[];
+  /** The admission step both front doors run between parsing and scheduling (flow control). */
+  readonly admission: FlowControlAdmission;
   /** The effective configuration after defaulting (plugins and profiles as the loader built them). */
   readonly config: EndpointPickerConfig;
   /** Closes every plugin that has a `close()`; errors are logged, not thrown. */

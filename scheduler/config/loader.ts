@@ -28,6 +28,7 @@ import { ConfigSource, parseConfigText, type ConfigPath } from './source.js';
 import { buildParsers } from './parsers.js';
 import { checkReferences, validateFeatureGates } from './validate.js';
 import { wireDataLayer } from './datalayer.js';
+import { buildAdmission } from './flow-control.js';
 
 import { isClosable, validatesProfiles, type Declared, type LoadedConfig, type LoadOptions } from './loaded.js';
 
@@ -94,6 +95,12 @@ class ConfigBuilder {
     const parsers = buildParsers(this.config, this.source, (name) => this.lookup(name), this.logger);
 
     const all = [...declaredPlugins, ...this.injected];
+    const admission = buildAdmission(this.config, this.source, {
+      gates: featureGates, plugins: all, lookup: (name) => this.lookup(name), endpoints: this.options.endpoints ?? (() => []),
+      ...(this.options.objectives ? { objectives: this.options.objectives } : {}),
+      ...(this.options.metrics ? { registry: this.options.metrics.registry } : {}),
+      ...(this.options.pool ? { pool: this.options.pool } : {}),
+    });
     const preRequests = all.filter(isPreRequest);
     if (!isPreRequest(handler) && handler.type === 'pd-profile-handler' && !preRequests.some((p) => p.type === 'prefill-header-handler' || p.type === 'disagg-headers-handler')) {
       this.logger.warn({ plugin: handler.name }, 'pd-profile-handler sets no headers itself and no prefill-header-handler/disagg-headers-handler is declared: x-prefiller-host-port is never sent');
@@ -119,8 +126,12 @@ class ConfigBuilder {
       plugins: new Map(all.map((plugin) => [plugin.name, plugin])),
       featureGates,
       parsers,
+      admission,
       config: effective,
-      close: () => this.closeAll(),
+      close: () => {
+        admission.close();
+        return this.closeAll();
+      },
     };
   }
 

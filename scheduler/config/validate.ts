@@ -4,17 +4,18 @@ import { DEFAULT_METRICS_EXTRACTOR, DEFAULT_METRICS_SOURCE, DEFAULT_PARSER, DEFA
 import { KNOWN_FEATURE_GATES, type EndpointPickerConfig } from './schema.js';
 import type { ConfigSource } from './source.js';
 
-/** The enabled feature gates; an unknown gate is an error (upstream: only registered gates). */
+/**
+ * The enabled feature gates; an unknown gate is an error (upstream: only registered gates).
+ * `flowControl` turns on queueing (flow-control.ts builds it from the `flowControl` section).
+ */
 export function validateFeatureGates(config: EndpointPickerConfig, source: ConfigSource, logger: Logger): Set<string> {
   const gates = new Set<string>();
   (config.featureGates ?? []).forEach((gate, index) => {
     if (!(KNOWN_FEATURE_GATES as readonly string[]).includes(gate)) {
       throw source.error(['featureGates', index], `unknown feature gate "${gate}" (known: ${KNOWN_FEATURE_GATES.join(', ')})`);
     }
-    if (gate === 'flowControl') logger.warn('feature gate flowControl: pd-router has no flow control; requests are scheduled immediately');
     gates.add(gate);
   });
-  if (config.flowControl) logger.warn('flowControl settings are ignored: pd-router has no flow control');
   return gates;
 }
 

@@ -3,6 +3,7 @@
  * in FULL_DUPLEX_STREAMED mode (docs/extproc.md). TLS by default with the given or a self-signed
  * certificate (ALPN h2, as grpc-js always negotiates); plaintext with `secure: false`.
  */
+import type { FlowControlAdmission } from '../flowcontrol/admission.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
 import { selfSignedCertificate, type TlsMaterial } from '../../src/http/tls.js';
@@ -29,6 +30,8 @@ export interface ExtProcServerOptions {
   tls?: TlsMaterial;
   logger: Logger;
   metrics?: EppMetrics;
+  /** Flow control, run by every request's lifecycle before scheduling (a rejection → ImmediateResponse 429/503). */
+  admission?: FlowControlAdmission;
   /** Largest request body accepted (413 past it). */
   bodyLimit?: number;
   /** False ignores Envoy's endpoint subset hint (`--disable-endpoint-subset-filter`). */
@@ -62,6 +65,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     trustClientKvTransferParams: options.trustClientKvTransferParams ?? false,
     logger,
     metrics: options.metrics,
+    admission: options.admission,
   };
   server.addService(extProc, {
     Process: (call: ProcessCall) => new ExtProcStream(call, streamOptions).start(),

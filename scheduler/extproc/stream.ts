@@ -5,6 +5,7 @@
  * queue of promises), the request phase first, then the response phase; Envoy cancelling the
  * stream abandons the request.
  */
+import type { FlowControlAdmission } from '../flowcontrol/admission.js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Logger } from '../../src/log.js';
@@ -24,6 +25,7 @@ export interface StreamOptions extends RequestPhaseOptions {
   director: Director;
   logger: Logger;
   metrics?: EppMetrics;
+  admission?: FlowControlAdmission;
 }
 
 export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
@@ -91,7 +93,7 @@ export class ExtProcStream {
     // Parent: the gateway's context from gRPC metadata, overridden by the HTTP request's headers.
     const fromMetadata = extractContext(metadataRecord(this.call), ROOT_CONTEXT);
     this.lifecycle = new RequestLifecycle(
-      { director: this.options.director, logger: this.options.logger, metrics: this.options.metrics, tracerScope: EXTPROC_TRACER },
+      { director: this.options.director, logger: this.options.logger, metrics: this.options.metrics, admission: this.options.admission, tracerScope: EXTPROC_TRACER },
       {
         frontDoor: 'extproc',
         id: request.id,

@@ -2,7 +2,8 @@
  * The one call the front door makes before scheduling: `await admission.admit(request, signal)`.
  * It reads the flow key from the headers (a bad header throws a 400 OpenAIError), lets the
  * probabilistic admitter shed sheddable requests (429), then — when the `flowControl` feature gate
- * is on — waits in the flow controller. The caller must `ticket.release(usage)` when the response is
+ * is on — waits in the flow controller (gate off: a configured saturation detector sheds sheddable
+ * requests while the pool is saturated). The caller must `ticket.release(usage)` when the response is
  * done, whatever happened. See docs/flow-control.md.
  */
 import type { Endpoint } from '../framework/endpoint.js';
@@ -12,6 +13,7 @@ import type { FlowControlSettings } from './config.js';
 import { FlowController } from './controller.js';
 import { flowKeyOf, type ObjectivePriorities } from './flow-key.js';
 import type { FlowControlMetrics } from './metrics.js';
+import type { SaturationDetector } from './saturation.js';
 import type { AdmitResult, Clock, FlowTicket } from './types.js';
 
 export interface AdmissionOptions {
@@ -21,6 +23,11 @@ export interface AdmissionOptions {
   /** Flow-control settings; absent when the `flowControl` feature gate is off. */
   readonly flowControl?: FlowControlSettings;
   readonly admitter?: ProbabilisticAdmitter;
+  /**
+   * Without the feature gate: sheds sheddable requests (priority < 0) while this detector says the
+   * pool is saturated (≥ 1), as llm-d does when flow control is off.
+   */
+  readonly legacyDetector?: SaturationDetector;
   readonly metrics?: FlowControlMetrics;
   readonly clock?: Clock;
 }
@@ -53,6 +60,10 @@ export class FlowControlAdmission {
     const key = flowKeyOf(request.headers, this.objectives);
     if (this.options.admitter && !this.options.admitter.admit(key.priority, this.options.endpoints())) {
       return { admitted: false, status: 429, outcome: 'RejectedCapacity', droppedReason: 'rejected-saturated', message: 'sheddable request shed under load' };
+    }
+    const legacy = this.options.legacyDetector;
+    if (!this.controller && legacy && key.priority < 0 && legacy.saturation({ endpoints: this.options.endpoints(), inFlight: 0, now: Date.now() }) >= 1) {
+      return { admitted: false, status: 429, outcome: 'RejectedCapacity', droppedReason: 'rejected-saturated', message: 'sheddable request shed: the pool is saturated' };
     }
     if (!this.controller) return { admitted: true, ticket: NO_TICKET };
     return this.controller.admit({

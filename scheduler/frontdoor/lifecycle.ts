@@ -2,9 +2,13 @@
  * One request's bookkeeping inside the EPP, the same for both front doors (the HTTP gateway and
  * Envoy ext_proc). The front door only speaks its protocol; this object owns everything else:
  *
- *   begin ──parsed()──▶ parsed ──route()──▶ routed ──complete()──▶ completed
- *     └─────────────┴────────────fail() / abandon()────────────▶ failed / completed
+ *   begin ──parsed()──▶ parsed ──route(): admit → schedule──▶ routed ──complete()──▶ completed
+ *     └─────────────┴──────────────────fail() / abandon()──────────────────▶ failed / completed
  *
+ * - admission (flow control, docs/flow-control.md): `route()` first waits for the admission
+ *   step; a rejection (queue full, TTL, shed) throws the OpenAIError the front door answers with
+ *   (429/503); `abandon()`/`fail()`/`clientGone()` while queued take the request out of the queue.
+ *   The admission ticket is released exactly once, when the request ends;
  * - the `gateway.request` SERVER span (parent: the caller's trace context), ended exactly once;
  * - the request metrics: request total (on parse), running-requests gauge (routed → end), errors,
  *   duration and token usage (on a normal completion);
@@ -17,10 +21,12 @@ import { performance } from 'node:perf_hooks';
 import { context, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Logger } from '../../src/log.js';
 import { PREFILL_HEADER } from '../../src/wire/headers.js';
-import { toOpenAIError, type OpenAIError } from '../../src/openai/errors.js';
+import { OpenAIError, toOpenAIError } from '../../src/openai/errors.js';
 import { markError, tracer } from '../../src/telemetry/tracing.js';
 import type { Director, RoutingDecision } from '../framework/director.js';
 import type { ResponseInfo } from '../framework/plugins.js';
+import type { FlowControlAdmission } from '../flowcontrol/admission.js';
+import type { FlowTicket } from '../flowcontrol/types.js';
 import type { InferenceRequest } from '../framework/request.js';
 import type { EppMetrics } from '../metrics.js';
 
@@ -32,6 +38,8 @@ export interface LifecycleDeps {
   readonly director: Director;
   readonly logger: Logger;
   readonly metrics?: EppMetrics;
+  /** Flow control: the step between parsed and routed (absent: requests are scheduled at once). */
+  readonly admission?: FlowControlAdmission;
   /** Instrumentation scope of the `gateway.request` span. */
   readonly tracerScope: string;
 }
@@ -61,6 +69,9 @@ export class RequestLifecycle {
   private schedulingMs: number | undefined;
   private labels = { model_name: 'unknown', target_model_name: 'unknown' };
   private running = false;
+  private ticket: FlowTicket | undefined;
+  /** Aborts the admission wait when the request ends while queued. */
+  private readonly waiting = new AbortController();
 
   constructor(deps: LifecycleDeps, init: LifecycleInit) {
     this.deps = deps;
@@ -100,6 +111,19 @@ export class RequestLifecycle {
   async route(subset?: readonly string[]): Promise<RoutingDecision> {
     const request = this.request;
     if (!request || this.stateValue !== 'parsed') throw new Error(`route() in state ${this.stateValue}`);
+    const admission = this.deps.admission;
+    if (admission) {
+      const result = await admission.admit(request, this.waiting.signal);
+      if (!result.admitted) {
+        this.span.setAttribute('llm_d.flow_control.outcome', result.outcome);
+        throw new OpenAIError(result.status, result.message);
+      }
+      this.ticket = result.ticket;
+      if (this.ended) {
+        this.releaseTicket();
+        throw new OpenAIError(503, 'client disconnected while queued');
+      }
+    }
     const t0 = performance.now();
     const decision = await context.with(this.traceContext, () => this.deps.director.handleRequest(request, subset));
     this.schedulingMs = performance.now() - t0;
@@ -121,6 +145,11 @@ export class RequestLifecycle {
   passThrough(destination: string): void {
     if (this.ended) return;
     this.routedTo(destination);
+  }
+
+  /** The client connection closed: a request still waiting for admission leaves the queue. */
+  clientGone(): void {
+    if (this.stateValue === 'parsed') this.waiting.abort();
   }
 
   /** The response ended (normally when `info.completed`, else cut short). */
@@ -166,11 +195,19 @@ export class RequestLifecycle {
 
   /** Gauge down and ResponseComplete plugins — once, for a routed request only. */
   private release(info: ResponseInfo): void {
+    this.waiting.abort();
+    this.releaseTicket(info);
     if (this.running) {
       this.running = false;
       this.deps.metrics?.runningRequests.dec({ model_name: this.labels.model_name });
     }
     if (this.decision) this.deps.director.handleResponseComplete(this.decision, info);
+  }
+
+  private releaseTicket(info?: ResponseInfo): void {
+    const ticket = this.ticket;
+    this.ticket = undefined;
+    ticket?.release(info?.usage ? { promptTokens: info.usage.promptTokens, completionTokens: info.usage.completionTokens } : undefined);
   }
 
   private log(status: number, info: ResponseInfo | undefined, error: OpenAIError | undefined): void {

@@ -38,14 +38,22 @@ export function requestId(): MiddlewareHandler<GatewayEnv> {
 export function lifecycle(deps: LifecycleDeps): MiddlewareHandler<GatewayEnv> {
   return async (c, next) => {
     const { incoming } = c.env;
-    c.set('lifecycle', new RequestLifecycle(deps, {
+    const life = new RequestLifecycle(deps, {
       frontDoor: 'gateway',
       id: c.get('requestId'),
       parent: extractContext(incoming.headers, ROOT_CONTEXT),
       path: c.req.path,
       method: c.req.method,
-    }));
-    await next();
+    });
+    c.set('lifecycle', life);
+    // A client that leaves while its request waits for admission takes it out of the queue.
+    const gone = (): void => life.clientGone();
+    c.env.outgoing.once('close', gone);
+    try {
+      await next();
+    } finally {
+      c.env.outgoing.off('close', gone);
+    }
   };
 }
 

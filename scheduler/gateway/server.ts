@@ -8,6 +8,7 @@
  * Inference routes are scheduled; other vLLM routes (`/v1/*`, tokenize, version, …) go to any
  * endpoint untouched; anything else is an OpenAI-shaped 404, a wrong method a 405.
  */
+import type { FlowControlAdmission } from '../flowcontrol/admission.js';
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { getRequestListener } from '@hono/node-server';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   endpoints: () => readonly Endpoint[];
   logger: Logger;
   metrics?: EppMetrics;
+  /** Flow control, run by every request's lifecycle before scheduling. */
+  admission?: FlowControlAdmission;
   bodyLimit?: number;
   /** Headers not complete within this → 408 and the connection closed (default 30 s). */
   headerTimeoutMs?: number;
@@ -69,7 +72,7 @@ export class Gateway {
     app.get('/health', (c) => c.body(null, 200));
     // Cross-cutting work, in the order it runs; errors from any step land in answerError.
     app.use('*', requestId());
-    app.use('*', lifecycle({ director: options.director, logger: options.logger, metrics: options.metrics, tracerScope: GATEWAY_TRACER }));
+    app.use('*', lifecycle({ director: options.director, logger: options.logger, metrics: options.metrics, admission: options.admission, tracerScope: GATEWAY_TRACER }));
     app.onError(answerError);
     for (const path of INFERENCE_PATHS) {
       app.post(path, (c) => this.inference(c, apiForPath(path)!));

@@ -4,6 +4,7 @@
  */
 import { PluginRegistry } from '../framework/registry.js';
 import { registerDatalayerPlugins } from './datalayer/index.js';
+import { registerFlowControlPlugins } from '../flowcontrol/plugins.js';
 import { registerDeciderPlugins } from './deciders/index.js';
 import { registerFilterPlugins } from './filters/index.js';
 import { registerParserPlugins } from './parsers/index.js';
@@ -24,5 +25,6 @@ export function createDefaultRegistry(): PluginRegistry {
   registerPreRequestPlugins(registry);
   registerDatalayerPlugins(registry);
   registerParserPlugins(registry);
+  registerFlowControlPlugins(registry);
   return registry;
 }

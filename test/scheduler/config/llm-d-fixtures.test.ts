@@ -29,9 +29,6 @@ const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>
   'epp-mm-embeddings-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
   'epp-precise-prefix-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
   'perf-precise-prefix.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
-  'probabilistic-admitter-epp-config.yaml': { reason: 'probabilistic-admitter is not a plugin; flowControl not wired into the loader', error: 'probabilistic-admitter' },
-  'sim-program-aware-config.yaml': { reason: 'program-aware-fairness is not a plugin; flowControl not wired into the loader', error: 'program-aware-fairness' },
-  'soft-reflective-ceiling-epp-config.yaml': { reason: 'soft-reflective-ceiling-policy is not a plugin; flowControl not wired into the loader', error: 'soft-reflective-ceiling-policy' },
   'integration-datalayer-config.yaml': { reason: 'mock-metrics-source is an upstream test double', error: 'unknown plugin type "mock-metrics-source"' },
   'integration-request-attribute-reporter-config.yaml': { reason: 'request-attribute-reporter (CEL) and mock-metrics-source not implemented', error: 'unknown plugin type "mock-metrics-source"' },
 };
