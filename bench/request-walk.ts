@@ -24,11 +24,32 @@ import { Worker } from 'node:worker_threads';
 import { createLogger } from '../src/log.js';
 import { startSimulator, type RunningSimulator } from '../src/sim/simulator.js';
 import { startSidecar } from '../sidecar/main.js';
-import { eppConfig } from './pd-cluster.js';
-import { startBenchEpp } from './routing-cluster.js';
+import { startEpp } from '../scheduler/main.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const silent = createLogger('walk', 'silent');
+
+/** Every request disaggregated: prefill on the prefill pod, decode through the decode pod's sidecar. */
+const CONFIG = `apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: prefix-cache-scorer
+- type: queue-scorer
+- type: max-score-picker
+- type: prefill-filter
+- type: decode-filter
+- type: always-disagg-pd-decider
+  name: decider
+- type: disagg-profile-handler
+  parameters:
+    profiles: { decode: decode, prefill: prefill }
+    deciders: { prefill: decider }
+schedulingProfiles:
+- name: prefill
+  plugins: [{ pluginRef: prefill-filter }, { pluginRef: max-score-picker }, { pluginRef: prefix-cache-scorer }, { pluginRef: queue-scorer }]
+- name: decode
+  plugins: [{ pluginRef: decode-filter }, { pluginRef: max-score-picker }, { pluginRef: prefix-cache-scorer }, { pluginRef: queue-scorer }]
+`;
 
 /** `dist/sidecar/proxy.js` → `sidecar/proxy.ts`; undefined for anything not ours. */
 function projectFile(url: string): string | undefined {
@@ -87,7 +108,10 @@ async function main(): Promise<void> {
     { name: 'decode-0', address: '127.0.0.1', port: sidecar.port, labels: { 'llm-d.ai/role': 'decode' } },
   ] }));
   // Metrics refresh far apart, so no scrape runs during the walk.
-  const epp = await startBenchEpp(eppConfig({ row: 'always-disagg', pods: 2, timeScale: 1, ttftSloMs: 1000, tpotSloMs: 100 }), endpointsFile, 600_000);
+  const epp = await startEpp({
+    configText: CONFIG, endpointsFile, host: '127.0.0.1', gatewayPort: 0, grpcPort: -1, grpcHealthPort: -1, metricsPort: -1,
+    secureServing: false, refreshMetricsIntervalMs: 600_000,
+  }, silent);
   const send = async (): Promise<void> => {
     const res = await fetch(`${epp.gatewayUrl!}/v1/chat/completions`, {
       method: 'POST',
