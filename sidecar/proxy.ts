@@ -46,7 +46,7 @@ export function forwardAsync(res: ServerResponse, target: Upstream, request: For
 /** Streams one leg to `target` into `res`. Never throws. */
 export function forward(res: ServerResponse, target: Upstream, request: ForwardRequest, options: LegOptions, onDone?: (result: ForwardResult) => void): void {
   const { logger } = options;
-  const clientSpan = startClientSpan(options.trace, request.method, target, request.headers);
+  const clientSpan = options.trace && startClientSpan(options.trace, request.method, target, request.headers);
   forwardLeg(res, target, request, {
     filter: options.filter,
     mapError: (err) => upstreamError(err, target.hostPort, isConnectionRefused(err) ? DECODER_NOT_READY_MESSAGE : undefined),
