@@ -27,7 +27,7 @@ export interface DecodeLeg {
 }
 
 export async function runDecode(ex: PdExchange, leg: DecodeLeg): Promise<ForwardOutcome> {
-  const span = startSpan(ex.span, SPAN.decode, SpanKind.INTERNAL, {
+  const span = ex.span && startSpan(ex.span, SPAN.decode, SpanKind.INTERNAL, {
     [ATTR.connector]: leg.connector,
     [ATTR.decodeStreaming]: ex.json.stream === true,
     [ATTR.decodeDataParallel]: leg.dataParallel ?? false,

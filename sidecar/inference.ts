@@ -33,7 +33,7 @@ import { forwardAsync } from './proxy.js';
 import { readInferenceBody } from './request-body.js';
 import { logRequest, type RequestRecord } from './request-log.js';
 import { sendEmpty, sendSsrfDenied } from './respond.js';
-import { ATTR, SPAN, SpanKind, setError, startSpan, type TraceScope } from './tracing.js';
+import { ATTR, setError, type TraceScope } from './tracing.js';
 
 const CONNECTORS: Record<KvConnector, (ex: PrefillExchange) => Promise<void>> = {
   nixlv2: runNixlV2,
@@ -49,8 +49,8 @@ export interface InferenceRequest {
   api: ApiKind;
   url: string;
   path: string;
-  /** The SERVER span of the whole exchange, when tracing. */
-  server: TraceScope | undefined;
+  /** The `llm_d.pd_proxy.request` span, started and ended by the server (./server.ts), when tracing. */
+  span: TraceScope | undefined;
 }
 
 /** Where the request goes, or that it has already been answered (400/403). */
@@ -62,7 +62,7 @@ export async function handleInference(request: InferenceRequest): Promise<void> 
   const { rt, req, res } = request;
   const startedAt = performance.now();
   const record: RequestRecord = { requestId: requestIdFrom(req.headers[REQUEST_ID_HEADER]), mode: 'decode' };
-  const span = requestSpan(request);
+  const { span } = request;
   try {
     const targets = resolveTargets(request, record, span);
     if (targets.kind === 'answered') return;
@@ -83,20 +83,8 @@ export async function handleInference(request: InferenceRequest): Promise<void> 
       await decodeOnly(ex);
     }
   } finally {
-    span?.span.end();
     logRequest(rt.logger, res, record, startedAt);
   }
-}
-
-function requestSpan({ rt, server, path, api }: InferenceRequest): TraceScope | undefined {
-  return startSpan(server, SPAN.request, SpanKind.SERVER, {
-    [ATTR.connector]: rt.config.kvConnector,
-    [ATTR.kvConnector]: rt.config.kvConnector,
-    [ATTR.ecConnector]: rt.config.ecConnector,
-    [ATTR.requestPath]: path,
-    // Upstream labels /v1/completions as chat_completions too.
-    [ATTR.openaiApi]: api === 'responses' ? 'responses' : 'chat_completions',
-  });
 }
 
 function invalidTarget(header: string, raw: string): OpenAIError {

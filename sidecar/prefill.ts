@@ -66,7 +66,7 @@ interface Attempt {
 
 async function attemptOnce(request: PrefillRequest, policy: PrefillPolicy, ctx: PrefillContext): Promise<Attempt> {
   const headers = { ...request.headers };
-  const clientSpan = startClientSpan(ctx.span, 'POST', request.upstream, headers);
+  const clientSpan = ctx.span && startClientSpan(ctx.span, 'POST', request.upstream, headers);
   const abort = new AbortController();
   const onClientGone = (): void => abort.abort(ctx.signal?.reason);
   ctx.signal?.addEventListener('abort', onClientGone, { once: true });
@@ -75,12 +75,12 @@ async function attemptOnce(request: PrefillRequest, policy: PrefillPolicy, ctx: 
     : undefined;
   try {
     const response = await requestBuffered(request.upstream.dispatcher, { method: 'POST', path: request.path, headers, body: request.body }, abort.signal, policy.maxAnswerBytes);
-    endClientSpan(clientSpan, response.status);
+    if (clientSpan) endClientSpan(clientSpan, response.status);
     return { response, timedOut: false };
   } catch (err) {
     const timedOut = abort.signal.reason instanceof PrefillTimeoutError && !ctx.signal?.aborted;
     const error = timedOut ? (abort.signal.reason as Error) : (err as Error);
-    endClientSpan(clientSpan, undefined, error, timedOut ? 'timeout' : undefined);
+    if (clientSpan) endClientSpan(clientSpan, undefined, error, timedOut ? 'timeout' : undefined);
     return { error, timedOut };
   } finally {
     clearTimeout(timer);
@@ -110,7 +110,7 @@ export async function sendPrefill(request: PrefillRequest, policy: PrefillPolicy
     }
     if (status !== undefined && status >= 400 && status <= 451) {
       record(status);
-      setError(ctx.span, `prefill answered ${status}`);
+      if (ctx.span) setError(ctx.span, `prefill answered ${status}`);
       ctx.logger.warn({ target: request.target, requestId: ctx.requestId, code: status, body: attempt.response!.body.toString('utf8', 0, 512) }, 'request failed');
       return { kind: 'rejected', response: attempt.response! };
     }
@@ -133,7 +133,7 @@ export async function sendPrefill(request: PrefillRequest, policy: PrefillPolicy
   // Upstream's ReverseProxy turns a transport failure into 502; a deadline is a gateway timeout.
   const status = attempt.response?.status ?? (attempt.timedOut ? 504 : 502);
   record(status);
-  setError(ctx.span, attempt.error?.message ?? `prefill answered ${status}`, attempt.timedOut ? 'timeout' : undefined);
+  if (ctx.span) setError(ctx.span, attempt.error?.message ?? `prefill answered ${status}`, attempt.timedOut ? 'timeout' : undefined);
   ctx.logger.error(
     { target: request.target, requestId: ctx.requestId, code: status, attempts, err: attempt.error?.message, body: attempt.response?.body.toString('utf8', 0, 512) },
     'request failed',

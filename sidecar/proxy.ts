@@ -1,19 +1,20 @@
 /**
- * Streaming forward of one request to the local vLLM (pass-through routes, decode legs, fallback
- * decodes). This is the hot path, so it works on Node's IncomingMessage/ServerResponse directly
- * and drives undici's `dispatch` with one handler object per request: no web Request/Response,
- * no intermediate streams, body chunks go straight from the upstream socket to the client with
- * backpressure. Failures follow upstream's ReverseProxy: ECONNREFUSED before headers → 503 (vLLM
- * not ready), other errors before headers → 502, an upstream abort mid-body → the client socket
- * is destroyed. A client that goes away aborts the upstream request.
+ * The sidecar's use of the shared forwarder (src/http/forward.ts) for its streamed legs
+ * (pass-through routes, decode legs, fallback decodes): one CLIENT span per leg, started here and
+ * injected into the leg's headers, ended when the exchange is over; the local vLLM refusing
+ * connections answers upstream's exact "decode node is not ready" 503.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { forwardResponseHeaders, type HeaderRecord } from '../src/http/headers.js';
+import {
+  forward as forwardLeg, type ForwardOutcome, type ForwardRequest, type ForwardResult, type ResponseBodyFilter,
+} from '../src/http/forward.js';
+import { isConnectionRefused, upstreamError } from '../src/http/upstream-error.js';
 import type { Logger } from '../src/log.js';
-import type { ResponseBodyFilter } from './cached-tokens.js';
-import { badGateway, canRespond, decoderNotReady, sendError } from './respond.js';
+import { DECODER_NOT_READY_MESSAGE } from './respond.js';
 import { endClientSpan, startClientSpan, type TraceScope, type UpstreamAddress } from './tracing.js';
+
+export { isConnectionRefused, type ForwardOutcome, type ForwardRequest };
 
 export interface Upstream extends UpstreamAddress {
   readonly dispatcher: Dispatcher;
@@ -30,187 +31,33 @@ export function upstream(dispatcher: Dispatcher, origin: string): Upstream {
   return { dispatcher, origin, hostPort: url.host, address, port };
 }
 
-export interface ForwardRequest {
-  method: string;
-  /** Path and query, as the client sent them. */
-  path: string;
-  headers: HeaderRecord;
-  /** A buffered body, the client's request stream, or none. */
-  body: Buffer | string | IncomingMessage | null;
-}
-
-export type ForwardOutcome = 'completed' | 'client_gone' | 'upstream_failed';
-
-export interface ForwardOptions {
+export interface LegOptions {
   logger: Logger;
   filter?: ResponseBodyFilter;
-  /** Parent of the CLIENT span; its context is injected into the request headers. */
+  /** Parent of the leg's CLIENT span; its context is injected into the request headers. */
   trace?: TraceScope;
-  /** Called once when the exchange is over (after the last byte was handed to the socket). */
-  onDone?: (outcome: ForwardOutcome, status: number | undefined) => void;
 }
 
-class ClientGoneError extends Error {
-  override readonly name = 'ClientGoneError';
-  constructor() {
-    super('client disconnected');
-  }
+/** Streams one leg to `target` into `res`; settles when the exchange is over. Never rejects. */
+export function forwardAsync(res: ServerResponse, target: Upstream, request: ForwardRequest, options: LegOptions): Promise<ForwardResult> {
+  return new Promise((resolve) => forward(res, target, request, options, resolve));
 }
 
-/** Refused connections: the vLLM process is not (yet) listening. */
-export function isConnectionRefused(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string }; errors?: Array<{ code?: string }> } | undefined;
-  return e?.code === 'ECONNREFUSED' || e?.cause?.code === 'ECONNREFUSED' || (e?.errors?.some((inner) => inner.code === 'ECONNREFUSED') ?? false);
-}
-
-/** The response's handler, so one shared listener serves every response (no per-request closures). */
-const HANDLER = Symbol('forwardHandler');
-type TrackedResponse = ServerResponse & { [HANDLER]?: ForwardHandler };
-
-function onResponseClose(this: TrackedResponse): void {
-  this[HANDLER]?.clientClosed();
-}
-
-function onResponseDrain(this: TrackedResponse): void {
-  this[HANDLER]?.resume();
-}
-
-class ForwardHandler implements Dispatcher.DispatchHandler {
-  private controller: Dispatcher.DispatchController | undefined;
-  private clientGone = false;
-  private upstreamEnded = false;
-  private done = false;
-  private status: number | undefined;
-  private head: OutgoingHttpHeaders | undefined;
-
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly target: Upstream,
-    private readonly options: ForwardOptions,
-    private readonly clientSpan: TraceScope | undefined,
-  ) {
-    (res as TrackedResponse)[HANDLER] = this;
-    res.once('close', onResponseClose);
-  }
-
-  clientClosed(): void {
-    if (this.done || this.res.writableFinished) return;
-    this.clientGone = true;
-    // Still streaming: abort the upstream request (undici then reports the error to us).
-    if (this.upstreamEnded) this.finish('client_gone');
-    else this.controller?.abort(new ClientGoneError());
-  }
-
-  resume(): void {
-    this.controller?.resume();
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.clientGone) controller.abort(new ClientGoneError());
-  }
-
-  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
-    this.status = status;
-    const out = forwardResponseHeaders(headers);
-    if (this.options.filter) {
-      // The filter may change the body length; the head waits for the first output.
-      this.options.filter.start(status, out);
-      this.head = out;
-    } else if (!this.res.destroyed) {
-      this.res.writeHead(status, out);
-    }
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    let out: Buffer | undefined = chunk;
-    if (this.options.filter) {
-      out = this.options.filter.write(chunk);
-      if (!out || out.length === 0) return;
-      this.writeHead();
-    }
-    if (this.res.destroyed) return;
-    if (!this.res.write(out)) {
-      controller.pause();
-      this.res.once('drain', onResponseDrain);
-    }
-  }
-
-  onResponseEnd(): void {
-    this.upstreamEnded = true;
-    let tail: Buffer | undefined;
-    if (this.options.filter) {
-      tail = this.options.filter.end();
-      // A whole-body rewrite ends here with its exact length known.
-      if (this.head && tail && tail.length > 0 && this.head['content-length'] === undefined) this.head['content-length'] = tail.length;
-      this.writeHead();
-    }
-    if (this.res.destroyed) {
-      this.finish('client_gone');
-    } else if (this.options.onDone || this.clientSpan) {
-      this.res.end(tail, () => this.finish('completed'));
-    } else {
-      this.done = true;
-      this.res.end(tail);
-    }
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
-    if (this.clientGone || err instanceof ClientGoneError) {
-      this.finish('client_gone', err);
-      return;
-    }
-    const { logger } = this.options;
-    if (canRespond(this.res)) {
-      if (isConnectionRefused(err)) {
-        logger.error({ err, decoder: this.target.origin }, 'failed to connect to vLLM decoder');
-        sendError(this.res, decoderNotReady(err));
-      } else {
-        logger.error({ err, decoder: this.target.origin }, 'http: proxy error');
-        sendError(this.res, badGateway(err.message, err));
-      }
-    } else if (!this.res.destroyed) {
-      // Headers are out: the only honest signal left is to cut the client connection.
-      logger.error({ err, decoder: this.target.origin }, 'upstream failed mid-response; aborting client connection');
-      this.res.destroy();
-    }
-    this.finish('upstream_failed', err);
-  }
-
-  private writeHead(): void {
-    if (this.head && !this.res.headersSent && !this.res.destroyed) this.res.writeHead(this.status!, this.head);
-    this.head = undefined;
-  }
-
-  private finish(outcome: ForwardOutcome, err?: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    endClientSpan(this.clientSpan, this.status, outcome === 'completed' ? undefined : err, outcome === 'client_gone' ? 'client_disconnect' : undefined);
-    this.options.onDone?.(outcome, this.status);
-  }
-}
-
-/** Forwards one request to `target`, streaming the answer into `res`. Never throws. */
-export function forward(res: ServerResponse, target: Upstream, request: ForwardRequest, options: ForwardOptions): void {
-  const clientSpan = startClientSpan(options.trace, request.method, target, request.headers);
-  const handler = new ForwardHandler(res, target, options, clientSpan);
-  try {
-    target.dispatcher.dispatch({ path: request.path, method: request.method, headers: request.headers, body: request.body }, handler);
-  } catch (err) {
-    // A closed pool (shutdown) or an invalid request: answer like any other pre-header failure.
-    handler.onResponseError(undefined, err as Error);
-  }
-}
-
-/** `forward` as a promise that settles when the exchange is over. */
-export function forwardAsync(res: ServerResponse, target: Upstream, request: ForwardRequest, options: ForwardOptions): Promise<{ outcome: ForwardOutcome; status: number | undefined }> {
-  return new Promise((resolve) => {
-    forward(res, target, request, {
-      ...options,
-      onDone: (outcome, status) => {
-        options.onDone?.(outcome, status);
-        resolve({ outcome, status });
-      },
-    });
+/** Streams one leg to `target` into `res`. Never throws. */
+export function forward(res: ServerResponse, target: Upstream, request: ForwardRequest, options: LegOptions, onDone?: (result: ForwardResult) => void): void {
+  const { logger } = options;
+  const clientSpan = options.trace && startClientSpan(options.trace, request.method, target, request.headers);
+  forwardLeg(res, target, request, {
+    filter: options.filter,
+    mapError: (err) => upstreamError(err, target.hostPort, isConnectionRefused(err) ? DECODER_NOT_READY_MESSAGE : undefined),
+    onUpstreamError: (err, answered) => {
+      if (!answered) logger.error({ err, decoder: target.origin }, 'upstream failed mid-response; aborting client connection');
+      else if (isConnectionRefused(err)) logger.error({ err, decoder: target.origin }, 'failed to connect to vLLM decoder');
+      else logger.error({ err, decoder: target.origin }, 'http: proxy error');
+    },
+    onDone: clientSpan === undefined && onDone === undefined ? undefined : (result) => {
+      endClientSpan(clientSpan, result.status, result.outcome === 'completed' ? undefined : result.error, result.outcome === 'client_gone' ? 'client_disconnect' : undefined);
+      onDone?.(result);
+    },
   });
 }

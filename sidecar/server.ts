@@ -19,7 +19,7 @@ import { upstreamHeaders, type ListenerRole, type SidecarRuntime } from './excha
 import { handleInference } from './inference.js';
 import { forward, type ForwardRequest } from './proxy.js';
 import { METRICS_PATH } from './metrics.js';
-import { startServerSpan } from './tracing.js';
+import { startRequestSpan, startServerSpan } from './tracing.js';
 
 /** The client's request as it is streamed on: body and length untouched, headers per upstreamHeaders. */
 function streamedRequest(req: IncomingMessage, url: string): ForwardRequest {
@@ -74,11 +74,13 @@ export function createRequestHandler(rt: SidecarRuntime, role: ListenerRole): Re
       forward(res, role.decoder, streamedRequest(req, url), { logger: rt.logger, trace: server });
       return;
     }
-    handleInference({ rt, role, req, res, api, url, path, server }).catch((err: unknown) => {
+    // Tracing: the SERVER span above wraps the exchange; the P/D request span wraps the pipeline.
+    const span = server && startRequestSpan(server, rt.config, path, api);
+    handleInference({ rt, role, req, res, api, url, path, span }).catch((err: unknown) => {
       rt.logger.error({ err, path }, 'P/D handler failed');
       if (canRespond(res)) sendError(res, new OpenAIError(500, 'internal error', { type: 'InternalServerError' }));
       else if (!res.writableFinished) res.destroy();
-    });
+    }).finally(() => span?.span.end());
   };
 }
 

@@ -115,6 +115,18 @@ export function startServerSpan(req: IncomingMessage, res: ServerResponse, path:
   return scope;
 }
 
+/** The `llm_d.pd_proxy.request` span of one P/D route, under the SERVER span. */
+export function startRequestSpan(server: TraceScope, config: { kvConnector: string; ecConnector: string }, path: string, api: string): TraceScope {
+  return start(SPAN.request, SpanKind.SERVER, server.ctx, {
+    [ATTR.connector]: config.kvConnector,
+    [ATTR.kvConnector]: config.kvConnector,
+    [ATTR.ecConnector]: config.ecConnector,
+    [ATTR.requestPath]: path,
+    // Upstream labels /v1/completions as chat_completions too.
+    [ATTR.openaiApi]: api === 'responses' ? 'responses' : 'chat_completions',
+  });
+}
+
 export function startSpan(parent: TraceScope | undefined, name: string, kind: SpanKind, attributes?: Attributes): TraceScope | undefined {
   return parent && start(name, kind, parent.ctx, attributes);
 }

@@ -1,92 +1,46 @@
 /**
- * Forwards one scheduled request to its endpoint and streams the answer back, unbuffered. The
- * upstream leg is aborted when the client goes away; failures before response headers become
- * OpenAI-shaped 502/503/504 errors.
+ * The gateway's endpoint leg: the shared forwarder (src/http/forward.ts) with usage sniffing on,
+ * and the upstream's `x-request-id` dropped (the client sees the id the front door chose, already
+ * set on `outgoing`). A failure before headers is answered with the shared mapping
+ * (src/http/upstream-error.ts), passed through `recordError` first so the lifecycle records it.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { OpenAIError } from '../../src/openai/errors.js';
-import { forwardResponseHeaders, type HeaderRecord } from '../../src/http/headers.js';
+import { forwardAsync, type ForwardRequest } from '../../src/http/forward.js';
+import { upstreamError } from '../../src/http/upstream-error.js';
+import type { OpenAIError } from '../../src/openai/errors.js';
 import { REQUEST_ID_HEADER } from '../../src/wire/headers.js';
+import type { Usage } from '../../src/wire/usage.js';
 
 const UPSTREAM_ONLY_DROPPED: ReadonlySet<string> = new Set([REQUEST_ID_HEADER]);
-import { UsageSniffer, type Usage } from '../../src/wire/usage.js';
 
-export interface ForwardResult {
+export interface EndpointAnswer {
   status: number;
   headers: Map<string, string>;
   usage: Usage | undefined;
   /** False when the client disconnected or the upstream failed mid-body. */
   completed: boolean;
+  /** True when the forwarder already answered an error (recorded through `recordError`). */
+  failed: boolean;
 }
 
-const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-
-export function upstreamError(err: unknown, target: string): OpenAIError {
-  const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
-  if (code && REFUSED.has(code)) return new OpenAIError(503, `model server ${target} is not reachable (${code})`, { cause: err });
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return new OpenAIError(504, `model server ${target} timed out`, { cause: err });
-  return new OpenAIError(502, `model server ${target} failed: ${(err as Error).message}`, { cause: err });
-}
-
-export async function forwardToEndpoint(options: {
+export async function forwardToEndpoint(options: ForwardRequest & {
   dispatcher: Dispatcher;
+  /** `host:port`, for error messages. */
   target: string;
-  method: string;
-  path: string;
-  headers: HeaderRecord;
-  body: Buffer | undefined;
-  incoming: IncomingMessage;
   outgoing: ServerResponse;
-}): Promise<ForwardResult> {
-  const { incoming, outgoing } = options;
-  const abort = new AbortController();
-  const onClientGone = (): void => {
-    if (!outgoing.writableFinished) abort.abort(new Error('client disconnected'));
-  };
-  outgoing.once('close', onClientGone);
-  try {
-    const response = await options.dispatcher.request({
-      method: options.method as Dispatcher.HttpMethod,
-      path: options.path,
-      headers: options.headers,
-      body: options.body,
-      signal: abort.signal,
-    }).catch((err: unknown) => {
-      throw upstreamError(err, options.target);
-    });
-    const responseHeaders = new Map<string, string>();
-    for (const [name, value] of Object.entries(response.headers)) {
-      if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
-    const sniffer = new UsageSniffer(responseHeaders.get('content-type'));
-    // The request id the client sees is the one the front door chose (already set on `outgoing`).
-    outgoing.writeHead(response.statusCode, forwardResponseHeaders(response.headers, UPSTREAM_ONLY_DROPPED));
-    outgoing.flushHeaders();
-    let completed = true;
-    try {
-      for await (const chunk of response.body) {
-        sniffer.push(chunk as Buffer);
-        if (!outgoing.write(chunk)) await waitForDrain(outgoing, abort.signal);
-      }
-      outgoing.end();
-    } catch {
-      // Upstream broke mid-body, or the client left: cut the client connection so it sees the failure.
-      completed = false;
-      response.body.destroy();
-      incoming.socket?.destroy();
-    }
-    return { status: response.statusCode, headers: responseHeaders, usage: sniffer.finish(), completed };
-  } finally {
-    outgoing.off('close', onClientGone);
-  }
-}
-
-function waitForDrain(outgoing: ServerResponse, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => { outgoing.off('drain', onDrain); reject(signal.reason as Error); };
-    const onDrain = (): void => { signal.removeEventListener('abort', onAbort); resolve(); };
-    outgoing.once('drain', onDrain);
-    signal.addEventListener('abort', onAbort, { once: true });
+  recordError: (error: OpenAIError) => OpenAIError;
+}): Promise<EndpointAnswer> {
+  const result = await forwardAsync(options.outgoing, { dispatcher: options.dispatcher, hostPort: options.target }, options, {
+    sniffUsage: true,
+    dropResponseHeaders: UPSTREAM_ONLY_DROPPED,
+    mapError: (err) => options.recordError(upstreamError(err, options.target)),
   });
+  return {
+    status: result.status ?? 0,
+    headers: result.headers ?? new Map(),
+    usage: result.usage,
+    completed: result.outcome === 'completed',
+    failed: result.outcome === 'upstream_failed' && result.status === undefined,
+  };
 }

@@ -119,10 +119,10 @@ export class Gateway {
       path: c.req.path + (new URL(c.req.url).search || ''),
       headers: forwardHeaders,
       body: forwardedBody(request, { trustClientKvTransferParams: this.options.trustClientKvTransferParams ?? false }),
-      incoming,
       outgoing,
+      recordError: (error) => life.fail(error),
     });
-    life.complete({ status: result.status, headers: result.headers, usage: result.usage, completed: result.completed });
+    if (!result.failed) life.complete(result);
     return RESPONSE_ALREADY_SENT;
   }
 
@@ -145,10 +145,10 @@ export class Gateway {
       path: c.req.path + (new URL(c.req.url).search || ''),
       headers,
       body,
-      incoming,
       outgoing,
+      recordError: (error) => life.fail(error),
     });
-    life.complete({ status: result.status, headers: result.headers, usage: undefined, completed: result.completed });
+    if (!result.failed) life.complete({ ...result, usage: undefined });
     return RESPONSE_ALREADY_SENT;
   }
 }

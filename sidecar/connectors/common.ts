@@ -58,7 +58,7 @@ export async function prefillOrHandle(
 ): Promise<{ response: BufferedResponse; startedAt: number; endedAt: number } | undefined> {
   const { rt, requestId } = ex;
   const target = targetLabel(ex.target);
-  const span = startPrefillSpan(ex, options.connector, requestId);
+  const span = ex.span && startPrefillSpan(ex, options.connector, requestId);
   const startedAt = performance.now();
   let outcome: PrefillOutcome;
   try {
@@ -70,7 +70,7 @@ export async function prefillOrHandle(
     );
   } catch (err) {
     // An unusable target (cannot become a URL): upstream answers 502 BadGateway.
-    setError(span, (err as Error).message);
+    if (span) setError(span, (err as Error).message);
     span?.span.end();
     sendError(ex.res, badGateway(`invalid prefill target ${target}: ${(err as Error).message}`, err));
     return undefined;
