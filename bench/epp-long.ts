@@ -11,8 +11,9 @@
  *
  * For each: decision latency p50/p99 (sequential decisions), CPU per decision (process.cpuUsage:
  * all threads, tokenizer workers included) and decisions per CPU-second (= per core), with the
- * tokenizer pool at 1 worker and at every core; and `full` — tokenize the whole prompt (same
- * segment cache), hash every block, one lookup, no scoring — for comparison. Every prompt's unique
+ * tokenizer pool at 1 worker and at every core; and `full` — what the scorer did before early
+ * exit: tokenize the whole prompt (same segment cache), hash every block, one lookup, LongestPrefix
+ * scores — for comparison. Every prompt's unique
  * part is new text (no piece of it was seen before).
  *
  *   npx tsc -p tsconfig.json && node dist/bench/epp-long.js [--quick]
@@ -21,52 +22,19 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { blockKeys, rootKey } from '../src/kvblock/keys.js';
 import { createLogger } from '../src/log.js';
-import type { ChatCompletionsBody, ChatMessage, InferenceBody } from '../src/openai/types.js';
 import { availableCores } from '../src/tokenization/cores.js';
 import { PromptTokenizer } from '../src/tokenization/prompt-tokens.js';
+import { matchLongestPrefix } from '../scheduler/kvcache/index/longest-prefix.js';
 import { parsePrecisePrefixConfig } from '../scheduler/kvcache/precise/config.js';
 import { PrecisePrefixCache } from '../scheduler/kvcache/precise/service.js';
-import { COMMON_WORDS, syntheticText } from './text.js';
+import { MODEL, prompt, type Shape } from './long-prompts.js';
 
-const MODEL = 'Qwen/Qwen3-0.6B';
 const BLOCK = 16;
 const PODS = ['10.0.0.1:8000', '10.0.0.2:8000', '10.0.0.3:8000', '10.0.0.4:8000'];
 const quick = process.argv.includes('--quick');
+/** `--only chat:128000` runs one case (profiling). */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const silentLogger = createLogger('bench', 'silent');
-
-function textOf(seed: number, words: number): string {
-  return syntheticText(seed, words, (next) => {
-    const roll = next(100);
-    return roll < 85 ? COMMON_WORDS[next(COMMON_WORDS.length)]! : roll < 95 ? `x${next(100000)}` : `fn_${next(999)}(a, b)`;
-  });
-}
-
-/** ≈ 2 Qwen3 tokens per word of this text (measured). */
-const wordsFor = (tokens: number): number => Math.round(tokens / 2);
-
-type Shape = 'chat' | 'doc';
-
-/** The cached part (same every iteration) and a unique last part. */
-function prompt(shape: Shape, tokens: number, iteration: number): { body: InferenceBody; cachedText: string } {
-  let messages: ChatMessage[];
-  if (shape === 'chat') {
-    const turns = 8;
-    const history = wordsFor(tokens * 0.97);
-    messages = [{ role: 'system', content: textOf(1, 200) }];
-    for (let t = 0; t < turns; t++) {
-      messages.push({ role: 'user', content: textOf(10 + t, Math.round(history * 0.4 / turns)) });
-      messages.push({ role: 'assistant', content: textOf(50 + t, Math.round(history * 0.6 / turns)) });
-    }
-    messages.push({ role: 'user', content: textOf(tokens * 1000 + iteration, wordsFor(tokens * 0.03)) });
-  } else {
-    messages = [
-      { role: 'system', content: textOf(2, wordsFor(2000)) },
-      { role: 'user', content: textOf(tokens * 1000 + 500 + iteration, wordsFor(tokens - 2000)) },
-    ];
-  }
-  const body = { api: 'chat_completions', body: { model: MODEL, messages } as ChatCompletionsBody } as InferenceBody;
-  return { body, cachedText: messages[messages.length - 1]!.content as string };
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -121,6 +89,7 @@ async function main(): Promise<void> {
     await cache.start();
     const prompts = new PromptTokenizer({ searchDirs: [models] });
     for (const [shape, tokens, name] of cases) {
+      if (only !== undefined && only !== `${shape}:${tokens}`) continue;
       const iterations = quick ? 5 : tokens >= 100000 ? 12 : tokens >= 30000 ? 30 : 100;
       await seedCache(cache, prompts, shape, tokens);
       const bodies = Array.from({ length: iterations + 1 }, (_, i) => prompt(shape, tokens, i + 1).body);
@@ -132,7 +101,7 @@ async function main(): Promise<void> {
       const full = await measure('full', Math.max(3, Math.floor(iterations / 3)), async (i) => {
         const { tokens: ids } = await prompts.tokenizeRequest(MODEL, bodies[(i + 1) % bodies.length]!);
         const keys = blockKeys(ids, BLOCK, rootKey('', MODEL));
-        await cache.index!.lookup(keys, new Set(PODS));
+        await matchLongestPrefix(cache.index!, keys, PODS);
         return ids.length;
       });
       for (const row of [early, full]) {

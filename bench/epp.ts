@@ -25,6 +25,7 @@ import { createInferenceRequest } from '../scheduler/framework/request.js';
 import { EppMetrics } from '../scheduler/metrics.js';
 import { createDefaultRegistry } from '../scheduler/plugins/index.js';
 import { parseInferenceBody } from '../src/openai/parse.js';
+import { exchange, extProcClient } from './extproc-client.js';
 
 /** BENCH_CONFIG=<file> benchmarks another EndpointPickerConfig (default: the P/D config). */
 const CONFIG = readFileSync(process.env.BENCH_CONFIG ?? fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url)), 'utf8');
@@ -92,30 +93,8 @@ async function inProcess(director: Director, iterations: number): Promise<{ deci
   return { decide, parse, perSecond };
 }
 
-function headersMessage(): ProcessingRequest {
-  const headers = { ':method': 'POST', ':path': '/v1/chat/completions', ':authority': 'gw', 'content-type': 'application/json' };
-  return { request_headers: { headers: { headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value) })) }, end_of_stream: false } };
-}
-
-/** One Envoy-shaped request phase on a fresh stream; resolves when the body end arrives back. */
-function exchange(client: grpc.Client, body: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const call = (client as unknown as { Process(): grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse> }).Process();
-    call.on('data', (message: ProcessingResponse) => {
-      if (message.request_body?.response?.body_mutation?.streamed_response?.end_of_stream || message.immediate_response) {
-        call.end();
-      }
-    });
-    call.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED ? resolve() : reject(err)));
-    call.on('end', () => resolve());
-    call.write(headersMessage());
-    call.write({ request_body: { body, end_of_stream: true } });
-  });
-}
-
 async function overGrpc(port: number, iterations: number): Promise<number[]> {
-  const Client = grpc.makeGenericClientConstructor(loadProtos().extProc, 'ExternalProcessor');
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = extProcClient(port);
   try {
     for (let i = 0; i < 200; i++) await exchange(client, Buffer.from(chatBody(1e6 + i))); // warm-up
     const samples: number[] = [];

@@ -32,6 +32,8 @@ export interface SimShape {
    * files, `tokenizer.type: local`). Unset: the simulated tokenizer on both sides.
    */
   tokenizer?: string;
+  /** Context window of each sim (default 32768). */
+  maxModelLen?: number;
 }
 
 export type StrategyName = 'random' | 'load' | 'approx' | 'precise' | 'oracle';
@@ -64,7 +66,7 @@ export async function startSims(shape: SimShape, kvEventsEndpoint?: string): Pro
       seed: BigInt(shape.seed + i),
       mode: 'echo',
       maxNumSeqs: shape.maxNumSeqs,
-      maxModelLen: 32_768,
+      maxModelLen: shape.maxModelLen ?? 32_768,
       enableKvcache: true,
       kvCacheSize: shape.kvCacheSize,
       blockSize: BLOCK_SIZE,

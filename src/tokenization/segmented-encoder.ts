@@ -55,17 +55,26 @@ export class SegmentedEncoder {
       return new IdsStream((await tokenizer.encode([text], addSpecialTokens))[0]!, Number.MAX_SAFE_INTEGER);
     }
     const pieces = tokenizer.splitter.split(text, this.chunkChars);
-    const encodePieces = async (all: ReadonlyArray<string | number>, from: number, to: number): Promise<Uint32Array> =>
-      concatenate(all, await this.encodeRuns(tokenizer, all, from, to), from, to);
     const cache = this.cache;
     await cache.ready();
     const namespace = this.namespace(tokenizer.tokenizerPath);
-    const known = (piece: string): boolean => cache.has(cache.key(namespace, piece));
+    // Each piece is hashed once: asking whether it is known (batch sizing) keeps its key for the encode.
+    const keys = new Array<string | undefined>(pieces.length);
+    const keyAt = (i: number): string => (keys[i] ??= cache.key(namespace, pieces[i] as string));
+    const encodePieces = async (all: ReadonlyArray<string | number>, from: number, to: number): Promise<Uint32Array> =>
+      concatenate(all, await this.encodeRuns(tokenizer, all, from, to, keyAt), from, to);
+    const known = (index: number): boolean => cache.has(keyAt(index));
     return new PieceStream(pieces, encodePieces, affixes?.prefix, affixes?.suffix, firstChars, known);
   }
 
   /** The ids of each ordinary run in pieces[from, to): from the cache, the others encoded in one call. */
-  private async encodeRuns(tokenizer: ModelTokenizer, pieces: ReadonlyArray<string | number>, from: number, to: number): Promise<Array<Uint32Array | undefined>> {
+  private async encodeRuns(
+    tokenizer: ModelTokenizer,
+    pieces: ReadonlyArray<string | number>,
+    from: number,
+    to: number,
+    keyAt?: (index: number) => string,
+  ): Promise<Array<Uint32Array | undefined>> {
     const cache = this.cache!;
     await cache.ready();
     const namespace = this.namespace(tokenizer.tokenizerPath);
@@ -80,7 +89,7 @@ export class SegmentedEncoder {
         runs[i] = seen;
         continue;
       }
-      const key = cache.key(namespace, piece);
+      const key = keyAt ? keyAt(i) : cache.key(namespace, piece);
       const pending = missing.get(key);
       if (pending) {
         pending.at.push(i);

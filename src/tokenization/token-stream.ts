@@ -62,8 +62,8 @@ export class IdsStream implements TokenStream {
 /** Encodes pieces[from, to) (each an ordinary run or an atomic id) into one id array. */
 export type PieceEncoder = (pieces: ReadonlyArray<string | number>, from: number, to: number) => Promise<Uint32Array>;
 
-/** Whether a run's ids are already known (segment cache): such pieces cost nothing to include. */
-export type PieceKnown = (piece: string) => boolean;
+/** Whether the run at `index` has its ids known already (segment cache): such pieces cost nothing to include. */
+export type PieceKnown = (index: number) => boolean;
 
 /** Split text, encoded batch by batch in order. */
 export class PieceStream implements TokenStream {
@@ -71,9 +71,6 @@ export class PieceStream implements TokenStream {
   private budget: number;
   private prefixSent = false;
   private suffixSent = false;
-  /** Ordinary-text UTF-8 bytes and atomic ids still ahead. */
-  private bytesLeft = 0;
-  private atomicLeft = 0;
 
   constructor(
     private readonly pieces: ReadonlyArray<string | number>,
@@ -84,10 +81,6 @@ export class PieceStream implements TokenStream {
     private readonly known?: PieceKnown,
   ) {
     this.budget = Math.max(1, firstChars);
-    for (const piece of pieces) {
-      if (typeof piece === 'number') this.atomicLeft++;
-      else this.bytesLeft += Buffer.byteLength(piece, 'utf8');
-    }
   }
 
   async next(): Promise<ArrayLike<number> | undefined> {
@@ -104,14 +97,10 @@ export class PieceStream implements TokenStream {
     let chars = 0;
     let to = from;
     while (to < this.pieces.length && (to === from || chars < this.budget)) {
-      const piece = this.pieces[to++]!;
-      if (typeof piece === 'number') {
-        chars += 1;
-        this.atomicLeft--;
-      } else {
-        if (this.known === undefined || !this.known(piece)) chars += piece.length;
-        this.bytesLeft -= Buffer.byteLength(piece, 'utf8');
-      }
+      const at = to++;
+      const piece = this.pieces[at]!;
+      if (typeof piece === 'number') chars += 1;
+      else if (this.known === undefined || !this.known(at)) chars += piece.length;
     }
     this.index = to;
     this.budget *= GROWTH;
@@ -126,7 +115,15 @@ export class PieceStream implements TokenStream {
 
   rest(): TokenStreamRest {
     if (this.index >= this.pieces.length && (this.suffixSent || this.suffix.length === 0)) return NOTHING_LEFT;
-    return { knownTokens: this.atomicLeft + (this.suffixSent ? 0 : this.suffix.length), textBytes: this.bytesLeft };
+    // Counted only here, over the pieces not handed out: a walk that reaches the end never pays for it.
+    let atomic = 0;
+    let bytes = 0;
+    for (let i = this.index; i < this.pieces.length; i++) {
+      const piece = this.pieces[i]!;
+      if (typeof piece === 'number') atomic++;
+      else bytes += Buffer.byteLength(piece, 'utf8');
+    }
+    return { knownTokens: atomic + (this.suffixSent ? 0 : this.suffix.length), textBytes: bytes };
   }
 }
 

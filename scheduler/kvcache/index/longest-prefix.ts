@@ -25,20 +25,69 @@ export function tierWeightsFrom(backends: ReadonlyArray<{ name: string; weight: 
   return new Map(backends.map((backend) => [backend.name.toLowerCase(), backend.weight]));
 }
 
-function bestWeight(entries: readonly PodEntry[], pod: string, weights: TierWeights): number {
-  let best = -Infinity;
-  for (const entry of entries) {
-    if (entry.pod !== pod) continue;
-    const weight = weights.get(entry.tier.toLowerCase()) ?? 1.0;
-    if (weight > best) best = weight;
-  }
-  return best;
+/** A pod's weight for one block's entries, or undefined when it holds none of them. */
+type WeightOf = (entries: readonly PodEntry[], pod: string) => number | undefined;
+
+/** The best tier weight among the pod's entries (unknown tier → 1.0). */
+function tierWeightOf(weights: TierWeights): WeightOf {
+  return (entries, pod) => {
+    let best: number | undefined;
+    for (const entry of entries) {
+      if (entry.pod !== pod) continue;
+      const weight = weights.get(entry.tier.toLowerCase()) ?? 1.0;
+      if (best === undefined || weight > best) best = weight;
+    }
+    return best;
+  };
 }
 
-function podsOf(entries: readonly PodEntry[]): Set<string> {
-  const pods = new Set<string>();
-  for (const entry of entries) pods.add(entry.pod);
-  return pods;
+/** 1 when the pod holds the block for sure (any tier, speculative guesses excluded). */
+const confirmedOf: WeightOf = (entries, pod) => {
+  for (const entry of entries) if (entry.pod === pod && entry.speculative !== true) return 1;
+  return undefined;
+};
+
+/**
+ * The one walk behind both numbers: per pod, Σ weightOf over the consecutive leading blocks it
+ * holds. The pods are those holding block 0; a pod drops out at its first missing block, keeping
+ * its sum, and the walk ends when none is left. Active pods live in two arrays compacted in place
+ * — no allocation per block (a 128k-token prompt is ~8k blocks).
+ */
+function prefixRun(requestKeys: readonly BlockKey[], hits: ReadonlyMap<BlockKey, readonly PodEntry[]>, weightOf: WeightOf): Map<string, number> {
+  const scores = new Map<string, number>();
+  const pods: string[] = [];
+  const sums: number[] = [];
+  let active = -1;
+  for (const key of requestKeys) {
+    const entries = hits.get(key);
+    if (entries === undefined || entries.length === 0) break;
+    if (active < 0) {
+      for (const entry of entries) {
+        if (pods.includes(entry.pod)) continue;
+        const weight = weightOf(entries, entry.pod);
+        if (weight === undefined) continue;
+        pods.push(entry.pod);
+        sums.push(weight);
+      }
+      active = pods.length;
+    } else {
+      let kept = 0;
+      for (let i = 0; i < active; i++) {
+        const pod = pods[i]!;
+        const weight = weightOf(entries, pod);
+        if (weight === undefined) {
+          scores.set(pod, sums[i]!);
+          continue;
+        }
+        pods[kept] = pod;
+        sums[kept++] = sums[i]! + weight;
+      }
+      active = kept;
+    }
+    if (active === 0) break;
+  }
+  for (let i = 0; i < Math.max(0, active); i++) scores.set(pods[i]!, sums[i]!);
+  return scores;
 }
 
 /** Raw scores of the pods that hold block 0; pods first seen after block 0 score nothing. */
@@ -47,22 +96,12 @@ export function longestPrefixScores(
   hits: ReadonlyMap<BlockKey, readonly PodEntry[]>,
   weights: TierWeights = DEFAULT_TIER_WEIGHTS,
 ): Map<string, number> {
-  const scores = new Map<string, number>();
-  let active: Set<string> | undefined;
-  for (const key of requestKeys) {
-    const entries = hits.get(key);
-    if (entries === undefined || entries.length === 0) break;
-    const present = podsOf(entries);
-    const next = new Set<string>();
-    for (const pod of active ?? present) {
-      if (!present.has(pod)) continue;
-      next.add(pod);
-      scores.set(pod, (scores.get(pod) ?? 0) + bestWeight(entries, pod, weights));
-    }
-    if (next.size === 0) break;
-    active = next;
-  }
-  return scores;
+  return prefixRun(requestKeys, hits, tierWeightOf(weights));
+}
+
+/** Confirmed consecutive leading blocks per pod: every tier counts 1, speculative entries 0. */
+export function confirmedPrefixBlocks(requestKeys: readonly BlockKey[], hits: ReadonlyMap<BlockKey, readonly PodEntry[]>): Map<string, number> {
+  return prefixRun(requestKeys, hits, confirmedOf);
 }
 
 /** `min(1, raw/totalBlocks)` for every candidate endpoint key (`ip:port`), 0 when absent. */

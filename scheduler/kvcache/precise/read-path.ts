@@ -22,14 +22,11 @@
 import { blockKeys, type BlockKey } from '../../../src/kvblock/keys.js';
 import type { TokenStream, TokenStreamRest } from '../../../src/tokenization/token-stream.js';
 import { withSpan } from '../../../src/telemetry/tracing.js';
-import { longestPrefixScores, normaliseScores, type TierWeights } from '../index/longest-prefix.js';
+import { confirmedPrefixBlocks, longestPrefixScores, normaliseScores, type TierWeights } from '../index/longest-prefix.js';
 import type { KvBlockIndex, PodEntry } from '../index/types.js';
 
 /** Instrumentation scope of llm-d-kv-cache's spans. */
 export const KV_CACHE_TRACER = 'llm-d-kv-cache';
-
-/** Every tier counts 1 (unknown tiers weigh 1.0 in longestPrefixScores). */
-const UNIT_WEIGHTS: TierWeights = new Map();
 
 export interface PrefixMatchResult {
   /** Request keys of the full blocks that were tokenized (all of them when the walk did not stop early). */
@@ -60,12 +57,6 @@ export interface WalkOptions {
   weights: TierWeights;
   /** Tokens of the part not tokenized. */
   estimateRest(rest: TokenStreamRest): number;
-}
-
-function withoutSpeculative(hits: ReadonlyMap<BlockKey, readonly PodEntry[]>): Map<BlockKey, PodEntry[]> {
-  const confirmed = new Map<BlockKey, PodEntry[]>();
-  for (const [key, entries] of hits) confirmed.set(key, entries.filter((entry) => entry.speculative !== true));
-  return confirmed;
 }
 
 function maxAndAvg(values: Iterable<number>): { max: number; avg: number } {
@@ -129,7 +120,7 @@ export function walkPrefix(index: KvBlockIndex, model: string, stream: TokenStre
     }, (computeSpan) => {
       const raw = longestPrefixScores(keys, hits, weights);
       const scores = normaliseScores(raw, endpointKeys, totalBlocks);
-      const cachedBlocks = longestPrefixScores(keys, withoutSpeculative(hits), UNIT_WEIGHTS);
+      const cachedBlocks = confirmedPrefixBlocks(keys, hits);
       const { max, avg } = maxAndAvg(raw.values());
       computeSpan.setAttributes({ 'llm_d.kv_cache.score.max': max, 'llm_d.kv_cache.score.avg': avg, 'llm_d.kv_cache.scorer.pods_scored': raw.size });
       return { keys, scores, cachedBlocks };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  confirmedPrefixBlocks,
   DEFAULT_TIER_WEIGHTS,
   longestPrefixScores,
   matchLongestPrefix,
@@ -40,6 +41,29 @@ describe('LongestPrefix raw scores', () => {
 
   it('nothing found → no scores', () => {
     expect(longestPrefixScores(keys(3), new Map()).size).toBe(0);
+  });
+
+  it('several pods per block, the order of entries irrelevant; a pod dropping out keeps its sum', () => {
+    const found = hits([e(Q, 'cpu'), e(P, 'gpu'), e(Q, 'gpu'), e(R, 'cpu')], [e(R, 'gpu'), e(P, 'gpu')], [e(P, 'cpu')], [e(R, 'gpu')]);
+    const scores = longestPrefixScores(keys(4), found, DEFAULT_TIER_WEIGHTS);
+    expect([...scores.keys()].sort()).toEqual([P, Q, R]);
+    expect(scores.get(P)).toBeCloseTo(2.8);
+    expect(scores.get(Q)).toBeCloseTo(1);
+    expect(scores.get(R)).toBeCloseTo(1.8);
+  });
+});
+
+describe('confirmed leading blocks (what the P/D decider reads)', () => {
+  const guess = (pod: string): PodEntry => ({ pod, tier: 'gpu', speculative: true });
+
+  it('every tier counts 1; a speculative guess is not a confirmed block', () => {
+    const found = hits([e(P, 'gpu'), e(Q, 'cpu')], [e(P, 'cpu'), guess(Q)], [guess(P)], [e(P, 'gpu')]);
+    expect(confirmedPrefixBlocks(keys(4), found)).toEqual(new Map([[P, 2], [Q, 1]]));
+  });
+
+  it('a pod known only by a guess on block 0 has no confirmed blocks; one confirmed entry among guesses counts', () => {
+    const found = hits([guess(P), e(Q, 'gpu')], [guess(Q), e(Q, 'cpu')]);
+    expect(confirmedPrefixBlocks(keys(2), found)).toEqual(new Map([[Q, 2]]));
   });
 });
 
