@@ -19,14 +19,18 @@ export interface Point {
   /** Uniform spread of both lengths around their means (0.15 = ±15 %); 0 = fixed lengths. */
   lengthSpread: number;
   ttftMs?: number;
-  perTokenMs: number;
-  perToken: 'itl' | 'tpot';
+  /** Published per-token latency (with `perToken`), when the source gives one. */
+  perTokenMs?: number;
+  perToken?: 'itl' | 'tpot';
+  /** Published end-to-end latency (all requests arrive together), when that is what the source gives. */
+  e2eMs?: number;
 }
 
 export const VLLM_FP8_BLOG = 'https://blog.vllm.ai/2026/04/22/fp8-kvcache.html';
 export const INFERENCEBENCH = 'https://yobitelcomm.github.io/bench/recipes/concurrency-sweep/';
 export const MUSGRAVE = 'https://johnmusgrave.com/p/vllm-throughput-latency-sweep-on';
 export const WMX = 'https://ai.wmx.dev/benchmarks';
+export const VLLM_CI = 'https://buildkite.com/vllm/performance-benchmark/builds/9515';
 
 const H100_8B: Partial<SimConfigInput> = { hardware: 'h100-sxm', modelProfile: 'llama-3.1-8b' };
 // Qwen2.5-0.5B-Instruct shape on an NVIDIA L4 (24 GB, 300 GB/s, 121 TFLOP/s dense BF16).
@@ -53,4 +57,10 @@ export const POINTS: Point[] = [
   ...([[1, 27.0, 5.1], [4, 50.1, 5.3], [8, 60.9, 5.5], [16, 103.8, 6.0], [32, 135.3, 7.1]] as const).map(([concurrency, ttftMs, perTokenMs]): Point => (
     { source: WMX, setup: `Qwen2.5-0.5B, L4, 256/128, C=${concurrency}`, config: L4_QWEN05, concurrency, requests: concurrency * 20, inputTokens: 256, outputTokens: 128,
       lengthSpread: 0, ttftMs, perTokenMs, perToken: 'itl' })),
+  // vLLM's own CI, "Latency tests" (offline `benchmark_latency`): one batch of 8 prompts, 32 tokens in, 128 out, median
+  // end-to-end latency of the batch; H200, Llama 3.1 8B at TP1 and Llama 3 70B (same shape as 3.1) at TP4.
+  { source: VLLM_CI, setup: 'Llama-3.1-8B, H200, 8 × 32/128 (E2E)', config: { hardware: 'h200', modelProfile: 'llama-3.1-8b' }, concurrency: 8, requests: 8,
+    inputTokens: 32, outputTokens: 128, lengthSpread: 0, e2eMs: 833.53 },
+  { source: VLLM_CI, setup: 'Llama-3-70B TP4, H200, 8 × 32/128 (E2E)', config: { hardware: 'h200', modelProfile: 'llama-3.1-70b' }, concurrency: 8, requests: 8,
+    inputTokens: 32, outputTokens: 128, lengthSpread: 0, e2eMs: 2077.56 },
 ];

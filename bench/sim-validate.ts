@@ -24,7 +24,7 @@ const median = (values: number[]): number => {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 };
 
-function simulate(point: Point): { ttft: number; itl: number; tpot: number } {
+function simulate(point: Point): { ttft: number; itl: number; tpot: number; e2e: number } {
   const config = completeConfig({ model: 'm', engineModel: 'step', ...point.config });
   const clock = new VirtualClock();
   const engine = new StepEngine({
@@ -36,6 +36,7 @@ function simulate(point: Point): { ttft: number; itl: number; tpot: number } {
   const ttfts: number[] = [];
   const itls: number[] = [];
   const tpots: number[] = [];
+  const e2es: number[] = [];
   let started = 0;
   const launch = (): void => {
     if (started >= point.requests) return;
@@ -62,6 +63,7 @@ function simulate(point: Point): { ttft: number; itl: number; tpot: number } {
         },
         finished: () => {
           if (outputTokens > 1) tpots.push((last - first) / (outputTokens - 1));
+          e2es.push(last - arrived);
           launch();
         },
         failed: () => launch(),
@@ -70,25 +72,30 @@ function simulate(point: Point): { ttft: number; itl: number; tpot: number } {
   };
   for (let i = 0; i < point.concurrency; i++) launch();
   clock.run();
-  return { ttft: median(ttfts), itl: median(itls), tpot: median(tpots) };
+  return { ttft: median(ttfts), itl: median(itls), tpot: median(tpots), e2e: median(e2es) };
 }
 
 const ratio = (sim: number, pub: number | undefined): string => (pub === undefined ? '—' : (sim / pub).toFixed(2));
 
 console.log('Published vLLM measurements vs the step engine (medians; per token = ITL, or TPOT where marked):');
-console.table(POINTS.map((point) => {
+console.table(POINTS.filter((point) => point.perTokenMs !== undefined).map((point) => {
   const simulated = simulate(point);
-  const perToken = point.perToken === 'itl' ? simulated.itl : simulated.tpot;
+  const perToken = point.perToken === 'tpot' ? simulated.tpot : simulated.itl;
   return {
     setup: point.setup,
     'TTFT pub': point.ttftMs?.toFixed(1) ?? '—',
     'TTFT sim': simulated.ttft.toFixed(1),
     'TTFT ratio': ratio(simulated.ttft, point.ttftMs),
-    'per token': point.perToken.toUpperCase(),
-    'pub (ms)': point.perTokenMs.toFixed(2),
+    'per token': (point.perToken ?? 'itl').toUpperCase(),
+    'pub (ms)': point.perTokenMs?.toFixed(2),
     'sim (ms)': perToken.toFixed(2),
     ratio: ratio(perToken, point.perTokenMs),
   };
+}));
+console.table(POINTS.filter((point) => point.e2eMs !== undefined).map((point) => {
+  const simulated = simulate(point);
+  return { setup: point.setup, 'E2E pub (ms)': point.e2eMs?.toFixed(1), 'E2E sim (ms)': simulated.e2e.toFixed(1), ratio: ratio(simulated.e2e, point.e2eMs),
+    'sim TTFT': simulated.ttft.toFixed(1), 'sim ITL': simulated.itl.toFixed(2) };
 }));
 console.log('sources:', [...new Set(POINTS.map((point) => point.source))].join(' '));
 
