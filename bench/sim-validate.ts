@@ -2,8 +2,9 @@
  * The step engine against measurements (docs/simulator.md "Validation"):
  *
  * 1. published vLLM serving runs (bench/sim-validate-points.ts): the engine runs in process on
- *    virtual time at each published load (closed loop: `concurrency` clients, the source's
- *    lengths) and the table shows published vs simulated median TTFT and ITL (or TPOT) with ratios;
+ *    virtual time at each published load (src/sim/step/closed-loop.ts: `concurrency` clients, the
+ *    source's lengths) and the table shows published vs simulated median TTFT and ITL (or TPOT)
+ *    with ratios (test/sim/step-published.test.ts asserts the rows the model must match);
  * 2. step times measured on one H200 (test/fixtures/h200-steptime.json, also asserted by
  *    test/sim/step-roofline.test.ts): measured vs modelled decode steps and whole prefills.
  *
@@ -11,81 +12,22 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { completeConfig } from '../src/sim/config.js';
-import { NOOP_KV_EVENT_SINK } from '../src/sim/kv-events.js';
-import { Random } from '../src/sim/random.js';
-import { VirtualClock } from '../src/sim/step/clock.js';
-import { StepEngine } from '../src/sim/step/engine.js';
+import { runClosedLoop } from '../src/sim/step/closed-loop.js';
 import { resolveSpec } from '../src/sim/step/presets.js';
 import { stepTime, type ScheduledSeq } from '../src/sim/step/roofline.js';
-import { POINTS, type Point } from './sim-validate-points.js';
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
-
-function simulate(point: Point): { ttft: number; itl: number; tpot: number; e2e: number } {
-  const config = completeConfig({ model: 'm', engineModel: 'step', ...point.config });
-  const clock = new VirtualClock();
-  const engine = new StepEngine({
-    spec: resolveSpec(config), clock, blockSize: config.blockSize, kvCacheBlocks: config.kvCacheSize, maxNumBatchedTokens: config.maxNumBatchedTokens,
-    maxNumSeqs: config.maxNumSeqs, maxWaitingQueueLength: 100_000, hashSeed: '', transfer: { bandwidth: 40e9, latencyMs: 2 }, holdTimeoutMs: 1, kvEventSink: NOOP_KV_EVENT_SINK,
-  });
-  const random = new Random(42);
-  const length = (mean: number): number => Math.max(1, Math.round(mean * (1 + point.lengthSpread * (2 * random.float() - 1))));
-  const ttfts: number[] = [];
-  const itls: number[] = [];
-  const tpots: number[] = [];
-  const e2es: number[] = [];
-  let started = 0;
-  const launch = (): void => {
-    if (started >= point.requests) return;
-    const id = started++;
-    const arrived = clock.now();
-    const inputTokens = length(point.inputTokens);
-    const outputTokens = length(point.outputTokens);
-    let first = 0;
-    let last = 0;
-    engine.submit({
-      id: `r${id}`, model: 'm', remotePrefill: false, remoteDecode: false,
-      // Random prompts: distinct ids per request, so no prefix-cache hits (as the random dataset).
-      promptIds: Array.from({ length: inputTokens }, (_, i) => id * 1_000_003 + i),
-      outputIds: Array.from({ length: outputTokens }, (_, i) => i),
-      sink: {
-        started: () => {},
-        token: (index) => {
-          const now = clock.now();
-          if (index === 0) {
-            ttfts.push(now - arrived);
-            first = now;
-          } else itls.push(now - last);
-          last = now;
-        },
-        finished: () => {
-          if (outputTokens > 1) tpots.push((last - first) / (outputTokens - 1));
-          e2es.push(last - arrived);
-          launch();
-        },
-        failed: () => launch(),
-      },
-    });
-  };
-  for (let i = 0; i < point.concurrency; i++) launch();
-  clock.run();
-  return { ttft: median(ttfts), itl: median(itls), tpot: median(tpots), e2e: median(e2es) };
-}
+import { POINTS } from './sim-validate-points.js';
 
 const ratio = (sim: number, pub: number | undefined): string => (pub === undefined ? '—' : (sim / pub).toFixed(2));
 
 console.log('Published vLLM measurements vs the step engine (medians; per token = ITL, or TPOT where marked):');
 console.table(POINTS.filter((point) => point.perTokenMs !== undefined).map((point) => {
-  const simulated = simulate(point);
-  const perToken = point.perToken === 'tpot' ? simulated.tpot : simulated.itl;
+  const simulated = runClosedLoop(point);
+  const perToken = point.perToken === 'tpot' ? simulated.tpotMs : simulated.itlMs;
   return {
     setup: point.setup,
     'TTFT pub': point.ttftMs?.toFixed(1) ?? '—',
-    'TTFT sim': simulated.ttft.toFixed(1),
-    'TTFT ratio': ratio(simulated.ttft, point.ttftMs),
+    'TTFT sim': simulated.ttftMs.toFixed(1),
+    'TTFT ratio': ratio(simulated.ttftMs, point.ttftMs),
     'per token': (point.perToken ?? 'itl').toUpperCase(),
     'pub (ms)': point.perTokenMs?.toFixed(2),
     'sim (ms)': perToken.toFixed(2),
@@ -93,9 +35,9 @@ console.table(POINTS.filter((point) => point.perTokenMs !== undefined).map((poin
   };
 }));
 console.table(POINTS.filter((point) => point.e2eMs !== undefined).map((point) => {
-  const simulated = simulate(point);
-  return { setup: point.setup, 'E2E pub (ms)': point.e2eMs?.toFixed(1), 'E2E sim (ms)': simulated.e2e.toFixed(1), ratio: ratio(simulated.e2e, point.e2eMs),
-    'sim TTFT': simulated.ttft.toFixed(1), 'sim ITL': simulated.itl.toFixed(2) };
+  const simulated = runClosedLoop(point);
+  return { setup: point.setup, 'E2E pub (ms)': point.e2eMs?.toFixed(1), 'E2E sim (ms)': simulated.e2eMs.toFixed(1), ratio: ratio(simulated.e2eMs, point.e2eMs),
+    'sim TTFT': simulated.ttftMs.toFixed(1), 'sim ITL': simulated.itlMs.toFixed(2) };
 }));
 console.log('sources:', [...new Set(POINTS.map((point) => point.source))].join(' '));
 
