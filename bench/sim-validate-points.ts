@@ -42,7 +42,7 @@ export const POINTS: Point[] = [
   // Same post, "Single Request Benchmarking": concurrency 1, 128 output tokens, inputs 256…125k; the ITL fit above (TTFT only as a figure).
   ...[1024, 16_384, 65_536, 120_000].map((inputTokens): Point => ({ source: VLLM_FP8_BLOG, setup: `Llama-3.1-8B, H100, ${inputTokens}/128, C=1 (fit)`, config: H100_8B,
     concurrency: 1, requests: 2, inputTokens, outputTokens: 128, lengthSpread: 0, perTokenMs: fitItl(inputTokens), perToken: 'itl' })),
-  // InferenceBench concurrency sweep: one H100 80GB HBM3, vLLM 0.21.0, BF16; five one-sentence chat prompts (~40–50 tokens with
+  // InferenceBench concurrency sweep: one H100 80GB HBM3, vLLM 0.21.0, fp16 weights; five one-sentence chat prompts (~40–50 tokens with
   // Llama 3.1's chat template; 48 here), max_tokens 128; p50 TTFT and p50 per-request TPOT.
   ...([[1, 13.98, 6.48], [4, 22.75, 6.59], [16, 41.69, 10.94], [64, 86.92, 46.91]] as const).map(([concurrency, ttftMs, perTokenMs]): Point => (
     { source: INFERENCEBENCH, setup: `Llama-3.1-8B, H100, ~48/128 chat, C=${concurrency}`, config: H100_8B, concurrency, requests: Math.max(20, concurrency * 5),
