@@ -28,8 +28,6 @@ export const API_PATHS: Readonly<Record<InferenceApi, string>> = Object.freeze({
   messages: '/v1/messages',
 });
 
-export const MESSAGES_PATH = API_PATHS.messages;
-
 /** Longest suffix first: `/chat/completions` before `/completions`. */
 const SUFFIXES: ReadonlyArray<readonly [string, InferenceApi]> = [
   ['/chat/completions', 'chat_completions'],
@@ -44,6 +42,12 @@ export function barePath(path: string): string {
   return query < 0 ? path : path.slice(0, query);
 }
 
+/** The path as suffixes are compared: no query string, no trailing `/`. */
+export function suffixPath(path: string): string {
+  const bare = barePath(path);
+  return bare.length > 1 && bare.endsWith('/') ? bare.slice(0, -1) : bare;
+}
+
 /** The API of an exact canonical path (query ignored); undefined for anything else. */
 export function apiForPath(path: string): InferenceApi | undefined {
   const bare = barePath(path);
@@ -56,8 +60,7 @@ export function apiForPath(path: string): InferenceApi | undefined {
  * Envoy may send them (`/llm/v1/chat/completions`); undefined for anything else.
  */
 export function apiForPathSuffix(path: string): InferenceApi | undefined {
-  let bare = barePath(path);
-  if (bare.length > 1 && bare.endsWith('/')) bare = bare.slice(0, -1);
+  const bare = suffixPath(path);
   for (const [suffix, api] of SUFFIXES) if (bare.endsWith(suffix)) return api;
   return undefined;
 }

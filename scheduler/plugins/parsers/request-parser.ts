@@ -8,7 +8,7 @@
  * reached (the loader warns). With no fallback, a path no parser claims is refused (400, as
  * llm-d Router's "no parser registered matching path suffix").
  */
-import type { ParsedApiBody } from '../../../src/openai/apis.js';
+import { suffixPath, type ParsedApiBody } from '../../../src/openai/apis.js';
 import type { Plugin } from '../../framework/plugins.js';
 
 export interface RequestParser extends Plugin {
@@ -24,16 +24,9 @@ export interface RequestParser extends Plugin {
 export const isRequestParser = (plugin: Plugin): plugin is RequestParser =>
   typeof (plugin as Partial<RequestParser>).parse === 'function' && Array.isArray((plugin as Partial<RequestParser>).claims);
 
-/** `path` without query and trailing `/`, as suffixes are compared. */
-function normalize(path: string): string {
-  const query = path.indexOf('?');
-  const bare = query < 0 ? path : path.slice(0, query);
-  return bare.length > 1 && bare.endsWith('/') ? bare.slice(0, -1) : bare;
-}
-
 /** The parser for `path` among `parsers` (config order), or undefined when none claims it. */
 export function resolveParser(parsers: readonly RequestParser[], path: string): RequestParser | undefined {
-  const bare = normalize(path);
+  const bare = suffixPath(path);
   let best: RequestParser | undefined;
   let bestLength = -1;
   for (const parser of parsers) {
