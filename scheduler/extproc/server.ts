@@ -10,6 +10,8 @@ import { selfSignedCertificate, type TlsMaterial } from '../../src/http/tls.js';
 import type { Director } from '../framework/director.js';
 import type { Endpoint } from '../framework/endpoint.js';
 import type { EppMetrics } from '../metrics.js';
+import { defaultParsers } from '../config/parsers.js';
+import type { RequestParser } from '../plugins/parsers/request-parser.js';
 import { bind, shutdown } from './listen.js';
 import { loadProtos } from './proto.js';
 import { ExtProcStream, type ProcessCall } from './stream.js';
@@ -30,6 +32,8 @@ export interface ExtProcServerOptions {
   tls?: TlsMaterial;
   logger: Logger;
   metrics?: EppMetrics;
+  /** `requestHandler.parsers` (default: openai, anthropic, passthrough). */
+  parsers?: readonly RequestParser[];
   /** Flow control, run by every request's lifecycle before scheduling (a rejection → ImmediateResponse 429/503). */
   admission?: FlowControlAdmission;
   /** Largest request body accepted (413 past it). */
@@ -60,6 +64,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
   const streamOptions = {
     director: options.director,
     endpoints: options.endpoints,
+    parsers: options.parsers ?? defaultParsers(),
     bodyLimit: options.bodyLimit ?? DEFAULT_EXTPROC_BODY_LIMIT,
     subsetFilter: options.subsetFilter ?? true,
     trustClientKvTransferParams: options.trustClientKvTransferParams ?? false,

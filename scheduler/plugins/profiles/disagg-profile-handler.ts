@@ -58,7 +58,7 @@ import { parseParameters, tolerate, type PluginFactory } from '../../framework/r
 import type { EppMetrics } from '../../metrics.js';
 import { setDisaggHeaders } from '../prerequest/disagg-headers-handler.js';
 import {
-  DISABLED_DECISION, decisionType, finalPdDecision, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider,
+  DISABLED_DECISION, UNPARSED_DECISION, decisionType, finalPdDecision, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider,
   setDecisionAttributes, stageDecisions,
 } from './disagg-shared.js';
 
@@ -128,7 +128,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
       for (const { stage, profile, decider } of stages) {
         const configured = profiles.get(profile);
         if (!configured || results.has(profile) || decided.has(stage)) continue;
-        const decision = decider ? decider.decide(ctx, request, decodeEndpoint) : DISABLED_DECISION;
+        const decision = request.unparsed ? UNPARSED_DECISION : decider ? decider.decide(ctx, request, decodeEndpoint) : DISABLED_DECISION;
         decided.set(stage, decision);
         if (stage === 'prefill') setDecisionAttributes(span, decision);
         span['llm_d.profile_handler.decision'] = `${decision.disaggregate ? 'run' : 'skip'}_${stage}`;
@@ -154,6 +154,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
       }
       const decided = stageDecisions(ctx, this.name);
       const prefill = profiles.get(this.prefillProfile);
+      if (prefill && !decided.has('prefill') && request.unparsed) decided.set('prefill', UNPARSED_DECISION);
       if (prefill && !decided.has('prefill')) {
         decided.set('prefill', PREFILL_FIRST_DECISION);
         span['llm_d.profile_handler.decision'] = 'run_prefill';
@@ -161,7 +162,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
       }
       const encode = profiles.get(this.encodeProfile);
       if (encode && !decided.has('encode')) {
-        const decision = this.encodeDecider ? this.encodeDecider.decide(ctx, request, undefined) : DISABLED_DECISION;
+        const decision = request.unparsed ? UNPARSED_DECISION : this.encodeDecider ? this.encodeDecider.decide(ctx, request, undefined) : DISABLED_DECISION;
         decided.set('encode', decision);
         span['llm_d.profile_handler.decision'] = `${decision.disaggregate ? 'run' : 'skip'}_encode`;
         if (decision.disaggregate) return [encode];

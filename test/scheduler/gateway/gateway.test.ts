@@ -130,6 +130,16 @@ describe('kv_transfer_params from a client', () => {
     expect(Number(seen[0]!.headers['content-length'])).toBe(Buffer.byteLength(seen[0]!.body));
   });
 
+  it('is removed from an Anthropic /v1/messages body too; a passthrough-parsed body is forwarded as received', async () => {
+    const messages = '{"model":"m","max_tokens":2,"messages":[{"role":"user","content":"hi"}],"kv_transfer_params":{"remote_host":"10.9.9.9"}}';
+    expect((await post('/v1/messages', messages)).status).toBe(200);
+    expect(seen.at(-1)!.path).toBe('/v1/messages');
+    expect(seen.at(-1)!.body).toBe('{"model":"m","max_tokens":2,"messages":[{"role":"user","content":"hi"}]}');
+    const raw = '{"prompt": "x", "kv_transfer_params": {"remote_host": "10.9.9.9"}}';
+    expect((await post('/v1/custom', raw)).status).toBe(200);
+    expect(seen.at(-1)!.body).toBe(raw);
+  });
+
   it('is kept when the caller is trusted (--trust-client-kv-transfer-params)', async () => {
     const trusted = await startGateway({ trustClientKvTransferParams: true });
     try {
