@@ -1,17 +1,18 @@
 /**
  * `requestHandler.parsers` → the ordered request parsers (scheduler/plugins/parsers/). Each entry
  * must name a declared parser plugin; anything else fails loading at `requestHandler.parsers[i]`.
- * With no section the list is llm-d Router's default: `openai-parser`, `anthropic-parser` and a
- * trailing `passthrough-parser` (so a path neither claims is scheduled unread, not refused).
+ * With no section the list is `openai-parser`, `anthropic-parser`: a POST to a path neither claims
+ * is refused (400 naming the path).
  *
- * Difference from llm-d Router: its default also has `vllmhttp-parser` (`/inference/v1/generate`),
- * which pd-router does not have; that path falls to the passthrough.
+ * Deliberate difference from llm-d Router, whose default ends with a `passthrough-parser` (and has a
+ * `vllmhttp-parser` pd-router does not have): forwarding every unclaimed POST would let any client
+ * of the built-in gateway reach a model server's other POST routes (adapter loading, cache reset,
+ * sleep, profiling, …). Declare a `passthrough-parser` last to get upstream's behaviour.
  */
 import type { Logger } from '../../src/log.js';
 import type { Plugin } from '../framework/plugins.js';
 import { AnthropicParser } from '../plugins/parsers/anthropic-parser.js';
 import { OpenAiParser } from '../plugins/parsers/openai-parser.js';
-import { PassthroughParser } from '../plugins/parsers/passthrough-parser.js';
 import { isRequestParser, type RequestParser } from '../plugins/parsers/request-parser.js';
 import type { EndpointPickerConfig } from './schema.js';
 import type { ConfigSource } from './source.js';
@@ -35,5 +36,5 @@ export function buildParsers(config: EndpointPickerConfig, source: ConfigSource,
 
 /** The parser list without a `requestHandler.parsers` section (also the front doors' default). */
 export function defaultParsers(): RequestParser[] {
-  return [new OpenAiParser(), new AnthropicParser(), new PassthroughParser()];
+  return [new OpenAiParser(), new AnthropicParser()];
 }

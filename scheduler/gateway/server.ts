@@ -6,8 +6,8 @@
  *   → lifecycle.route() (Director → Scheduler) → forward to the chosen pod → lifecycle.complete();
  *   any throw → answerError → lifecycle.fail()
  *
- * Every POST is scheduled: the parser list picks the parser by path (a path no parser claims is a
- * 400); the API paths answer other methods with 405. Body-less vLLM routes (`/v1/models`,
+ * A POST is scheduled when the parser list claims its path (else an OpenAI-shaped 404); the API
+ * paths answer other methods with 405. Body-less vLLM routes (`/v1/models`,
  * tokenize, version, …) go to any endpoint untouched; anything else is an OpenAI-shaped 404.
  */
 import type { FlowControlAdmission } from '../flowcontrol/admission.js';
@@ -29,7 +29,7 @@ import type { Endpoint } from '../framework/endpoint.js';
 import { defaultParsers } from '../config/parsers.js';
 import { forwardedBody } from '../frontdoor/forwarded-body.js';
 import { readInferenceRequest } from '../frontdoor/request.js';
-import type { RequestParser } from '../plugins/parsers/request-parser.js';
+import { resolveParser, type RequestParser } from '../plugins/parsers/request-parser.js';
 import type { EppMetrics } from '../metrics.js';
 import { forwardToEndpoint } from './forward.js';
 import { answerError, lifecycle, readBodyWithin, requestId, type GatewayEnv } from './middleware.js';
@@ -103,6 +103,9 @@ export class Gateway {
   private async inference(c: Ctx): Promise<Response> {
     const { incoming, outgoing } = c.env;
     const life = c.get('lifecycle');
+    // Before reading the body: a POST no parser claims is no route of this gateway (ext_proc answers
+    // llm-d's 400 instead, frontdoor/request.ts).
+    if (!resolveParser(this.parsers, c.req.path)) throw new OpenAIError(404, `no route for POST ${c.req.path}`);
     const rawBody = await this.readBody(incoming);
     const headers = singleValuedHeaders(incoming);
     headers.set(REQUEST_ID_HEADER, life.id);

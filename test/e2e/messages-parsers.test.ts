@@ -183,13 +183,13 @@ describe('passthrough and unclaimed paths', () => {
     }
   });
 
-  it('a path no parser claims is a 400 (gateway and ext_proc); OpenAI paths still work', async () => {
+  it('a path no parser claims: the gateway has no route (404), ext_proc answers llm-d\'s 400; OpenAI paths still work', async () => {
     const before = received.length;
     const response = await fetch(`${openaiOnly.gatewayUrl}/generate`, { method: 'POST', body: RAW });
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: { code: 400, type: 'BadRequestError', message: 'no parser registered matching path suffix for: /generate' } });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: 404, type: 'NotFoundError', message: 'no route for POST /generate' } });
     const messagesAnswer = await fetch(`${openaiOnly.gatewayUrl}/v1/messages`, { method: 'POST', body: messagesBody('hi') });
-    expect(messagesAnswer.status).toBe(400);
+    expect(messagesAnswer.status).toBe(404);
     expect(received.length).toBe(before);
 
     const client = new EnvoyLikeClient(openaiOnly.ports.grpc!, false);

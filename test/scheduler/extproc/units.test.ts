@@ -43,7 +43,7 @@ describe('request path → parser', () => {
     expect(typeOf('/v1/embeddings')).toBe('openai-parser');
     expect(typeOf('/v1/messages')).toBe('anthropic-parser');
     expect(typeOf('/v1/messages/count_tokens')).toBe('anthropic-parser');
-    expect(typeOf('/generate')).toBe('passthrough-parser');
+    expect(typeOf('/generate')).toBeUndefined();
     // Claimed but not modelled: read as nothing (scheduled unparsed).
     expect(resolveParser(parsers, '/v1/embeddings')!.parse('/v1/embeddings', Buffer.from('{"input":"x"}'))).toBeUndefined();
     expect(resolveParser(parsers, '/v1/chat/completions')!.parse('/v1/chat/completions', Buffer.from('{"model":"m","messages":[{"role":"user","content":"hi"}]}'))?.api).toBe('chat_completions');

@@ -31,9 +31,9 @@ describe('request parsers', () => {
     expect(resolveParser([passthrough, openai], '/v1/chat/completions')).toBe(passthrough);
   });
 
-  it('defaults to llm-d Router\'s list (minus vllmhttp) without a requestHandler section', async () => {
+  it('defaults to openai + anthropic without a requestHandler section (no passthrough: unclaimed paths are refused)', async () => {
     const loaded = load('plugins: [{type: random-picker}]\n');
-    expect(loaded.parsers.map((p) => p.type)).toEqual(['openai-parser', 'anthropic-parser', 'passthrough-parser']);
+    expect(loaded.parsers.map((p) => p.type)).toEqual(['openai-parser', 'anthropic-parser']);
     await loaded.close();
   });
 
