@@ -173,7 +173,9 @@ export class LeaderElector {
 
   private async release(): Promise<void> {
     const { namespace, leaseName: name } = this.options;
-    const opts = abortable(AbortSignal.timeout(this.retryPeriodMs));
+    // Bounded by the renew deadline (not the short retry period): a slow API server should still
+    // see the release, since a follower otherwise waits out the whole lease duration.
+    const opts = abortable(AbortSignal.timeout(this.renewDeadlineMs));
     const lease = await this.api.readNamespacedLease({ name, namespace }, opts);
     if (lease.spec?.holderIdentity !== this.identity) return;
     const now = new V1MicroTime();

@@ -78,7 +78,8 @@ export async function startCli(args: string[], options: StartOptions = {}): Prom
   };
 
   const wanted = options.listeners ?? 1;
-  await waitForLog(() => listeners.length >= wanted, options.timeoutMs ?? 20_000);
+  // Generous: a loaded CI host can take many seconds to start a sim that loads a real tokenizer.
+  await waitForLog(() => listeners.length >= wanted, options.timeoutMs ?? 45_000);
   const first = listeners[0]!;
   return {
     child,
