@@ -69,6 +69,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
 
     const yamlText = config.configText ?? (config.configFile ? readFileSync(config.configFile, 'utf8') : '');
     const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(),
+      endpointChanges: (listener) => store.onChange(listener),
       scrape: { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, maxBodyBytes: config.metricsMaxBodyBytes },
       pool: poolName, objectives: objectivesOf(config), file: config.configText === undefined ? config.configFile : undefined });
     closers.push(() => loaded.close());

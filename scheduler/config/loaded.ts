@@ -2,7 +2,7 @@
 import type { Logger } from '../../src/log.js';
 import type { Endpoint } from '../framework/endpoint.js';
 import type { DataProducer, Plugin, PreRequest, ProfileHandler, ResponseComplete, SchedulerProfile } from '../framework/plugins.js';
-import type { PluginRegistry, ScrapeSettings } from '../framework/registry.js';
+import type { EndpointChanges, PluginRegistry, ScrapeSettings } from '../framework/registry.js';
 import type { Scheduler } from '../framework/scheduler.js';
 import type { FlowControlAdmission } from '../flowcontrol/admission.js';
 import type { ObjectivePriorities } from '../flowcontrol/flow-key.js';
@@ -16,6 +16,8 @@ export interface LoadOptions {
   metrics?: EppMetrics;
   /** The live endpoint set, handed to plugins that keep per-endpoint state. */
   endpoints?: () => readonly Endpoint[];
+  /** Membership changes of the endpoint set (the store's onChange), for endpoint-notification-source. */
+  endpointChanges?: EndpointChanges;
   /** Scrape settings for data-layer sources (defaults: 50ms, 1s, 4 MiB, as the /metrics scraper). */
   scrape?: ScrapeSettings;
   /** InferenceObjective priorities by name (flow control); none: every request has priority 0. */

@@ -151,6 +151,7 @@ class ConfigBuilder {
       logger: this.logger.child({ plugin: name }),
       plugin: (ref) => this.lookup(ref),
       endpoints: this.options.endpoints ?? (() => []),
+      ...(this.options.endpointChanges ? { endpointChanges: this.options.endpointChanges } : {}),
       metrics: this.options.metrics,
       scrape: this.options.scrape,
     };
