@@ -50,11 +50,13 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     const metrics = new EppMetrics({ defaultMetrics: true });
     const store = new EndpointStore();
     let isServing = (): boolean => store.synced;
+    let kubeObjective: ((name: string) => number | undefined) | undefined;
     const poolName = config.pool?.poolName;
     if (config.pool && poolName) {
       const discovery = await startKubernetesDiscovery({ config: config.pool, store, logger });
       closers.push(() => discovery.close());
       isServing = () => discovery.isServing();
+      kubeObjective = (name) => discovery.objectivePriority(name);
     } else if (config.endpointsFile) {
       const source = new StaticFileSource(config.endpointsFile, store, logger);
       source.start();
@@ -71,7 +73,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(),
       endpointChanges: (listener) => store.onChange(listener),
       scrape: { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, maxBodyBytes: config.metricsMaxBodyBytes },
-      pool: poolName, objectives: objectivesOf(config), file: config.configText === undefined ? config.configFile : undefined });
+      pool: poolName, objectives: objectivesOf(config, kubeObjective), file: config.configText === undefined ? config.configFile : undefined });
     closers.push(() => loaded.close());
     // A declared metrics-data-source sets scheme, path, TLS check and interval of the /metrics scrape.
     const metricsSource = [...loaded.plugins.values()].find(isMetricsDataSource)?.scrape;
@@ -143,9 +145,15 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
   }
 }
 
-function objectivesOf(config: EppConfig): ((name: string) => number | undefined) | undefined {
+/**
+ * InferenceObjective priorities by name: the pool's InferenceObjectives watched in Kubernetes
+ * (with --pool-name), then the in-process `objectivePriorities` table (tests, demo).
+ */
+function objectivesOf(config: EppConfig, kube?: (name: string) => number | undefined): ((name: string) => number | undefined) | undefined {
   const table = config.objectivePriorities;
-  return table && ((name) => (Object.hasOwn(table, name) ? table[name] : undefined));
+  const fromTable = table && ((name: string) => (Object.hasOwn(table, name) ? table[name] : undefined));
+  if (!kube) return fromTable;
+  return (name) => kube(name) ?? fromTable?.(name);
 }
 
 export async function runEpp(config: EppConfig): Promise<void> {
