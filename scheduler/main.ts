@@ -16,16 +16,20 @@ import { startKubernetesDiscovery } from './datalayer/pool-source.js';
 import { startExtProcServer } from './extproc/server.js';
 import { startHealthServer } from './extproc/health.js';
 import { Director } from './framework/director.js';
+import type { Plugin } from './framework/plugins.js';
 import { Gateway } from './gateway/server.js';
 import { EppMetrics } from './metrics.js';
 import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 import { createDefaultRegistry } from './plugins/index.js';
 import { isMetricsDataSource } from './plugins/datalayer/metrics-data-source.js';
+import { isMockMetricsSource } from './plugins/datalayer/mock-metrics-source.js';
 
 export interface RunningEpp {
   readonly director: Director;
   readonly store: EndpointStore;
   readonly metrics: EppMetrics;
+  /** The loaded config's plugins by name. */
+  readonly plugins: ReadonlyMap<string, Plugin>;
   /** Listener ports actually bound (port 0 resolved); undefined when that listener is off. */
   readonly ports: { gateway?: number; grpc?: number; health?: number; metrics?: number };
   readonly gatewayUrl?: string;
@@ -75,14 +79,20 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       scrape: { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, maxBodyBytes: config.metricsMaxBodyBytes },
       pool: poolName, objectives: objectivesOf(config, kubeObjective), file: config.configText === undefined ? config.configFile : undefined });
     closers.push(() => loaded.close());
-    // A declared metrics-data-source sets scheme, path, TLS check and interval of the /metrics scrape.
-    const metricsSource = [...loaded.plugins.values()].find(isMetricsDataSource)?.scrape;
-    const scraper = new MetricsScraper(store, {
-      intervalMs: metricsSource?.intervalMs ?? config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs,
-      maxBodyBytes: config.metricsMaxBodyBytes, scheme: metricsSource?.scheme, path: metricsSource?.path, insecureSkipVerify: metricsSource?.insecureSkipVerify,
-    }, logger, metrics);
-    scraper.start();
-    closers.push(() => scraper.close());
+    // A declared mock-metrics-source replaces the /metrics scrape; a metrics-data-source configures it.
+    const mockSource = [...loaded.plugins.values()].find(isMockMetricsSource);
+    if (mockSource) {
+      mockSource.run(store, config.refreshMetricsIntervalMs);
+      closers.push(() => mockSource.close());
+    } else {
+      const metricsSource = [...loaded.plugins.values()].find(isMetricsDataSource)?.scrape;
+      const scraper = new MetricsScraper(store, {
+        intervalMs: metricsSource?.intervalMs ?? config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs,
+        maxBodyBytes: config.metricsMaxBodyBytes, scheme: metricsSource?.scheme, path: metricsSource?.path, insecureSkipVerify: metricsSource?.insecureSkipVerify,
+      }, logger, metrics);
+      scraper.start();
+      closers.push(() => scraper.close());
+    }
     const director = new Director({
       scheduler: loaded.scheduler,
       endpoints: () => store.list(),
@@ -138,7 +148,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       ports.metrics = server.port;
       logger.info({ url: `${server.url}/metrics`, port: server.port, listener: 'metrics' }, 'listening');
     }
-    return { director, store, metrics, ports, gatewayUrl, close: closeAll };
+    return { director, store, metrics, plugins: loaded.plugins, ports, gatewayUrl, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
