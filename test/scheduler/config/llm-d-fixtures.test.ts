@@ -26,7 +26,6 @@ const MODEL = 'fixture-model';
  * fixture failing for a new reason, or starting to load, turns this test red).
  */
 const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>> = {
-  'integration-request-attribute-reporter-config.yaml': { reason: 'request-attribute-reporter (CEL) not implemented', error: 'unknown plugin type "request-attribute-reporter"' },
 };
 
 const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
