@@ -44,7 +44,7 @@ export function wireDataLayer(config: EndpointPickerConfig, source: ConfigSource
       extractors.forEach((extractorSpec, j) => {
         const extractor = built.get(extractorSpec.pluginRef);
         if (!extractor || !isEndpointExtractor(extractor)) {
-          throw source.error(at(j), `"${extractorSpec.pluginRef}" does not handle endpoint events of ${plugin.type} (use e.g. precise-prefix-cache-producer or mm-embeddings-cache-producer)`);
+          throw source.error(at(j), `"${extractorSpec.pluginRef}" does not handle endpoint events of ${plugin.type} (use precise-prefix-cache-producer, mm-embeddings-cache-producer or inflight-load-producer)`);
         }
         plugin.attachEndpointExtractor(extractor);
       });

@@ -12,7 +12,8 @@
  * Extractors (each must implement endpoint events, else start-up fails at the YAML path):
  * `precise-prefix-cache-producer` / `precise-prefix-cache-scorer` (with per-endpoint KV events:
  * subscribe to a new pod's socket, close a removed pod's socket and clear its index entries) and
- * `mm-embeddings-cache-producer` (forget a removed pod's encoder cache).
+ * `mm-embeddings-cache-producer` (forget a removed pod's encoder cache) and `inflight-load-producer`
+ * (drop a removed pod's counters).
  *
  * Parameters: none. A declared source not listed under `dataLayer.sources`, or listed without
  * extractors, fails start-up (it would do nothing).

@@ -11,6 +11,7 @@ import { loadEndpointPickerConfig, type LoadedConfig } from '../../../../schedul
 import { diffEndpoints } from '../../../../scheduler/datalayer/endpoint-events.js';
 import { EndpointStore } from '../../../../scheduler/datalayer/store.js';
 import { createDefaultRegistry } from '../../../../scheduler/plugins/index.js';
+import type { InFlightLoadProducer } from '../../../../scheduler/plugins/producers/inflight-load-producer.js';
 import type { MmEmbeddingsCacheProducer } from '../../../../scheduler/plugins/producers/mm-embeddings-cache-producer.js';
 import type { PrecisePrefixCacheProducer } from '../../../../scheduler/plugins/producers/precise-prefix-cache-producer.js';
 import { range, waitFor } from '../../../kvcache/events/helpers.js';
@@ -157,6 +158,31 @@ dataLayer:
     store.replaceAll([]);
     store.replaceAll([pod('pod-a', '10.1.0.1')]);
     expect(matched()).toBe(0);
+  });
+});
+
+describe('inflight-load-producer under endpoint-notification-source', () => {
+  it('drops a removed endpoint\'s counters at once', () => {
+    const store = new EndpointStore();
+    store.replaceAll([pod('pod-a', '10.1.0.1'), pod('pod-b', '10.1.0.2')]);
+    const config = load(`
+plugins:
+- type: endpoint-notification-source
+- type: inflight-load-producer
+dataLayer:
+  sources:
+  - pluginRef: endpoint-notification-source
+    extractors: [{pluginRef: inflight-load-producer}]
+`, store);
+    const producer = config.plugins.get('inflight-load-producer') as InFlightLoadProducer;
+    const [a] = store.list();
+    const ctx = makeContext([a!]);
+    const request = makeRequest({ model: 'm', prompt: 'x'.repeat(400) });
+    producer.produce(ctx, request, [a!]);
+    producer.preRequest(ctx, request, makeResult({ default: [a!] }));
+    expect(producer.get('pod-a').requests).toBe(1);
+    store.replaceAll([pod('pod-b', '10.1.0.2')]);
+    expect(producer.get('pod-a').requests).toBe(0);
   });
 });
 
