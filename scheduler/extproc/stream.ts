@@ -141,7 +141,8 @@ export class ExtProcStream {
       return;
     }
     const info = this.response!.info(true);
-    if (this.lifecycle) attachReports(step.responses, this.options.reporters ?? [], info, this.options.logger);
+    // Once per response: trailers after an end-of-stream body end it a second time.
+    if (this.lifecycle && !this.lifecycle.ended) attachReports(step.responses, this.options.reporters ?? [], info, this.options.logger);
     this.send(step.responses);
     this.lifecycle?.complete(info);
   }

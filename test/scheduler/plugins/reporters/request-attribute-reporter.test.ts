@@ -16,7 +16,7 @@ import { startEpp, type RunningEpp } from '../../../../scheduler/main.js';
 import { createDefaultRegistry } from '../../../../scheduler/plugins/index.js';
 import { requestAttributeReporterFactory, type RequestAttributeReporter } from '../../../../scheduler/plugins/reporters/request-attribute-reporter.js';
 import { startCli, type RunningProcess } from '../../../helpers/processes.js';
-import { EnvoyLikeClient, isRequestBodyEnd, isResponseBodyEnd, requestHeaders, responseBody, responseHeaders, setHeadersOf, type ProcessingResponse } from '../../extproc/envoy-client.js';
+import { EnvoyLikeClient, isRequestBodyEnd, isResponseBodyEnd, requestHeaders, responseBody, responseHeaders, responseTrailers, setHeadersOf, type ProcessingResponse } from '../../extproc/envoy-client.js';
 import { makeHandle, silentLogger } from '../../helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/llm-d-configs/integration-request-attribute-reporter-config.yaml', import.meta.url));
@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 /** One request through ext_proc and the simulator; returns the simulator's body and the last ext_proc message. */
-async function exchange(body: Record<string, unknown>): Promise<{ answer: string; last: ProcessingResponse }> {
+async function exchange(body: Record<string, unknown>, trailers = false): Promise<{ answer: string; last: ProcessingResponse; trailer?: ProcessingResponse }> {
   const call = client.open();
   const raw = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hello' }], max_tokens: 5, ...body });
   call.send(requestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' }));
@@ -55,8 +55,13 @@ async function exchange(body: Record<string, unknown>): Promise<{ answer: string
   await call.next();
   call.send(responseBody(answer, true));
   const messages = await call.until(isResponseBodyEnd);
+  let trailer: ProcessingResponse | undefined;
+  if (trailers) {
+    call.send(responseTrailers());
+    trailer = await call.next();
+  }
   await call.end();
-  return { answer, last: messages.at(-1)! };
+  return { answer, last: messages.at(-1)!, ...(trailer ? { trailer } : {}) };
 }
 
 describe('request-attribute-reporter through ext_proc (llm-d sample config)', () => {
@@ -72,6 +77,13 @@ describe('request-attribute-reporter through ext_proc (llm-d sample config)', ()
     const usageLine = answer.split('\n').find((l) => l.startsWith('data: {') && l.includes('"usage":{'))!;
     const completion = (JSON.parse(usageLine.slice(6)) as { usage: { completion_tokens: number } }).usage.completion_tokens;
     expect(fromStruct(last.dynamic_metadata)).toEqual({ 'envoy.lb': { 'x-gateway-inference-request-cost': completion } });
+  });
+
+  it('trailers after the end of the body: reported once, on the body', async () => {
+    const { last, trailer } = await exchange({}, true);
+    expect(fromStruct(last.dynamic_metadata)['envoy.lb']).toBeDefined();
+    expect(trailer?.response_trailers).toBeDefined();
+    expect(trailer?.dynamic_metadata).toBeUndefined();
   });
 
   it('no usage in the answer: nothing reported (0 is skipped, as upstream)', async () => {
