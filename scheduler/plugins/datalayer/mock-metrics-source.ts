@@ -31,6 +31,7 @@
  * ```
  */
 import { z } from 'zod';
+import type { Logger } from '../../../src/log.js';
 import { emptyMetrics, type Endpoint, type EndpointMetrics } from '../../framework/endpoint.js';
 import type { Plugin } from '../../framework/plugins.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
@@ -63,7 +64,7 @@ export class MockMetricsSource implements Plugin {
   private timer: NodeJS.Timeout | undefined;
   private sink: MetricsSink | undefined;
 
-  constructor(readonly name: string, initial: Readonly<Record<string, z.output<typeof MockMetrics>>>) {
+  constructor(readonly name: string, initial: Readonly<Record<string, z.output<typeof MockMetrics>>>, private readonly logger?: Logger) {
     this.values = new Map(Object.entries(initial));
   }
 
@@ -77,6 +78,7 @@ export class MockMetricsSource implements Plugin {
   run(sink: MetricsSink, intervalMs: number): void {
     if (this.timer !== undefined) return;
     this.sink = sink;
+    this.logger?.warn({ plugin: this.name, endpoints: [...this.values.keys()] }, 'mock-metrics-source replaces the /metrics scrape: endpoint metrics come from its configured values only (a test and demo source)');
     this.tick();
     this.timer = setInterval(() => this.tick(), Math.max(1, intervalMs));
     this.timer.unref();
@@ -107,7 +109,7 @@ export class MockMetricsSource implements Plugin {
 
 export const isMockMetricsSource = (plugin: Plugin): plugin is MockMetricsSource => plugin instanceof MockMetricsSource;
 
-export const mockMetricsSourceFactory: PluginFactory = (name, parameters) => {
+export const mockMetricsSourceFactory: PluginFactory = (name, parameters, handle) => {
   const p = parseParameters(Parameters, parameters ?? {});
-  return new MockMetricsSource(name, p.metrics);
+  return new MockMetricsSource(name, p.metrics, handle.logger);
 };
