@@ -1,95 +1,75 @@
 /**
- * The step engine against published vLLM measurements (docs/simulator.md "Validation"): runs the
- * model in process on virtual time at each published load (closed loop: `concurrency` clients,
- * fixed input/output lengths) and prints published vs simulated median TTFT and ITL with ratios.
+ * The step engine against measurements (docs/simulator.md "Validation"):
  *
- *   npx tsx bench/sim-validate.ts      (or node --experimental-strip-types)
+ * 1. published vLLM serving runs (bench/sim-validate-points.ts): the engine runs in process on
+ *    virtual time at each published load (src/sim/step/closed-loop.ts: `concurrency` clients, the
+ *    source's lengths) and the table shows published vs simulated median TTFT and ITL (or TPOT)
+ *    with ratios (test/sim/step-published.test.ts asserts the rows the model must match);
+ * 2. step times measured on one H200 (test/fixtures/h200-steptime.json, also asserted by
+ *    test/sim/step-roofline.test.ts): measured vs modelled decode steps and whole prefills.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/sim-validate.js
  */
-import { completeConfig, type SimConfigInput } from '../src/sim/config.js';
-import { NOOP_KV_EVENT_SINK } from '../src/sim/kv-events.js';
-import { VirtualClock } from '../src/sim/step/clock.js';
-import { StepEngine } from '../src/sim/step/engine.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { completeConfig } from '../src/sim/config.js';
+import { runClosedLoop } from '../src/sim/step/closed-loop.js';
 import { resolveSpec } from '../src/sim/step/presets.js';
+import { stepTime, type ScheduledSeq } from '../src/sim/step/roofline.js';
+import { POINTS } from './sim-validate-points.js';
 
-interface Point {
-  source: string;
-  setup: string;
-  config: Partial<SimConfigInput>;
-  concurrency: number;
-  inputTokens: number;
-  outputTokens: number;
-  ttftMs?: number;
-  itlMs: number;
-}
+const ratio = (sim: number, pub: number | undefined): string => (pub === undefined ? '—' : (sim / pub).toFixed(2));
 
-// Qwen2.5-0.5B-Instruct shape on an NVIDIA L4 (24 GB, 300 GB/s, 121 TFLOP/s dense BF16).
-const L4_QWEN05: Partial<SimConfigInput> = { hardware: 'l40s', hbmCapacity: 24, hbmBandwidth: 300, peakFlops: 121, gpuMemoryUtilization: 0.6, maxModelLen: 8192,
-  numLayers: 24, hiddenSize: 896, numAttentionHeads: 14, numKvHeads: 2, headDim: 64, intermediateSize: 4864, vocabSize: 151936, tensorParallelSize: 1 };
-const WMX = 'https://ai.wmx.dev/benchmarks';
-const MUSGRAVE = 'https://johnmusgrave.com/p/vllm-throughput-latency-sweep-on';
-
-const POINTS: Point[] = [
-  { source: MUSGRAVE, setup: 'Llama-3.1-8B, A100 40GB, 1024/128', config: { hardware: 'a100-80gb', hbmCapacity: 40, hbmBandwidth: 1555, modelProfile: 'llama-3.1-8b' }, concurrency: 1, inputTokens: 1024, outputTokens: 128, itlMs: 1000 / 75 },
-  ...([[1, 27.0, 5.1], [4, 50.1, 5.3], [8, 60.9, 5.5], [16, 103.8, 6.0], [32, 135.3, 7.1]] as const).map(([concurrency, ttftMs, itlMs]): Point => (
-    { source: WMX, setup: `Qwen2.5-0.5B, L4, 256/128, C=${concurrency}`, config: L4_QWEN05, concurrency, inputTokens: 256, outputTokens: 128, ttftMs, itlMs })),
-];
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
-
-function simulate(point: Point): { ttft: number; itl: number } {
-  const config = completeConfig({ model: 'm', engineModel: 'step', ...point.config });
-  const clock = new VirtualClock();
-  const engine = new StepEngine({
-    spec: resolveSpec(config), clock, blockSize: config.blockSize, kvCacheBlocks: config.kvCacheSize, maxNumBatchedTokens: config.maxNumBatchedTokens,
-    maxNumSeqs: config.maxNumSeqs, maxWaitingQueueLength: 100_000, hashSeed: '', transfer: { bandwidth: 40e9, latencyMs: 2 }, holdTimeoutMs: 1, kvEventSink: NOOP_KV_EVENT_SINK,
-  });
-  const ttfts: number[] = [];
-  const itls: number[] = [];
-  const total = point.concurrency * 20;
-  let started = 0;
-  const launch = (): void => {
-    if (started >= total) return;
-    const id = started++;
-    const arrived = clock.now();
-    let last = 0;
-    engine.submit({
-      id: `r${id}`, model: 'm', remotePrefill: false, remoteDecode: false,
-      // Random prompts: distinct ids per request, so no prefix-cache hits (as the random dataset).
-      promptIds: Array.from({ length: point.inputTokens }, (_, i) => id * 1_000_003 + i),
-      outputIds: Array.from({ length: point.outputTokens }, (_, i) => i),
-      sink: {
-        started: () => {},
-        token: (index) => {
-          const now = clock.now();
-          if (index === 0) ttfts.push(now - arrived);
-          else itls.push(now - last);
-          last = now;
-        },
-        finished: () => launch(),
-        failed: () => launch(),
-      },
-    });
-  };
-  for (let i = 0; i < point.concurrency; i++) launch();
-  clock.run();
-  return { ttft: median(ttfts), itl: median(itls) };
-}
-
-const rows = POINTS.map((point) => {
-  const simulated = simulate(point);
-  const ratio = (sim: number, pub: number | undefined) => (pub === undefined ? '—' : (sim / pub).toFixed(2));
+console.log('Published vLLM measurements vs the step engine (medians; per token = ITL, or TPOT where marked):');
+console.table(POINTS.filter((point) => point.perTokenMs !== undefined).map((point) => {
+  const simulated = runClosedLoop(point);
+  const perToken = point.perToken === 'tpot' ? simulated.tpotMs : simulated.itlMs;
   return {
     setup: point.setup,
-    'TTFT pub (ms)': point.ttftMs?.toFixed(1) ?? '—',
-    'TTFT sim (ms)': simulated.ttft.toFixed(1),
-    'TTFT ratio': ratio(simulated.ttft, point.ttftMs),
-    'ITL pub (ms)': point.itlMs.toFixed(1),
-    'ITL sim (ms)': simulated.itl.toFixed(1),
-    'ITL ratio': ratio(simulated.itl, point.itlMs),
+    'TTFT pub': point.ttftMs?.toFixed(1) ?? '—',
+    'TTFT sim': simulated.ttftMs.toFixed(1),
+    'TTFT ratio': ratio(simulated.ttftMs, point.ttftMs),
+    'per token': (point.perToken ?? 'itl').toUpperCase(),
+    'pub (ms)': point.perTokenMs?.toFixed(2),
+    'sim (ms)': perToken.toFixed(2),
+    ratio: ratio(perToken, point.perTokenMs),
   };
-});
-console.table(rows);
+}));
+console.table(POINTS.filter((point) => point.e2eMs !== undefined).map((point) => {
+  const simulated = runClosedLoop(point);
+  return { setup: point.setup, 'E2E pub (ms)': point.e2eMs?.toFixed(1), 'E2E sim (ms)': simulated.e2eMs.toFixed(1), ratio: ratio(simulated.e2eMs, point.e2eMs),
+    'sim TTFT': simulated.ttftMs.toFixed(1), 'sim ITL': simulated.itlMs.toFixed(2) };
+}));
 console.log('sources:', [...new Set(POINTS.map((point) => point.source))].join(' '));
+
+interface StepTable {
+  decode_step: Array<{ batch: number; context: number; ms: number }>;
+  prefill_forward: Array<{ tokens: number; ms: number }>;
+}
+
+/** The H200 fixture, found from the repo root whether this runs as dist/bench/*.js or bench/*.ts. */
+function loadStepFixture(): { models: Record<string, StepTable> } | undefined {
+  for (const relative of ['../test/fixtures/h200-steptime.json', '../../test/fixtures/h200-steptime.json']) {
+    const url = new URL(relative, import.meta.url);
+    if (existsSync(url)) return JSON.parse(readFileSync(url, 'utf8')) as { models: Record<string, StepTable> };
+  }
+  return undefined;
+}
+
+const fixture = loadStepFixture();
+if (fixture !== undefined) {
+  console.log('\nStep times measured on one H200 vs the roofline (whole model on one GPU; the measuring script read K and V from one tensor,');
+  console.log('so its decode steps are compared with the model at half the context):');
+  const rows: Array<Record<string, string>> = [];
+  for (const [model, table] of Object.entries(fixture.models)) {
+    const spec = resolveSpec(completeConfig({ model: 'm', engineModel: 'step', hardware: 'h200', modelProfile: model, tensorParallelSize: 1 }));
+    const row = (what: string, seqs: ScheduledSeq[], measured: number): void => {
+      const ms = stepTime(spec, seqs).ms;
+      rows.push({ model, step: what, 'measured (ms)': measured.toFixed(1), 'model (ms)': ms.toFixed(1), ratio: (ms / measured).toFixed(2) });
+    };
+    for (const { batch, context, ms } of table.decode_step) {
+      row(`decode B=${batch}, C=${context}`, Array.from({ length: batch }, () => ({ newTokens: 1, contextTokens: context / 2, samples: true })), ms);
+    }
+    for (const { tokens, ms } of table.prefill_forward) row(`prefill ${tokens}`, [{ newTokens: tokens, contextTokens: 0, samples: true }], ms);
+  }
+  console.table(rows);
+}

@@ -1,8 +1,10 @@
 /**
- * Deterministic English-like text for the benchmarks: a seeded linear congruential generator
+ * Deterministic English-like text for the benchmarks: the project's seeded generator (src/random.ts)
  * picks words (each benchmark decides its mix through `word`), with a sentence break about every
  * 14 words. Same seed, same text — across runs and machines.
  */
+import { seededRandom } from '../src/random.js';
+
 export const COMMON_WORDS = (
   'the of and to in is that for it as with was on be by this are or from at an which have not but they his her she ' +
   'model request token cache prefix block router pod decode prefill latency memory server client batch queue score ' +
@@ -14,11 +16,8 @@ export const COMMON_WORDS = (
 export type NextInt = (n: number) => number;
 
 export function syntheticText(seed: number, words: number, word: (next: NextInt) => string): string {
-  let state = seed >>> 0 || 1;
-  const next: NextInt = (n) => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return (state >>> 8) % n;
-  };
+  const random = seededRandom(seed);
+  const next: NextInt = (n) => Math.floor(random() * n);
   const out: string[] = [];
   for (let i = 0; i < words; i++) {
     out.push(word(next));

@@ -108,7 +108,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     let gatewayUrl: string | undefined;
     if (config.gatewayPort >= 0) {
       const gateway = new Gateway({
-        director, endpoints: () => store.list(), logger, metrics, admission: loaded.admission, bodyLimit: config.bodyLimitBytes,
+        director, endpoints: () => store.list(), parsers: loaded.parsers, logger, metrics, admission: loaded.admission, bodyLimit: config.bodyLimitBytes,
         headerTimeoutMs: config.gatewayHeaderTimeoutMs, bodyTimeoutMs: config.gatewayBodyTimeoutMs,
         trustClientKvTransferParams: config.trustClientKvTransferParams,
       });
@@ -121,7 +121,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     if (config.grpcPort >= 0) {
       const tls = !config.secureServing ? undefined
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
-      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), admission: loaded.admission, reporters: loaded.reporters, port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
+      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), parsers: loaded.parsers, admission: loaded.admission, reporters: loaded.reporters, port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');

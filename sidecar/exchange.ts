@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { appendForwardedFor, forwardRequestHeaders, type HeaderRecord } from '../src/http/headers.js';
 import type { UpstreamPools } from '../src/http/upstream.js';
 import type { Logger } from '../src/log.js';
-import type { ApiKind } from '../src/openai/types.js';
+import type { InferenceApi } from '../src/openai/apis.js';
 import type { SidecarConfig } from './config.js';
 import type { TargetAllowlist } from './allowlist.js';
 import { DATA_PARALLEL_HEADER, DISAGGREGATION_HEADERS, REQUEST_ID_HEADER } from '../src/wire/headers.js';
@@ -125,7 +125,7 @@ export interface PdExchange {
   readonly role: ListenerRole;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly api: ApiKind;
+  readonly api: InferenceApi;
   /** Path and query as received; every leg uses it. */
   readonly url: string;
   /** The chosen prefill target, parsed and SSRF-checked; undefined when there is none (decode-only, EPD without prefill). */

@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAIError } from '../src/openai/errors.js';
-import type { ApiKind } from '../src/openai/types.js';
+import type { InferenceApi } from '../src/openai/apis.js';
 import { ENCODER_HEADER, PREFILL_HEADER, REQUEST_ID_HEADER } from '../src/wire/headers.js';
 import { parseHostPort, type HostPort } from '../src/wire/host-port.js';
 import { requestIdFrom } from '../src/wire/request-id.js';
@@ -46,7 +46,7 @@ export interface InferenceRequest {
   role: ListenerRole;
   req: IncomingMessage;
   res: ServerResponse;
-  api: ApiKind;
+  api: InferenceApi;
   url: string;
   path: string;
   /** The `llm_d.pd_proxy.request` span, started and ended by the server (./server.ts), when tracing. */

@@ -5,7 +5,7 @@
  *   GET /sidecar/metrics                               → the sidecar's own Prometheus metrics
  *   request-target not a path (`OPTIONS *`, `GET http://…`) or a malformed Host → 400
  *   POST /v1/chat/completions, /v1/completions,
- *        /v1/responses                                 → the P/D pipeline (./inference.ts)
+ *        /v1/responses, /v1/messages                   → the P/D pipeline (./inference.ts)
  *   anything else                                      → transparent streaming proxy to vLLM
  *
  * A plain node:http handler: measured faster than routing through a framework on the
@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { OpenAIError } from '../src/openai/errors.js';
-import { apiForPath } from '../src/openai/types.js';
+import { apiForPath } from '../src/openai/apis.js';
 import { canRespond, sendError } from '../src/wire/respond.js';
 import { upstreamHeaders, type ListenerRole, type SidecarRuntime } from './exchange.js';
 import { handleInference } from './inference.js';

@@ -123,7 +123,7 @@ export function startRequestSpan(server: TraceScope, config: { kvConnector: stri
     [ATTR.ecConnector]: config.ecConnector,
     [ATTR.requestPath]: path,
     // Upstream labels /v1/completions as chat_completions too.
-    [ATTR.openaiApi]: api === 'responses' ? 'responses' : 'chat_completions',
+    [ATTR.openaiApi]: api === 'responses' || api === 'messages' ? api : 'chat_completions',
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the local P/D demo. One prefill sim, N decode sims each behind a sidecar, and the
  * EPP (HTTP gateway + ext_proc) with the P/D config, all on 127.0.0.1. Prints how to send requests,
- * which pods served each one, and where traces go; Ctrl-C stops everything.
+ * which pods served each one (P/D or decode-only, and the decider's reason), and where traces go;
+ * Ctrl-C stops everything.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +15,11 @@ const EPP_CONFIG = fileURLToPath(new URL('../../config/pd-epp-config.yaml', impo
 
 /**
  * The step engine (docs/simulator.md, "Step engine"): H200 + Llama-3.1-8B roofline step times with
- * continuous batching, so a long prefill on a decode pod slows the requests decoding there. Over
- * HTTP nothing releases a prefill leg's blocks early, so a short --kv-transfer-timeout frees them.
+ * continuous batching, so a long prefill on a decode pod slows the requests decoding there. The
+ * prefill sim holds a prompt's blocks until the decode sim pulls them (its pull notice goes to the
+ * `remote_host:remote_port` of the prefill answer: POD_IP and the prefill sim's own port); the short
+ * --kv-transfer-timeout only frees legs nobody pulls (a failed or abandoned decode leg), so they do
+ * not pin the small KV cache for the default 60 s.
  */
 function simArgs(model: string, role: 'prefill' | 'decode'): string[] {
   return [

@@ -43,7 +43,7 @@ export interface LoadedConfig {
   /** Every plugin by name: declared ones in config order, then injected defaults. */
   readonly plugins: ReadonlyMap<string, Plugin>;
   readonly featureGates: ReadonlySet<string>;
-  /** `requestHandler.parsers` in order (default: openai-parser); pick one with `resolveParser`. */
+  /** `requestHandler.parsers` in order (default: openai, anthropic, passthrough); the front doors pick one per path with `resolveParser`. */
   readonly parsers: readonly RequestParser[];
   /** The admission step both front doors run between parsing and scheduling (flow control). */
   readonly admission: FlowControlAdmission;

@@ -6,15 +6,15 @@
  */
 import type { Context } from '@opentelemetry/api';
 import { OpenAIError } from '../../src/openai/errors.js';
-import { parseInferenceBody } from '../../src/openai/parse.js';
-import type { ApiKind } from '../../src/openai/types.js';
+import { barePath } from '../../src/openai/apis.js';
 import { injectContext } from '../../src/telemetry/tracing.js';
 import { MODEL_REWRITE_HEADER, REQUEST_ID_HEADER, ROUTING_HEADERS } from '../../src/wire/headers.js';
 import type { RoutingDecision } from '../framework/director.js';
 import type { Endpoint } from '../framework/endpoint.js';
-import { createInferenceRequest } from '../framework/request.js';
 import { forwardedBody } from '../frontdoor/forwarded-body.js';
 import type { RequestLifecycle } from '../frontdoor/lifecycle.js';
+import { readInferenceRequest } from '../frontdoor/request.js';
+import type { RequestParser } from '../plugins/parsers/request-parser.js';
 import { requestIdFrom } from '../../src/wire/request-id.js';
 import { headerMapToMap, subsetHint } from './headers.js';
 import { bodyChunks, requestHeadersResponse } from './messages.js';
@@ -26,6 +26,8 @@ const REMOVE_WHEN_ABSENT = [...ROUTING_HEADERS];
 
 export interface RequestPhaseOptions {
   endpoints: () => readonly Endpoint[];
+  /** `requestHandler.parsers`: the path picks the parser (frontdoor/request.ts). */
+  parsers: readonly RequestParser[];
   /** Largest request body accepted; larger ones are answered 413. */
   bodyLimit: number;
   /** False ignores Envoy's endpoint subset hint (`--disable-endpoint-subset-filter`). */
@@ -42,21 +44,6 @@ export interface RoutedRequest {
   readonly decision?: RoutingDecision;
   /** The client asked for a streamed answer (`"stream": true`). */
   readonly streaming: boolean;
-}
-
-/**
- * Which API a path speaks (by path suffix). The query string is dropped first (upstream lets
- * it defeat the suffix match — fixed on purpose). `undefined`: an API the shared OpenAI parser
- * does not model (conversations, embeddings).
- */
-export function apiForExtProcPath(path: string): ApiKind | undefined {
-  const bare = path.split('?', 1)[0] ?? path;
-  if (bare.endsWith('/conversations')) return undefined;
-  if (bare.endsWith('/responses')) return 'responses';
-  if (bare.endsWith('/chat/completions')) return 'chat_completions';
-  if (bare.endsWith('/completions')) return 'completions';
-  if (bare.endsWith('/embeddings')) return undefined;
-  return 'completions';
 }
 
 /** `:path`, else `x-original-path`, else `x-forwarded-path`, else `/v1/completions`. */
@@ -99,11 +86,10 @@ export class RequestPhase {
   }
 
   /**
-   * A request without a body (e.g. GET /v1/models), or for an API the EPP does not schedule
-   * (embeddings, conversations), goes to a random endpoint with its body untouched;
-   * no endpoint is a 500 as upstream.
+   * A request without a body (e.g. GET /v1/models) goes to a random endpoint; no endpoint is a
+   * 500 as upstream.
    */
-  routeBodyless(lifecycle: RequestLifecycle, body?: Buffer, bodyEndOfStream = true): RoutedRequest {
+  routeBodyless(lifecycle: RequestLifecycle): RoutedRequest {
     const endpoints = this.options.endpoints();
     if (endpoints.length === 0) throw new OpenAIError(500, 'no model-server endpoints are available');
     const target = endpoints[Math.floor(Math.random() * endpoints.length)]!;
@@ -111,27 +97,24 @@ export class RequestPhase {
     const destination = target.hostPort;
     lifecycle.passThrough(destination);
     const responses = [
-      requestHeadersResponse({ destination, bodySize: body?.length ?? 0, trace: traceHeaders(lifecycle.traceContext), headers: this.headers, removeWhenAbsent: REMOVE_WHEN_ABSENT }),
-      ...(body ? bodyChunks('request_body', body, bodyEndOfStream) : []),
+      requestHeadersResponse({ destination, bodySize: 0, trace: traceHeaders(lifecycle.traceContext), headers: this.headers, removeWhenAbsent: REMOVE_WHEN_ABSENT }),
     ];
     return { responses, destination, streaming: false };
   }
 
   /**
-   * Parses the complete body, schedules it through the lifecycle and builds the answer. The
-   * forwarded body is the client's bytes with at most `model` rewritten and `kv_transfer_params`
+   * Reads the complete body with the path's parser (frontdoor/request.ts: a path no parser
+   * claims is a 400; an unparsed body is scheduled without a prompt and forwarded as received),
+   * schedules it through the lifecycle and builds the answer. The forwarded body is the client's bytes with at most `model` rewritten and `kv_transfer_params`
    * removed (frontdoor/forwarded-body.ts). `bodyEndOfStream` is false when request trailers, not
    * the last body chunk, ended the body (the trailers then end the stream).
    */
   async route(lifecycle: RequestLifecycle, bodyEndOfStream = true): Promise<RoutedRequest> {
     const rawBody = Buffer.concat(this.chunks, this.size);
     this.chunks = [];
-    const path = requestPath(this.headers);
-    const api = apiForExtProcPath(path);
-    if (api === undefined) return this.routeBodyless(lifecycle, rawBody, bodyEndOfStream);
-    const body = parseInferenceBody(api, rawBody);
+    const path = barePath(requestPath(this.headers));
     const rewrite = this.headers.get(MODEL_REWRITE_HEADER) || undefined;
-    const request = createInferenceRequest({ id: this.id, path: path.split('?', 1)[0] ?? path, headers: this.headers, body, rawBody, targetModel: rewrite });
+    const request = readInferenceRequest(this.options.parsers, { id: this.id, path, headers: this.headers, rawBody, targetModel: rewrite });
     lifecycle.parsed(request);
     const decision = await lifecycle.route(this.subset);
     const forwarded = forwardedBody(request, { trustClientKvTransferParams: this.options.trustClientKvTransferParams ?? false });
@@ -145,7 +128,7 @@ export class RequestPhase {
       }),
       ...bodyChunks('request_body', forwarded, bodyEndOfStream),
     ];
-    return { responses, destination: decision.destination, decision, streaming: body.body.stream === true };
+    return { responses, destination: decision.destination, decision, streaming: !request.unparsed && request.body.body.stream === true };
   }
 }
 

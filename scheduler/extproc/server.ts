@@ -11,6 +11,8 @@ import type { Director } from '../framework/director.js';
 import type { ResponseReporter } from '../framework/plugins.js';
 import type { Endpoint } from '../framework/endpoint.js';
 import type { EppMetrics } from '../metrics.js';
+import { defaultParsers } from '../config/parsers.js';
+import type { RequestParser } from '../plugins/parsers/request-parser.js';
 import { bind, shutdown } from './listen.js';
 import { loadProtos } from './proto.js';
 import { ExtProcStream, type ProcessCall } from './stream.js';
@@ -31,6 +33,8 @@ export interface ExtProcServerOptions {
   tls?: TlsMaterial;
   logger: Logger;
   metrics?: EppMetrics;
+  /** `requestHandler.parsers` (default: openai, anthropic, passthrough). */
+  parsers?: readonly RequestParser[];
   /** Flow control, run by every request's lifecycle before scheduling (a rejection → ImmediateResponse 429/503). */
   admission?: FlowControlAdmission;
   /** Plugins whose values go back to Envoy as dynamic metadata on the last response message. */
@@ -63,6 +67,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
   const streamOptions = {
     director: options.director,
     endpoints: options.endpoints,
+    parsers: options.parsers ?? defaultParsers(),
     bodyLimit: options.bodyLimit ?? DEFAULT_EXTPROC_BODY_LIMIT,
     subsetFilter: options.subsetFilter ?? true,
     trustClientKvTransferParams: options.trustClientKvTransferParams ?? false,

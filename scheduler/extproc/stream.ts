@@ -120,10 +120,12 @@ export class ExtProcStream {
   /** The request is routed: tell Envoy, and get ready for the response. */
   private accept(routed: RoutedRequest): void {
     if (this.closed) return; // Envoy gave up while we were scheduling; the lifecycle released it.
+    // An unparsed body had no model: the answer's model is left as the server wrote it.
+    const request = routed.decision?.request.unparsed ? undefined : routed.decision?.request;
     this.response = new ResponsePhase({
       streamingRequest: routed.streaming,
-      model: routed.decision?.request.model,
-      targetModel: routed.decision?.request.targetModel,
+      model: request?.model,
+      targetModel: request?.targetModel,
       requestId: this.request?.id,
     });
     this.send(routed.responses);

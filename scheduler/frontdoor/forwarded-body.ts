@@ -8,6 +8,9 @@
  *   an address of the client's choosing. `--trust-client-kv-transfer-params`
  *   (`EPP_TRUST_CLIENT_KV_TRANSFER_PARAMS`, off by default) keeps it, for callers that are
  *   themselves a trusted P/D coordinator.
+ *
+ * An unparsed request (passthrough parser) is forwarded exactly as received: its body was not
+ * read, so neither edit applies (a sidecar still drops a client's `kv_transfer_params` itself).
  */
 import { patchMembers } from '../../src/openai/raw-json.js';
 import type { InferenceRequest } from '../framework/request.js';
@@ -20,6 +23,7 @@ export interface BodyPolicy {
 }
 
 export function forwardedBody(request: InferenceRequest, policy: BodyPolicy): Buffer {
+  if (request.unparsed) return request.rawBody;
   const changes: Record<string, string | undefined> = {};
   if (request.targetModel !== request.model) changes.model = JSON.stringify(request.targetModel);
   if (!policy.trustClientKvTransferParams && Object.hasOwn(request.body.body, KV_TRANSFER_PARAMS)) changes[KV_TRANSFER_PARAMS] = undefined;

@@ -2,11 +2,13 @@
  * The EPP's built-in HTTP gateway: for running without Envoy (local, demo, tests, small installs).
  * A thin protocol adapter over the request lifecycle (scheduler/frontdoor/lifecycle.ts):
  *
- *   middleware (request id → lifecycle → body) → parse → lifecycle.route() (Director → Scheduler)
- *   → forward to the chosen pod → lifecycle.complete(); any throw → answerError → lifecycle.fail()
+ *   middleware (request id → lifecycle → body) → parser by path (frontdoor/request.ts)
+ *   → lifecycle.route() (Director → Scheduler) → forward to the chosen pod → lifecycle.complete();
+ *   any throw → answerError → lifecycle.fail()
  *
- * Inference routes are scheduled; other vLLM routes (`/v1/*`, tokenize, version, …) go to any
- * endpoint untouched; anything else is an OpenAI-shaped 404, a wrong method a 405.
+ * A POST is scheduled when the parser list claims its path (else an OpenAI-shaped 404); the API
+ * paths answer other methods with 405. Body-less vLLM routes (`/v1/models`,
+ * tokenize, version, …) go to any endpoint untouched; anything else is an OpenAI-shaped 404.
  */
 import type { FlowControlAdmission } from '../flowcontrol/admission.js';
 import type { IncomingMessage } from 'node:http';
@@ -19,14 +21,15 @@ import { forwardRequestHeaders, type HeaderRecord } from '../../src/http/headers
 import { listen, type ListeningServer } from '../../src/http/server.js';
 import { normalizeOrigin, UpstreamPools } from '../../src/http/upstream.js';
 import { OpenAIError } from '../../src/openai/errors.js';
-import { parseInferenceBody } from '../../src/openai/parse.js';
-import { apiForPath, type ApiKind } from '../../src/openai/types.js';
+import { API_PATHS } from '../../src/openai/apis.js';
 import { injectContext } from '../../src/telemetry/tracing.js';
 import { MODEL_REWRITE_HEADER, REQUEST_ID_HEADER, ROUTING_HEADERS } from '../../src/wire/headers.js';
 import type { Director } from '../framework/director.js';
 import type { Endpoint } from '../framework/endpoint.js';
-import { createInferenceRequest } from '../framework/request.js';
+import { defaultParsers } from '../config/parsers.js';
 import { forwardedBody } from '../frontdoor/forwarded-body.js';
+import { readInferenceRequest } from '../frontdoor/request.js';
+import { resolveParser, type RequestParser } from '../plugins/parsers/request-parser.js';
 import type { EppMetrics } from '../metrics.js';
 import { forwardToEndpoint } from './forward.js';
 import { answerError, lifecycle, readBodyWithin, requestId, type GatewayEnv } from './middleware.js';
@@ -35,8 +38,7 @@ export const GATEWAY_TRACER = 'llm-d-inference-scheduler/epp/gateway';
 
 /** Client headers never forwarded as sent: the EPP sets these itself. */
 const EPP_OWNED = new Set([...ROUTING_HEADERS, MODEL_REWRITE_HEADER, REQUEST_ID_HEADER]);
-const INFERENCE_PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/responses'] as const;
-/** vLLM routes passed through unscheduled. */
+/** vLLM routes passed through unscheduled when not a POST (a POST is scheduled, above). */
 const PASSTHROUGH_PATHS = ['/v1/*', '/tokenize', '/detokenize', '/version', '/pooling', '/score', '/rerank', '/classify', '/ping'] as const;
 
 /** Default time to receive a request's headers / its whole body on the gateway. */
@@ -48,6 +50,8 @@ export interface GatewayOptions {
   endpoints: () => readonly Endpoint[];
   logger: Logger;
   metrics?: EppMetrics;
+  /** `requestHandler.parsers` (default: openai, anthropic, passthrough). */
+  parsers?: readonly RequestParser[];
   /** Flow control, run by every request's lifecycle before scheduling. */
   admission?: FlowControlAdmission;
   bodyLimit?: number;
@@ -65,17 +69,19 @@ export class Gateway {
   readonly app = new Hono<GatewayEnv>();
   private readonly pools = new UpstreamPools({ connections: 256 });
   private readonly options: GatewayOptions;
+  private readonly parsers: readonly RequestParser[];
 
   constructor(options: GatewayOptions) {
     this.options = options;
+    this.parsers = options.parsers ?? defaultParsers();
     const app = this.app;
     app.get('/health', (c) => c.body(null, 200));
     // Cross-cutting work, in the order it runs; errors from any step land in answerError.
     app.use('*', requestId());
     app.use('*', lifecycle({ director: options.director, logger: options.logger, metrics: options.metrics, admission: options.admission, tracerScope: GATEWAY_TRACER }));
     app.onError(answerError);
-    for (const path of INFERENCE_PATHS) {
-      app.post(path, (c) => this.inference(c, apiForPath(path)!));
+    app.post('*', (c) => this.inference(c));
+    for (const path of Object.values(API_PATHS)) {
       app.all(path, (c) => { c.env.outgoing.setHeader('allow', 'POST'); throw new OpenAIError(405, `${c.req.method} is not allowed on ${path}; use POST`, { type: 'MethodNotAllowed' }); });
     }
     for (const path of PASSTHROUGH_PATHS) app.all(path, (c) => this.passthrough(c));
@@ -94,14 +100,16 @@ export class Gateway {
     return readBodyWithin(incoming, this.options.bodyLimit ?? DEFAULT_BODY_LIMIT, this.options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS);
   }
 
-  private async inference(c: Ctx, api: ApiKind): Promise<Response> {
+  private async inference(c: Ctx): Promise<Response> {
     const { incoming, outgoing } = c.env;
     const life = c.get('lifecycle');
+    // Before reading the body: a POST no parser claims is no route of this gateway (ext_proc answers
+    // llm-d's 400 instead, frontdoor/request.ts).
+    if (!resolveParser(this.parsers, c.req.path)) throw new OpenAIError(404, `no route for POST ${c.req.path}`);
     const rawBody = await this.readBody(incoming);
-    const body = parseInferenceBody(api, rawBody);
     const headers = singleValuedHeaders(incoming);
     headers.set(REQUEST_ID_HEADER, life.id);
-    const request = createInferenceRequest({ id: life.id, path: c.req.path, headers, body, rawBody, targetModel: headers.get(MODEL_REWRITE_HEADER) || undefined });
+    const request = readInferenceRequest(this.parsers, { id: life.id, path: c.req.path, headers, rawBody, targetModel: headers.get(MODEL_REWRITE_HEADER) || undefined });
     life.parsed(request);
     const decision = await life.route();
 

@@ -7,24 +7,21 @@ import { OpenAIError } from '../../src/openai/errors.js';
 import { patchMembers } from '../../src/openai/raw-json.js';
 import { dispatchDecode } from '../decode-leg.js';
 import type { KvConnector } from '../config.js';
-import type { ApiKind } from '../../src/openai/types.js';
+import { tokenLimitFields, type InferenceApi } from '../../src/openai/apis.js';
 import { legHeaders, targetLabel, type PdExchange, type PrefillExchange } from '../exchange.js';
 import { prefillFailureError, sendPrefill, type PrefillOutcome } from '../prefill.js';
 import { badGateway, relayBuffered, sendError, type BufferedResponse } from '../respond.js';
 import { ATTR, SPAN, SpanKind, setError, startSpan, type TraceScope } from '../tracing.js';
 
-/** Token-limit fields per API: every one is forced to 1 on the prefill leg (#400/#403). */
-export function tokenFields(api: ApiKind): readonly string[] {
-  return api === 'responses' ? ['max_output_tokens'] : ['max_tokens', 'max_completion_tokens'];
-}
-
 /**
- * Raw-JSON changes capping the prefill to one token. `min_tokens` is dropped: with a cap of 1,
- * `min_tokens > 1` makes vLLM answer 400 (#2041) and has no meaning for a prefill.
+ * Raw-JSON changes capping the prefill to one token: every token-limit field of the API
+ * (src/openai/apis.ts; `/v1/messages`: `max_tokens`) set to 1 (#400/#403). `min_tokens` is
+ * dropped: with a cap of 1, `min_tokens > 1` makes vLLM answer 400 (#2041) and has no meaning for
+ * a prefill.
  */
-export function capTokens(api: ApiKind): Record<string, string | undefined> {
+export function capTokens(api: InferenceApi): Record<string, string | undefined> {
   const changes: Record<string, string | undefined> = { min_tokens: undefined };
-  for (const field of tokenFields(api)) changes[field] = '1';
+  for (const field of tokenLimitFields(api)) changes[field] = '1';
   return changes;
 }
 

@@ -8,7 +8,8 @@
  * 3. Decode leg: the client's original body — so `stream`, `stream_options` and the token fields
  *    are exactly what the client sent — plus the prefill's `kv_transfer_params` copied verbatim as
  *    raw JSON text (never re-serialised: unknown keys, big integers and key order survive), the
- *    same `x-request-id`, and the cached-token rewriter on the answer; `ec_transfer_params` (EPD)
+ *    same `x-request-id`, and the cached-token rewriter on the answer (OpenAI APIs only: a
+ *    Messages answer has no `prompt_tokens_details`); `ec_transfer_params` (EPD)
  *    stays on the prefill leg only (#1704). Chunked decode applies when configured.
  */
 import { patchMembers, rawMember } from '../../src/openai/raw-json.js';
@@ -73,7 +74,7 @@ export async function runNixlV2(ex: PrefillExchange): Promise<void> {
     body: patchMembers(ex.text, { kv_transfer_params: kvTransferParams, [EC_TRANSFER_PARAMS]: undefined }),
     headers: legHeaders(ex.headers, requestId, false),
     requestId,
-    cachedTokens: cachedTokensOf(document),
+    cachedTokens: ex.api === 'messages' ? undefined : cachedTokensOf(document),
     prefillStartedAt: prefill.startedAt,
     prefillEndedAt: prefill.endedAt,
   });

@@ -9,14 +9,14 @@
  * `text` blocks → text parts; `image` blocks → `image_url` parts (`url` sources as they are,
  * `base64` sources as `data:<media_type>;base64,<data>`); `tool_use` / `tool_result` blocks →
  * text parts holding their JSON (so they count and hash like the text the template prints);
- * other block types are refused with 400. The forwarded body stays the client's bytes.
+ * other block types are refused with 400. A `kv_transfer_params` member is carried over (vLLM's
+ * Messages endpoint accepts it and passes it to the engine, as on chat). The forwarded body stays
+ * the client's bytes. Path: `API_PATHS.messages` (apis.ts).
  */
 import { z } from 'zod';
 import { OpenAIError } from './errors.js';
 import { parseJsonObject, validateBody } from './parse.js';
 import type { ChatCompletionsBody } from './types.js';
-
-export const MESSAGES_PATH = '/v1/messages';
 
 const TextBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
 const ImageBlock = z.looseObject({
@@ -35,6 +35,7 @@ export const AnthropicMessagesBody = z.looseObject({
   messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(Block)]) })).min(1),
   system: z.union([z.string(), z.array(TextBlock)]).optional(),
   stream: z.boolean().optional(),
+  kv_transfer_params: z.record(z.string(), z.unknown()).nullish(),
 });
 export type AnthropicMessagesBody = z.infer<typeof AnthropicMessagesBody>;
 
@@ -60,6 +61,7 @@ export function messagesToChat(body: AnthropicMessagesBody): ChatCompletionsBody
   }
   const chat: Record<string, unknown> = { model: body.model, messages, max_tokens: body.max_tokens };
   if (body.stream !== undefined) chat.stream = body.stream;
+  if (body.kv_transfer_params !== undefined) chat.kv_transfer_params = body.kv_transfer_params;
   return validateBody('chat_completions', chat).body as ChatCompletionsBody;
 }
 

@@ -9,7 +9,8 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
 import { readBody } from '../http/body.js';
 import { OpenAIError } from '../openai/errors.js';
-import { parseInferenceBody, parseJsonObject } from '../openai/parse.js';
+import { API_PATHS, parseApiBody } from '../openai/apis.js';
+import { parseJsonObject } from '../openai/parse.js';
 import type { ChatCompletionsBody } from '../openai/types.js';
 import { ChatMessage } from '../openai/schema.js';
 import type { Logger } from '../log.js';
@@ -17,6 +18,7 @@ import { applyAdminUpdate, configView, isAdminUpdateError } from './admin-config
 import { ChoiceEvents, collectAnswer, streamAnswer } from './answer.js';
 import type { Engine } from './engine.js';
 import { returnErrorHeader, simError, simErrorType } from './failures.js';
+import { messagesBody, streamMessages } from './messages.js';
 import { toSimRequest } from './request.js';
 import { KV_PULL_BODY_LIMIT, KV_PULL_PATH, PullNotice, prefillKvTransferParams } from './step/kv-pull.js';
 import { CHAT_RENDER_PATH, COMPLETIONS_RENDER_PATH, renderTokenIds } from './render.js';
@@ -93,7 +95,8 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
    * vLLM emits one SERVER span `llm_request` per request, parented on the incoming traceparent;
    * so does the simulator, so traces show the model servers as vLLM would.
    */
-  const inference = async (c: Context<Env>, api: 'chat_completions' | 'completions'): Promise<Response> => {
+  type SimApi = 'chat_completions' | 'completions' | 'messages';
+  const inference = async (c: Context<Env>, api: SimApi): Promise<Response> => {
     const span = tracer('vllm-sim').startSpan('llm_request', { kind: SpanKind.SERVER, attributes: { 'url.path': c.req.path } }, extractContext(c.env.incoming.headers));
     try {
       const response = await serveInference(c, api, span);
@@ -107,10 +110,11 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
     }
   };
 
-  const serveInference = async (c: Context<Env>, api: 'chat_completions' | 'completions', span: Span): Promise<Response> => {
+  /** `messages` runs as its chat equivalent; only the answer's shape differs (./messages.ts). */
+  const serveInference = async (c: Context<Env>, api: SimApi, span: Span): Promise<Response> => {
     if (state.draining) throw simError(503, 'server is shutting down');
     const raw = await readBody(c.env.incoming, bodyLimit(), c.req.header('content-length'));
-    const parsed = parseInferenceBody(api, raw) as Parameters<typeof toSimRequest>[0];
+    const parsed = parseApiBody(api, raw).body as Parameters<typeof toSimRequest>[0];
     const headerId = engine.config.enableRequestIdHeaders ? c.req.header('x-request-id') : undefined;
     const requestId = headerId || randomUUID();
     const returnError = c.req.header('x-return-error');
@@ -129,7 +133,8 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
       return jsonError(answer, headers);
     };
     if (request.stream) {
-      const error = await streamAnswer(events, total, request, model, { outgoing: c.env.outgoing, headers });
+      const target = { outgoing: c.env.outgoing, headers };
+      const error = api === 'messages' ? await streamMessages(events, request, model, target) : await streamAnswer(events, total, request, model, target);
       return error ? failed(error) : RESPONSE_ALREADY_SENT;
     }
     const step = engine.step;
@@ -139,11 +144,10 @@ export function createSimApp({ engine, state, logger }: SimAppOptions): Hono<Env
     }) : undefined;
     const answer = await collectAnswer(events, total, request, model, prefillParams);
     if (!answer.ok) return failed(answer.error);
-    return new Response(JSON.stringify(answer.body), { status: 200, headers: { ...headers, 'content-type': 'application/json' } });
+    return new Response(JSON.stringify(api === 'messages' ? messagesBody(answer.body) : answer.body), { status: 200, headers: { ...headers, 'content-type': 'application/json' } });
   };
 
-  app.post('/v1/chat/completions', (c) => inference(c, 'chat_completions'));
-  app.post('/v1/completions', (c) => inference(c, 'completions'));
+  for (const api of ['chat_completions', 'completions', 'messages'] as const) app.post(API_PATHS[api], (c) => inference(c, api));
   for (const [path, api] of [[CHAT_RENDER_PATH, 'chat_completions'], [COMPLETIONS_RENDER_PATH, 'completions']] as const) {
     app.post(path, async (c) => c.json(await renderTokenIds(engine, api, await readBody(c.env.incoming, bodyLimit(), c.req.header('content-length')))));
   }

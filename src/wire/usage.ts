@@ -1,10 +1,12 @@
 /**
- * OpenAI `usage` from a response body, JSON or SSE — the one scanner the gateway and the ext_proc
+ * Token `usage` from a response body, JSON or SSE — the one scanner the gateway and the ext_proc
  * response phase share. It covers chat/completions (`usage.prompt_tokens`, `completion_tokens`,
- * `prompt_tokens_details.cached_tokens`) and the Responses API (`input_tokens`, `output_tokens`,
+ * `prompt_tokens_details.cached_tokens`), the Responses API (`input_tokens`, `output_tokens`,
  * `input_tokens_details.cached_tokens`; in a stream, the `response.completed` event carries them
- * under `response.usage`). It never holds the bytes up: JSON is collected up to a bound and parsed
- * at the end, SSE is scanned line by line.
+ * under `response.usage`) and the Anthropic Messages API (`input_tokens`, `output_tokens`,
+ * `cache_read_input_tokens`; in a stream, `message_start` carries them under `message.usage` and
+ * `message_delta` under `usage`, often only `output_tokens`). It never holds the bytes up: JSON
+ * is collected up to a bound and parsed at the end, SSE is scanned line by line.
  */
 
 export interface Usage {
@@ -31,7 +33,7 @@ export function usageOf(document: unknown): Usage | undefined {
   const found: Usage = {
     promptTokens: num(u.prompt_tokens) ?? num(u.input_tokens),
     completionTokens: num(u.completion_tokens) ?? num(u.output_tokens),
-    cachedTokens: details && typeof details === 'object' ? num(details.cached_tokens) : undefined,
+    cachedTokens: details && typeof details === 'object' ? num(details.cached_tokens) : num(u.cache_read_input_tokens),
   };
   return found.promptTokens === undefined && found.completionTokens === undefined ? undefined : found;
 }
@@ -49,9 +51,10 @@ export function jsonUsage(body: Buffer): Usage | undefined {
 const MAX_LINE_BYTES = 1024 * 1024;
 
 /**
- * Scans an SSE stream for usage: `data:` events whose JSON carries `usage`, or a Responses API
- * `response.completed` event (usage under `response`). The last one seen wins, so cumulative
- * `continuous_usage_stats` end on the final totals.
+ * Scans an SSE stream for usage: `data:` events whose JSON carries `usage`, a Responses API
+ * `response.completed` event (usage under `response`) or an Anthropic `message_start` (under
+ * `message`). Each field's last value wins, so cumulative `continuous_usage_stats` end on the
+ * final totals and Anthropic's `message_delta` (output tokens) keeps `message_start`'s input.
  */
 export class SseUsageScanner {
   private partial: Buffer = Buffer.alloc(0);
@@ -78,11 +81,21 @@ export class SseUsageScanner {
     if (line.length < 6 || line.subarray(0, 5).toString('latin1') !== 'data:' || line.indexOf('"usage"') < 0) return;
     try {
       const event = JSON.parse(line.subarray(5).toString('utf8')) as unknown;
-      this.found = usageOf(event) ?? usageOf((event as { response?: unknown } | null)?.response) ?? this.found;
+      const nested = event as { response?: unknown; message?: unknown } | null;
+      const usage = usageOf(event) ?? usageOf(nested?.response) ?? usageOf(nested?.message);
+      if (usage) this.found = { ...this.found, ...definedOnly(usage) };
     } catch {
       // Not JSON (or not ours): nothing to learn.
     }
   }
+}
+
+function definedOnly(usage: Usage): Usage {
+  const out: Usage = {};
+  if (usage.promptTokens !== undefined) out.promptTokens = usage.promptTokens;
+  if (usage.completionTokens !== undefined) out.completionTokens = usage.completionTokens;
+  if (usage.cachedTokens !== undefined) out.cachedTokens = usage.cachedTokens;
+  return out;
 }
 
 /** JSON bodies bigger than this are not parsed for usage (metrics only; the bytes still flow). */

@@ -3,6 +3,7 @@
  * prompts go decode-only, long ones are handed off prefill → decode by the sidecar; a client's
  * own x-prefiller-host-port never reaches anything.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
@@ -82,6 +83,47 @@ describe('EPP gateway → sidecar → sims (P/D)', () => {
     expect(line).toMatchObject({ msg: 'request', model: MODEL, status: 200, completed: true, prefill: prefillHostPort });
     expect(stack.sidecars.map((s) => `127.0.0.1:${s.port}`)).toContain(line.decode);
     expect(line.promptTokens).toBeGreaterThan(100);
+  });
+
+  it('shows what docs/kubernetes.md "Send a P/D request" tells operators to grep for', async () => {
+    const doc = readFileSync(new URL('../../docs/kubernetes.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## 6. Send a P/D request'), doc.indexOf('## 7.'));
+    const metricPattern = /curl -s localhost:9090\/metrics \| grep (\S+)/.exec(section)?.[1];
+    const documentedTypes = [...section.matchAll(/^# \S*disagg_decision_total\{[^}]*decision_type="([^"]+)"\}/gm)].map((m) => m[1]!);
+    const logKey = /grep '"(\w+)"'/.exec(section)?.[1];
+    expect(metricPattern).toBe('disagg_decision_total');
+    expect(documentedTypes.sort()).toEqual(['decode-only', 'prefill-decode']);
+    expect(logKey).toBe('requestId');
+
+    // The doc's flow: a long prompt is P/D, the same prompt again is decode-only (now cached).
+    const prompt = `Doc walk: ${LONG}`;
+    const send = async (id: string): Promise<void> => {
+      const response = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': id },
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 2 }),
+      });
+      expect(response.status).toBe(200);
+      await response.text();
+    };
+    await send('doc-walk-1');
+    await send('doc-walk-2');
+    const first = await stack.epp.waitForLog((l) => l[logKey!] === 'doc-walk-1' && l.msg === 'request');
+    const second = await stack.epp.waitForLog((l) => l[logKey!] === 'doc-walk-2' && l.msg === 'request');
+    expect(first.prefill).toEqual(expect.any(String));
+    expect(second.prefill ?? null).toBeNull();
+    expect(second.decode).toBe(first.decode);
+
+    const metrics = (await (await fetch(stack.metricsUrl)).text()).split('\n').filter((l) => !l.startsWith('#') && l.includes(metricPattern!));
+    for (const type of documentedTypes) {
+      const line = metrics.find((l) => l.includes(`decision_type="${type}"`));
+      expect(line, `no ${metricPattern} line for ${type}`).toBeDefined();
+      expect(Number(line!.slice(line!.lastIndexOf(' ') + 1))).toBeGreaterThanOrEqual(1);
+    }
+    // The sidecar in front of the chosen decode pod logs the same id under the same key.
+    const sidecar = stack.sidecars.find((s) => `127.0.0.1:${s.port}` === first.decode);
+    expect(sidecar).toBeDefined();
+    await sidecar!.waitForLog((l) => l[logKey!] === 'doc-walk-1');
   });
 
   it('never passes on a client-supplied x-prefiller-host-port', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OpenAIError } from '../../src/openai/errors.js';
 import { parseInferenceBody, parseJsonObject } from '../../src/openai/parse.js';
-import { apiForPath } from '../../src/openai/types.js';
+import { apiForPath, apiForPathSuffix } from '../../src/openai/apis.js';
 
 function expectError(fn: () => unknown, status: number, fragment: string): void {
   try {
@@ -74,7 +74,13 @@ describe('parseInferenceBody', () => {
     expect(apiForPath('/v1/chat/completions')).toBe('chat_completions');
     expect(apiForPath('/v1/completions')).toBe('completions');
     expect(apiForPath('/v1/responses')).toBe('responses');
+    expect(apiForPath('/v1/messages')).toBe('messages');
     expect(apiForPath('/v1/embeddings')).toBeUndefined();
+    expect(apiForPathSuffix('/llm/v1/chat/completions?x=1')).toBe('chat_completions');
+    expect(apiForPathSuffix('/v1/completions/')).toBe('completions');
+    expect(apiForPathSuffix('/v1/messages')).toBe('messages');
+    expect(apiForPathSuffix('/v1/messages/count_tokens')).toBeUndefined();
+    expect(apiForPathSuffix('/v1/embeddings')).toBeUndefined();
   });
 
   it('serialises errors in the OpenAI envelope', () => {

@@ -1,4 +1,4 @@
-/** One usage scanner for JSON and SSE, chat/completions and the Responses API (src/wire/usage.ts). */
+/** One usage scanner for JSON and SSE: chat/completions, the Responses API and Anthropic Messages (src/wire/usage.ts). */
 import { describe, expect, it } from 'vitest';
 import { UsageSniffer } from '../../src/wire/usage.js';
 
@@ -39,5 +39,20 @@ describe('UsageSniffer', () => {
     expect(sniff('application/json', '{"choices":[]}')).toBeUndefined();
     expect(sniff('application/json', 'oops')).toBeUndefined();
     expect(sniff('text/event-stream', 'data: [DONE]\n\n')).toBeUndefined();
+  });
+
+  it('Anthropic Messages JSON: input, output and cache-read tokens', () => {
+    const body = '{"type":"message","content":[],"usage":{"input_tokens":20,"output_tokens":4,"cache_read_input_tokens":16}}';
+    expect(sniff('application/json', body)).toEqual({ promptTokens: 20, completionTokens: 4, cachedTokens: 16 });
+  });
+
+  it('Anthropic Messages SSE: message_start input tokens survive message_delta output tokens', () => {
+    const body = [
+      'event: message_start', 'data: {"type":"message_start","message":{"id":"m","usage":{"input_tokens":25,"output_tokens":1,"cache_read_input_tokens":9}}}', '',
+      'event: content_block_delta', 'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"usage"}}', '',
+      'event: message_delta', 'data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}}', '',
+      'event: message_stop', 'data: {"type":"message_stop"}', '', '',
+    ].join('\n');
+    expect(sniff('text/event-stream', body, 5)).toEqual({ promptTokens: 25, completionTokens: 15, cachedTokens: 9 });
   });
 });

@@ -1,8 +1,10 @@
 /**
- * `openai-parser`: requests on the OpenAI paths (`/v1/completions`, `/v1/chat/completions`,
- * `/v1/responses`) have their JSON body parsed and validated (src/openai/parse.ts), so every
- * payload-aware plugin (prefix caching, token counts, P/D deciders) sees the prompt. It is the
- * parser used when the config has no `requestHandler` section.
+ * `openai-parser`: claims the OpenAI paths llm-d Router's parser claims (by suffix:
+ * `/chat/completions`, `/completions`, `/responses`, `/embeddings`, `/conversations`, the two
+ * `/render` paths, `/images/generations`). Bodies of the three generation APIs are parsed and
+ * validated (src/openai/apis.ts), so every payload-aware plugin (prefix caching, token counts,
+ * P/D deciders) sees the prompt; the other claimed paths are forwarded unread and scheduled
+ * without a prompt (llm-d Router parses embeddings too; pd-router has no model of them).
  *
  * Parameters: none (anything given is an error).
  *
@@ -12,18 +14,26 @@
  * ```
  */
 import { z } from 'zod';
+import { apiForPathSuffix, parseApiBody, type ParsedApiBody } from '../../../src/openai/apis.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { RequestParser } from './request-parser.js';
 
 export const OPENAI_PARSER_TYPE = 'openai-parser';
-/** The paths pd-router parses as OpenAI APIs (src/openai/types.ts `apiForPath`). */
-export const OPENAI_PATHS = ['/v1/completions', '/v1/chat/completions', '/v1/responses'] as const;
+
+const CLAIMS = [
+  '/chat/completions', '/completions', '/responses', '/embeddings', '/conversations',
+  '/chat/completions/render', '/completions/render', '/images/generations',
+] as const;
 
 export class OpenAiParser implements RequestParser {
   readonly type = OPENAI_PARSER_TYPE;
-  readonly parseMode = 'openai' as const;
-  readonly claims: readonly string[] = OPENAI_PATHS;
+  readonly claims: readonly string[] = CLAIMS;
   constructor(readonly name: string = OPENAI_PARSER_TYPE) {}
+
+  parse(path: string, raw: Buffer): ParsedApiBody | undefined {
+    const api = apiForPathSuffix(path);
+    return api === undefined || api === 'messages' ? undefined : parseApiBody(api, raw);
+  }
 }
 
 export const openAiParserFactory: PluginFactory = (name, parameters) => {

@@ -16,6 +16,7 @@
  * ```
  */
 import { z } from 'zod';
+import type { ParsedApiBody } from '../../../src/openai/apis.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { RequestParser } from './request-parser.js';
 
@@ -23,9 +24,12 @@ export const PASSTHROUGH_PARSER_TYPE = 'passthrough-parser';
 
 export class PassthroughParser implements RequestParser {
   readonly type = PASSTHROUGH_PARSER_TYPE;
-  readonly parseMode = 'passthrough' as const;
   readonly claims: readonly string[] = [];
   constructor(readonly name: string = PASSTHROUGH_PARSER_TYPE) {}
+
+  parse(): ParsedApiBody | undefined {
+    return undefined;
+  }
 }
 
 export const passthroughParserFactory: PluginFactory = (name, parameters) => {

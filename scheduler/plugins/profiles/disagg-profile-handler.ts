@@ -58,7 +58,7 @@ import { parseParameters, tolerate, type PluginFactory } from '../../framework/r
 import type { EppMetrics } from '../../metrics.js';
 import { setDisaggHeaders } from '../prerequest/disagg-headers-handler.js';
 import {
-  DISABLED_DECISION, decisionType, finalPdDecision, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider,
+  DISABLED_DECISION, UNPARSED_DECISION, decisionType, finalPdDecision, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider,
   setDecisionAttributes, stageDecisions,
 } from './disagg-shared.js';
 
@@ -113,15 +113,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
   ): SchedulerProfile[] {
     if (this.stageOrder === 'prefill-first') return this.pickPrefillFirst(ctx, request, profiles, results);
     return inSpan(DISAGG_PICK_SPAN, request, (span) => {
-      if (!results.has(this.decodeProfile)) {
-        const decode = profiles.get(this.decodeProfile);
-        if (!decode) {
-          span['llm_d.profile_handler.decision'] = 'error_missing_decode_profile';
-          throw noDecodeEndpoint(ctx, this.decodeProfile, false);
-        }
-        span['llm_d.profile_handler.decision'] = 'run_decode';
-        return [decode];
-      }
+      if (!results.has(this.decodeProfile)) return this.runDecode(ctx, profiles, span);
       const decodeEndpoint = firstTarget(results.get(this.decodeProfile));
       if (!decodeEndpoint) {
         span['llm_d.profile_handler.decision'] = 'complete';
@@ -136,7 +128,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
       for (const { stage, profile, decider } of stages) {
         const configured = profiles.get(profile);
         if (!configured || results.has(profile) || decided.has(stage)) continue;
-        const decision = decider ? decider.decide(ctx, request, decodeEndpoint) : DISABLED_DECISION;
+        const decision = request.unparsed ? UNPARSED_DECISION : decider ? decider.decide(ctx, request, decodeEndpoint) : DISABLED_DECISION;
         decided.set(stage, decision);
         if (stage === 'prefill') setDecisionAttributes(span, decision);
         span['llm_d.profile_handler.decision'] = `${decision.disaggregate ? 'run' : 'skip'}_${stage}`;
@@ -162,6 +154,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
       }
       const decided = stageDecisions(ctx, this.name);
       const prefill = profiles.get(this.prefillProfile);
+      if (prefill && !decided.has('prefill') && request.unparsed) decided.set('prefill', UNPARSED_DECISION);
       if (prefill && !decided.has('prefill')) {
         decided.set('prefill', PREFILL_FIRST_DECISION);
         span['llm_d.profile_handler.decision'] = 'run_prefill';
@@ -169,19 +162,23 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
       }
       const encode = profiles.get(this.encodeProfile);
       if (encode && !decided.has('encode')) {
-        const decision = this.encodeDecider ? this.encodeDecider.decide(ctx, request, undefined) : DISABLED_DECISION;
+        const decision = request.unparsed ? UNPARSED_DECISION : this.encodeDecider ? this.encodeDecider.decide(ctx, request, undefined) : DISABLED_DECISION;
         decided.set('encode', decision);
         span['llm_d.profile_handler.decision'] = `${decision.disaggregate ? 'run' : 'skip'}_encode`;
         if (decision.disaggregate) return [encode];
       }
-      const decode = profiles.get(this.decodeProfile);
-      if (!decode) {
-        span['llm_d.profile_handler.decision'] = 'error_missing_decode_profile';
-        throw noDecodeEndpoint(ctx, this.decodeProfile, false);
-      }
-      span['llm_d.profile_handler.decision'] = 'run_decode';
-      return [decode];
+      return this.runDecode(ctx, profiles, span);
     });
+  }
+
+  private runDecode(ctx: SchedulingContext, profiles: ReadonlyMap<string, SchedulerProfile>, span: Attributes): SchedulerProfile[] {
+    const decode = profiles.get(this.decodeProfile);
+    if (!decode) {
+      span['llm_d.profile_handler.decision'] = 'error_missing_decode_profile';
+      throw noDecodeEndpoint(ctx, this.decodeProfile, false);
+    }
+    span['llm_d.profile_handler.decision'] = 'run_decode';
+    return [decode];
   }
 
   /** All stages ran: count fallbacks and the decision, close the span. */

@@ -65,6 +65,9 @@ export function stageDecisions(ctx: SchedulingContext, handler: string): Map<str
 /** The decision of a stage with no decider (or no profile): never run. */
 export const DISABLED_DECISION: PdDecision = Object.freeze({ disaggregate: false, reason: 'disabled' });
 
+/** A request whose body was not read (passthrough parser) has no prompt to decide on: decode-only. */
+export const UNPARSED_DECISION: PdDecision = Object.freeze({ disaggregate: false, reason: 'unparsed' });
+
 /**
  * What actually happened to the prefill stage: the decider's decision, except that a yes whose
  * prefill profile found no endpoint becomes `no_prefill_pod` (served decode-only), keeping the

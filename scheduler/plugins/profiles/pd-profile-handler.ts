@@ -61,7 +61,7 @@ import { DATA_PARALLEL_HEADER } from '../../framework/director.js';
 import { AVERAGE_BYTES_PER_TOKEN, readPrefixMatchInfo } from '../deciders/match-info.js';
 import { DEFAULT_DECODE_PROFILE, DEFAULT_PREFILL_PROFILE } from './disagg-profile-handler.js';
 import {
-  finalPdDecision, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider, setDecisionAttributes, stageDecisions,
+  UNPARSED_DECISION, finalPdDecision, firstTarget, inSpan, modelLabel, noDecodeEndpoint, recordStageFallback, resolveDecider, setDecisionAttributes, stageDecisions,
   type DecisionType,
 } from './disagg-shared.js';
 
@@ -135,7 +135,7 @@ export class PdProfileHandler implements ProfileHandler, ConsumesAttributes {
         if (decodeEndpoint) this.complete(ctx, request, results, decided.get('prefill'), span);
         return [];
       }
-      const decision = this.decider ? this.decider.decide(ctx, request, decodeEndpoint) : this.thresholdDecision(ctx, request, decodeEndpoint);
+      const decision = request.unparsed ? UNPARSED_DECISION : this.decider ? this.decider.decide(ctx, request, decodeEndpoint) : this.thresholdDecision(ctx, request, decodeEndpoint);
       decided.set('prefill', decision);
       setDecisionAttributes(span, decision);
       if (!decision.disaggregate) {

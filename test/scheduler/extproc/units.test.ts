@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { fromStruct, headerMapToMap, subsetHint, toStruct } from '../../../scheduler/extproc/headers.js';
 import { BODY_CHUNK_BYTES, bodyChunks } from '../../../scheduler/extproc/messages.js';
-import { apiForExtProcPath, requestPath } from '../../../scheduler/extproc/request-phase.js';
+import { requestPath } from '../../../scheduler/extproc/request-phase.js';
+import { defaultParsers } from '../../../scheduler/config/parsers.js';
+import { resolveParser } from '../../../scheduler/plugins/parsers/request-parser.js';
 import { ModelRewriter, SseUsageScanner, jsonUsage } from '../../../scheduler/extproc/response-body.js';
 import { subsetMetadata } from './envoy-client.js';
 
@@ -30,15 +32,21 @@ describe('header maps', () => {
   });
 });
 
-describe('request path → OpenAI API', () => {
-  it('maps suffixes in order; a query string no longer defeats the match', () => {
-    expect(apiForExtProcPath('/v1/chat/completions')).toBe('chat_completions');
-    expect(apiForExtProcPath('/v1/chat/completions?x=1')).toBe('chat_completions');
-    expect(apiForExtProcPath('/v1/completions')).toBe('completions');
-    expect(apiForExtProcPath('/v1/responses')).toBe('responses');
-    expect(apiForExtProcPath('/v1/embeddings')).toBeUndefined();
-    expect(apiForExtProcPath('/v1/conversations')).toBeUndefined();
-    expect(apiForExtProcPath('/generate')).toBe('completions');
+describe('request path → parser', () => {
+  it('picks the default parsers by suffix; a query string does not defeat the match', () => {
+    const parsers = defaultParsers();
+    const typeOf = (path: string): string | undefined => resolveParser(parsers, path)?.type;
+    expect(typeOf('/v1/chat/completions')).toBe('openai-parser');
+    expect(typeOf('/v1/chat/completions?x=1')).toBe('openai-parser');
+    expect(typeOf('/v1/completions')).toBe('openai-parser');
+    expect(typeOf('/v1/responses')).toBe('openai-parser');
+    expect(typeOf('/v1/embeddings')).toBe('openai-parser');
+    expect(typeOf('/v1/messages')).toBe('anthropic-parser');
+    expect(typeOf('/v1/messages/count_tokens')).toBe('anthropic-parser');
+    expect(typeOf('/generate')).toBeUndefined();
+    // Claimed but not modelled: read as nothing (scheduled unparsed).
+    expect(resolveParser(parsers, '/v1/embeddings')!.parse('/v1/embeddings', Buffer.from('{"input":"x"}'))).toBeUndefined();
+    expect(resolveParser(parsers, '/v1/chat/completions')!.parse('/v1/chat/completions', Buffer.from('{"model":"m","messages":[{"role":"user","content":"hi"}]}'))?.api).toBe('chat_completions');
   });
 
   it('reads :path, then x-original-path, then x-forwarded-path', () => {

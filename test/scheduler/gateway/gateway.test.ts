@@ -5,7 +5,9 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defaultParsers } from '../../../scheduler/config/parsers.js';
 import { Gateway } from '../../../scheduler/gateway/server.js';
+import { PassthroughParser } from '../../../scheduler/plugins/parsers/passthrough-parser.js';
 import { EppMetrics } from '../../../scheduler/metrics.js';
 import type { ListeningServer } from '../../../src/http/server.js';
 import { buildDirector, capturingLogger, endpoint, requestLines } from '../extproc/fixtures.js';
@@ -128,6 +130,31 @@ describe('kv_transfer_params from a client', () => {
     expect(seen[0]!.body).toContain('"max_tokens": 1.0e1');
     expect(seen[0]!.body).toContain('"messages":[{"role":"user","content":"hi"}]');
     expect(Number(seen[0]!.headers['content-length'])).toBe(Buffer.byteLength(seen[0]!.body));
+  });
+
+  it('is removed from an Anthropic /v1/messages body too; a passthrough-parsed body is forwarded as received', async () => {
+    const messages = '{"model":"m","max_tokens":2,"messages":[{"role":"user","content":"hi"}],"kv_transfer_params":{"remote_host":"10.9.9.9"}}';
+    expect((await post('/v1/messages', messages)).status).toBe(200);
+    expect(seen.at(-1)!.path).toBe('/v1/messages');
+    expect(seen.at(-1)!.body).toBe('{"model":"m","max_tokens":2,"messages":[{"role":"user","content":"hi"}]}');
+    const raw = '{"prompt": "x", "kv_transfer_params": {"remote_host": "10.9.9.9"}}';
+    // The default parser list claims no /v1/custom: refused here, nothing forwarded.
+    const forwarded = seen.length;
+    const refused = await post('/v1/custom', raw);
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toMatchObject({ error: { code: 404, message: expect.stringContaining('/v1/custom') } });
+    expect(seen.length).toBe(forwarded);
+    // With a passthrough-parser declared (as llm-d Router's default list ends), it is forwarded as received.
+    const open = await startGateway({ parsers: [...defaultParsers(), new PassthroughParser()] });
+    try {
+      const response = await fetch(`${open.server.url}/v1/custom`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw });
+      expect(response.status).toBe(200);
+      await response.text();
+      expect(seen.at(-1)!.body).toBe(raw);
+    } finally {
+      await open.server.close(100);
+      await open.gateway.close();
+    }
   });
 
   it('is kept when the caller is trusted (--trust-client-kv-transfer-params)', async () => {

@@ -1,6 +1,7 @@
 /** requestHandler.parsers: resolution by longest suffix, the fallback, and start-up errors. */
 import { describe, expect, it } from 'vitest';
 import { loadEndpointPickerConfig } from '../../../scheduler/config/loader.js';
+import { AnthropicParser } from '../../../scheduler/plugins/parsers/anthropic-parser.js';
 import { OpenAiParser } from '../../../scheduler/plugins/parsers/openai-parser.js';
 import { PassthroughParser } from '../../../scheduler/plugins/parsers/passthrough-parser.js';
 import { resolveParser } from '../../../scheduler/plugins/parsers/request-parser.js';
@@ -18,22 +19,27 @@ describe('request parsers', () => {
     const parsers = [openai, passthrough];
     expect(resolveParser(parsers, '/v1/chat/completions')).toBe(openai);
     expect(resolveParser(parsers, '/v1/completions')).toBe(openai);
-    expect(resolveParser(parsers, '/v1/embeddings')).toBe(passthrough);
+    expect(resolveParser(parsers, '/v1/messages')).toBe(passthrough);
+    expect(resolveParser(parsers, '/generate')).toBe(passthrough);
     // Without a fallback an unclaimed path has no parser (refused).
-    expect(resolveParser([openai], '/v1/embeddings')).toBeUndefined();
+    expect(resolveParser([openai], '/generate')).toBeUndefined();
+    // Longest claim wins whatever the order.
+    const anthropic = new AnthropicParser();
+    expect(resolveParser([anthropic, openai], '/v1/messages/count_tokens')).toBe(anthropic);
+    expect(resolveParser([openai, anthropic], '/v1/chat/completions/')).toBe(openai);
     // A fallback listed first takes every path.
     expect(resolveParser([passthrough, openai], '/v1/chat/completions')).toBe(passthrough);
   });
 
-  it('defaults to openai-parser without a requestHandler section', async () => {
+  it('defaults to openai + anthropic without a requestHandler section (no passthrough: unclaimed paths are refused)', async () => {
     const loaded = load('plugins: [{type: random-picker}]\n');
-    expect(loaded.parsers.map((p) => p.type)).toEqual(['openai-parser']);
+    expect(loaded.parsers.map((p) => p.type)).toEqual(['openai-parser', 'anthropic-parser']);
     await loaded.close();
   });
 
   it('builds the listed parsers in order', async () => {
-    const loaded = load('plugins: [{type: random-picker}, {type: openai-parser}, {name: pt, type: passthrough-parser}]\nrequestHandler:\n  parsers: [{pluginRef: openai-parser}, {pluginRef: pt}]\n');
-    expect(loaded.parsers.map((p) => `${p.name}:${p.parseMode}`)).toEqual(['openai-parser:openai', 'pt:passthrough']);
+    const loaded = load('plugins: [{type: random-picker}, {type: openai-parser}, {name: a, type: anthropic-parser}, {name: pt, type: passthrough-parser}]\nrequestHandler:\n  parsers: [{pluginRef: openai-parser}, {pluginRef: a}, {pluginRef: pt}]\n');
+    expect(loaded.parsers.map((p) => `${p.name}:${p.type}`)).toEqual(['openai-parser:openai-parser', 'a:anthropic-parser', 'pt:passthrough-parser']);
     await loaded.close();
   });
 
