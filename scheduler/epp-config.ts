@@ -7,8 +7,9 @@ export interface EppConfig {
   configText?: string;
   endpointsFile?: string;
   /**
-   * InferenceObjective priorities by name, for flow control when objectives are not watched from
-   * Kubernetes (in-process starts: tests, benchmarks). Absent: every objective has priority 0.
+   * InferenceObjective priorities by name for flow control (in-process starts: tests, benchmarks);
+   * with --pool-name they are consulted after the pool's InferenceObjectives watched in Kubernetes.
+   * Absent and not watched: every objective has priority 0.
    */
   objectivePriorities?: Readonly<Record<string, number>>;
   host: string;

@@ -16,16 +16,20 @@ import { startKubernetesDiscovery } from './datalayer/pool-source.js';
 import { startExtProcServer } from './extproc/server.js';
 import { startHealthServer } from './extproc/health.js';
 import { Director } from './framework/director.js';
+import type { Plugin } from './framework/plugins.js';
 import { Gateway } from './gateway/server.js';
 import { EppMetrics } from './metrics.js';
 import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 import { createDefaultRegistry } from './plugins/index.js';
 import { isMetricsDataSource } from './plugins/datalayer/metrics-data-source.js';
+import { isMockMetricsSource } from './plugins/datalayer/mock-metrics-source.js';
 
 export interface RunningEpp {
   readonly director: Director;
   readonly store: EndpointStore;
   readonly metrics: EppMetrics;
+  /** The loaded config's plugins by name. */
+  readonly plugins: ReadonlyMap<string, Plugin>;
   /** Listener ports actually bound (port 0 resolved); undefined when that listener is off. */
   readonly ports: { gateway?: number; grpc?: number; health?: number; metrics?: number };
   readonly gatewayUrl?: string;
@@ -50,11 +54,13 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     const metrics = new EppMetrics({ defaultMetrics: true });
     const store = new EndpointStore();
     let isServing = (): boolean => store.synced;
+    let kubeObjective: ((name: string) => number | undefined) | undefined;
     const poolName = config.pool?.poolName;
     if (config.pool && poolName) {
       const discovery = await startKubernetesDiscovery({ config: config.pool, store, logger });
       closers.push(() => discovery.close());
       isServing = () => discovery.isServing();
+      kubeObjective = (name) => discovery.objectivePriority(name);
     } else if (config.endpointsFile) {
       const source = new StaticFileSource(config.endpointsFile, store, logger);
       source.start();
@@ -69,17 +75,24 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
 
     const yamlText = config.configText ?? (config.configFile ? readFileSync(config.configFile, 'utf8') : '');
     const loaded = loadEndpointPickerConfig(yamlText, { registry: createDefaultRegistry(), logger, metrics, endpoints: () => store.list(),
+      endpointChanges: (listener) => store.onChange(listener),
       scrape: { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, maxBodyBytes: config.metricsMaxBodyBytes },
-      pool: poolName, objectives: objectivesOf(config), file: config.configText === undefined ? config.configFile : undefined });
+      pool: poolName, objectives: objectivesOf(config, kubeObjective), file: config.configText === undefined ? config.configFile : undefined });
     closers.push(() => loaded.close());
-    // A declared metrics-data-source sets scheme, path, TLS check and interval of the /metrics scrape.
-    const metricsSource = [...loaded.plugins.values()].find(isMetricsDataSource)?.scrape;
-    const scraper = new MetricsScraper(store, {
-      intervalMs: metricsSource?.intervalMs ?? config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs,
-      maxBodyBytes: config.metricsMaxBodyBytes, scheme: metricsSource?.scheme, path: metricsSource?.path, insecureSkipVerify: metricsSource?.insecureSkipVerify,
-    }, logger, metrics);
-    scraper.start();
-    closers.push(() => scraper.close());
+    // A declared mock-metrics-source replaces the /metrics scrape; a metrics-data-source configures it.
+    const mockSource = [...loaded.plugins.values()].find(isMockMetricsSource);
+    if (mockSource) {
+      mockSource.run(store, config.refreshMetricsIntervalMs);
+      closers.push(() => mockSource.close());
+    } else {
+      const metricsSource = [...loaded.plugins.values()].find(isMetricsDataSource)?.scrape;
+      const scraper = new MetricsScraper(store, {
+        intervalMs: metricsSource?.intervalMs ?? config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, stalenessMs: config.metricsStalenessMs,
+        maxBodyBytes: config.metricsMaxBodyBytes, scheme: metricsSource?.scheme, path: metricsSource?.path, insecureSkipVerify: metricsSource?.insecureSkipVerify,
+      }, logger, metrics);
+      scraper.start();
+      closers.push(() => scraper.close());
+    }
     const director = new Director({
       scheduler: loaded.scheduler,
       endpoints: () => store.list(),
@@ -108,7 +121,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     if (config.grpcPort >= 0) {
       const tls = !config.secureServing ? undefined
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
-      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), parsers: loaded.parsers, admission: loaded.admission, port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
+      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), parsers: loaded.parsers, admission: loaded.admission, reporters: loaded.reporters, port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');
@@ -135,16 +148,22 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       ports.metrics = server.port;
       logger.info({ url: `${server.url}/metrics`, port: server.port, listener: 'metrics' }, 'listening');
     }
-    return { director, store, metrics, ports, gatewayUrl, close: closeAll };
+    return { director, store, metrics, plugins: loaded.plugins, ports, gatewayUrl, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
   }
 }
 
-function objectivesOf(config: EppConfig): ((name: string) => number | undefined) | undefined {
+/**
+ * InferenceObjective priorities by name: the pool's InferenceObjectives watched in Kubernetes
+ * (with --pool-name), then the in-process `objectivePriorities` table (tests, demo).
+ */
+function objectivesOf(config: EppConfig, kube?: (name: string) => number | undefined): ((name: string) => number | undefined) | undefined {
   const table = config.objectivePriorities;
-  return table && ((name) => (Object.hasOwn(table, name) ? table[name] : undefined));
+  const fromTable = table && ((name: string) => (Object.hasOwn(table, name) ? table[name] : undefined));
+  if (!kube) return fromTable;
+  return (name) => kube(name) ?? fromTable?.(name);
 }
 
 export async function runEpp(config: EppConfig): Promise<void> {

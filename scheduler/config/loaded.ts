@@ -1,8 +1,8 @@
 /** What the EndpointPickerConfig loader takes and returns, and the plugin capabilities it probes for. */
 import type { Logger } from '../../src/log.js';
 import type { Endpoint } from '../framework/endpoint.js';
-import type { DataProducer, Plugin, PreRequest, ProfileHandler, ResponseComplete, SchedulerProfile } from '../framework/plugins.js';
-import type { PluginRegistry, ScrapeSettings } from '../framework/registry.js';
+import type { DataProducer, Plugin, PreRequest, ProfileHandler, ResponseComplete, ResponseReporter, SchedulerProfile } from '../framework/plugins.js';
+import type { EndpointChanges, PluginRegistry, ScrapeSettings } from '../framework/registry.js';
 import type { Scheduler } from '../framework/scheduler.js';
 import type { FlowControlAdmission } from '../flowcontrol/admission.js';
 import type { ObjectivePriorities } from '../flowcontrol/flow-key.js';
@@ -16,6 +16,8 @@ export interface LoadOptions {
   metrics?: EppMetrics;
   /** The live endpoint set, handed to plugins that keep per-endpoint state. */
   endpoints?: () => readonly Endpoint[];
+  /** Membership changes of the endpoint set (the store's onChange), for endpoint-notification-source. */
+  endpointChanges?: EndpointChanges;
   /** Scrape settings for data-layer sources (defaults: 50ms, 1s, 4 MiB, as the /metrics scraper). */
   scrape?: ScrapeSettings;
   /** InferenceObjective priorities by name (flow control); none: every request has priority 0. */
@@ -36,6 +38,8 @@ export interface LoadedConfig {
   /** PreRequest plugins in config order; injected defaults last. */
   readonly preRequests: readonly PreRequest[];
   readonly responseCompletes: readonly ResponseComplete[];
+  /** Plugins whose values ext_proc returns as dynamic metadata when a response completes. */
+  readonly reporters: readonly ResponseReporter[];
   /** Every plugin by name: declared ones in config order, then injected defaults. */
   readonly plugins: ReadonlyMap<string, Plugin>;
   readonly featureGates: ReadonlySet<string>;

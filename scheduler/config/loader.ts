@@ -14,7 +14,7 @@
 import type { Logger } from '../../src/log.js';
 import { ConfigError } from '../framework/errors.js';
 import {
-  isDataProducer, isFilter, isPicker, isPreRequest, isProfileHandler, isResponseComplete, isScorer,
+  isDataProducer, isFilter, isPicker, isPreRequest, isProfileHandler, isResponseComplete, isResponseReporter, isScorer,
   type Filter, type Picker, type Plugin, type ProfileHandler, type SchedulerProfile, type WeightedScorer,
 } from '../framework/plugins.js';
 import type { PluginHandle } from '../framework/registry.js';
@@ -123,6 +123,7 @@ class ConfigBuilder {
       producers: orderProducers(all.filter(isDataProducer)),
       preRequests,
       responseCompletes: all.filter(isResponseComplete),
+      reporters: all.filter(isResponseReporter),
       plugins: new Map(all.map((plugin) => [plugin.name, plugin])),
       featureGates,
       parsers,
@@ -151,6 +152,7 @@ class ConfigBuilder {
       logger: this.logger.child({ plugin: name }),
       plugin: (ref) => this.lookup(ref),
       endpoints: this.options.endpoints ?? (() => []),
+      ...(this.options.endpointChanges ? { endpointChanges: this.options.endpointChanges } : {}),
       metrics: this.options.metrics,
       scrape: this.options.scrape,
     };

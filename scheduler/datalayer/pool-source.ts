@@ -158,6 +158,8 @@ export interface KubernetesDiscovery {
   isLeader(): boolean;
   /** gRPC readiness: endpoints synced and, with leader election, leading. */
   isServing(): boolean;
+  /** Priority of the pool's InferenceObjective by name (watched in the pool's namespace); undefined when unknown. */
+  objectivePriority(name: string): number | undefined;
   close(): Promise<void>;
 }
 
@@ -179,28 +181,33 @@ export interface KubernetesDiscoveryOptions {
 export async function startKubernetesDiscovery(options: KubernetesDiscoveryOptions): Promise<KubernetesDiscovery> {
   const { config, store, logger } = options;
   if (!config.poolName) throw new Error('Kubernetes discovery needs --pool-name');
-  const [{ loadKubeConfig }, { PoolWatcher }, { LeaderElector, eppLeaseName }] = await Promise.all([
+  const [{ loadKubeConfig }, { PoolWatcher }, { LeaderElector, eppLeaseName }, { ObjectiveWatcher }] = await Promise.all([
     import('../../src/k8s/kubeconfig.js'),
     import('../../src/k8s/pool-watcher.js'),
     import('../../src/k8s/leader-election.js'),
+    import('../../src/k8s/objective-watcher.js'),
   ]);
   const kubeConfig = loadKubeConfig({ kubeconfig: config.kubeconfig });
   const pool = { namespace: config.poolNamespace, name: config.poolName, group: config.poolGroup };
   const watcher = new PoolWatcher({ kubeConfig, pool, logger, backoff: options.backoff });
   const source = new PoolSource({ watcher, store, logger, modelServerMetricsPort: config.modelServerMetricsPort || undefined });
+  const objectives = new ObjectiveWatcher({ kubeConfig, namespace: pool.namespace, pool: { name: pool.name, group: pool.group }, logger, ...(options.backoff ? { backoff: options.backoff } : {}) });
   const elector = config.haEnableLeaderElection
     ? new LeaderElector({ kubeConfig, namespace: config.poolNamespace, leaseName: eppLeaseName(config.poolNamespace, config.poolName), logger, ...options.leaseTimings })
     : undefined;
   logger.info({ pool: `${pool.namespace}/${pool.name}`, group: pool.group, leaderElection: Boolean(elector) }, 'discovering endpoints from the InferencePool');
   source.start();
+  objectives.start();
   elector?.start();
   const isLeader = (): boolean => elector?.isLeader() ?? true;
   return {
     source,
     isLeader,
     isServing: () => store.synced && isLeader(),
+    objectivePriority: objectives.priority,
     close: async () => {
       await elector?.close();
+      objectives.close();
       source.close();
     },
   };

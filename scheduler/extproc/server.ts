@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
 import { selfSignedCertificate, type TlsMaterial } from '../../src/http/tls.js';
 import type { Director } from '../framework/director.js';
+import type { ResponseReporter } from '../framework/plugins.js';
 import type { Endpoint } from '../framework/endpoint.js';
 import type { EppMetrics } from '../metrics.js';
 import { defaultParsers } from '../config/parsers.js';
@@ -36,6 +37,8 @@ export interface ExtProcServerOptions {
   parsers?: readonly RequestParser[];
   /** Flow control, run by every request's lifecycle before scheduling (a rejection → ImmediateResponse 429/503). */
   admission?: FlowControlAdmission;
+  /** Plugins whose values go back to Envoy as dynamic metadata on the last response message. */
+  reporters?: readonly ResponseReporter[];
   /** Largest request body accepted (413 past it). */
   bodyLimit?: number;
   /** False ignores Envoy's endpoint subset hint (`--disable-endpoint-subset-filter`). */
@@ -71,6 +74,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     logger,
     metrics: options.metrics,
     admission: options.admission,
+    reporters: options.reporters ?? [],
   };
   server.addService(extProc, {
     Process: (call: ProcessCall) => new ExtProcStream(call, streamOptions).start(),

@@ -6,6 +6,7 @@
  * stream abandons the request.
  */
 import type { FlowControlAdmission } from '../flowcontrol/admission.js';
+import type { ResponseReporter } from '../framework/plugins.js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Logger } from '../../src/log.js';
@@ -18,6 +19,7 @@ import { immediateResponse } from './messages.js';
 import { FULL_DUPLEX_STREAMED, type ProcessingRequest, type ProcessingResponse } from './proto.js';
 import { RequestPhase, requestPath, type RequestPhaseOptions, type RoutedRequest } from './request-phase.js';
 import { ResponsePhase } from './response-phase.js';
+import { attachReports } from './reports.js';
 
 export const EXTPROC_TRACER = 'llm-d-inference-scheduler/epp/extproc';
 
@@ -26,6 +28,8 @@ export interface StreamOptions extends RequestPhaseOptions {
   logger: Logger;
   metrics?: EppMetrics;
   admission?: FlowControlAdmission;
+  /** Evaluated when the response completes; their values ride on the last response message. */
+  reporters?: readonly ResponseReporter[];
 }
 
 export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
@@ -134,8 +138,15 @@ export class ExtProcStream {
   }
 
   private respond(step: { responses: ProcessingResponse[]; done: boolean }): void {
+    if (!step.done) {
+      this.send(step.responses);
+      return;
+    }
+    const info = this.response!.info(true);
+    // Once per response: trailers after an end-of-stream body end it a second time.
+    if (this.lifecycle && !this.lifecycle.ended) attachReports(step.responses, this.options.reporters ?? [], info, this.options.logger);
     this.send(step.responses);
-    if (step.done) this.lifecycle?.complete(this.response!.info(true));
+    this.lifecycle?.complete(info);
   }
 
   /** A failure answers Envoy with an ImmediateResponse (the client sees the status) and ends the stream. */

@@ -55,6 +55,15 @@ export class FlowControlAdmission {
     });
   }
 
+  /** The request's priority band (its InferenceObjective's priority); 0 when a header is malformed (admit() then answers 400). */
+  priorityOf(request: InferenceRequest): number {
+    try {
+      return flowKeyOf(request.headers, this.objectives).priority;
+    } catch {
+      return 0;
+    }
+  }
+
   /** Throws OpenAIError(400) for a malformed fairness-id or objective header. */
   async admit(request: InferenceRequest, signal?: AbortSignal): Promise<AdmitResult> {
     const key = flowKeyOf(request.headers, this.objectives);

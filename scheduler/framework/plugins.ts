@@ -102,6 +102,21 @@ export interface ResponseComplete extends Plugin {
   responseComplete(request: InferenceRequest, response: ResponseInfo, targets: readonly Endpoint[]): void;
 }
 
+/** One value a ResponseReporter returns to the proxy: `dynamic_metadata[namespace][name] = value`. */
+export interface ReportedAttribute {
+  readonly namespace: string;
+  readonly name: string;
+  readonly value: number;
+}
+
+/**
+ * Computes values from a finished response (e.g. its usage) that the ext_proc front door returns to
+ * Envoy as dynamic metadata on the last response message (llm-d's ResponseBody processors).
+ */
+export interface ResponseReporter extends Plugin {
+  reportResponse(response: ResponseInfo): ReportedAttribute | undefined;
+}
+
 /**
  * Computes per-request, per-endpoint attributes before scheduling (e.g. prefix-cache match info)
  * that scorers and deciders consume.
@@ -133,6 +148,7 @@ export const isPicker = (p: Plugin): p is Picker => hasMethod(p, 'pick');
 export const isProfileHandler = (p: Plugin): p is ProfileHandler => hasMethod(p, 'pickProfiles') && hasMethod(p, 'processResults');
 export const isPreRequest = (p: Plugin): p is PreRequest => hasMethod(p, 'preRequest');
 export const isResponseComplete = (p: Plugin): p is ResponseComplete => hasMethod(p, 'responseComplete');
+export const isResponseReporter = (p: Plugin): p is ResponseReporter => hasMethod(p, 'reportResponse');
 export const isDataProducer = (p: Plugin): p is DataProducer => hasMethod(p, 'produce') && Array.isArray((p as DataProducer).produces);
 export const isDecider = (p: Plugin): p is Decider => hasMethod(p, 'decide');
 export const consumesOf = (p: Plugin): readonly string[] => {

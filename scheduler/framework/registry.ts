@@ -16,11 +16,16 @@ export interface PluginHandle {
   plugin(name: string): Plugin | undefined;
   /** The current endpoint set (for plugins that keep per-endpoint state and must purge it). */
   endpoints(): readonly Endpoint[];
+  /** Membership changes of the endpoint set (endpoint-notification-source); absent in some tests. */
+  readonly endpointChanges?: EndpointChanges;
   /** The EPP's Prometheus metrics, for plugins that record their own counters (absent in some tests). */
   readonly metrics?: EppMetrics;
   /** The EPP's scrape settings (`--refresh-metrics-interval`, `--metrics-timeout`, `--metrics-max-body-bytes`). */
   readonly scrape?: ScrapeSettings;
 }
+
+/** Subscribes to membership changes of the endpoint set; returns the unsubscribe function. */
+export type EndpointChanges = (listener: (endpoints: readonly Endpoint[]) => void) => () => void;
 
 export interface ScrapeSettings {
   readonly intervalMs: number;

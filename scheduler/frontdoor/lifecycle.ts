@@ -101,7 +101,7 @@ export class RequestLifecycle {
     this.request = request;
     this.labels = { model_name: request.model, target_model_name: request.targetModel };
     this.span.setAttribute('gen_ai.request.model', request.targetModel);
-    this.deps.metrics?.requestTotal.inc({ ...this.labels, priority: '0' });
+    this.deps.metrics?.requestTotal.inc({ ...this.labels, priority: String(this.deps.admission?.priorityOf(request) ?? 0) });
   }
 
   /**

@@ -13,6 +13,7 @@ import { registerPreRequestPlugins } from './prerequest/index.js';
 import { registerProducerPlugins } from './producers/index.js';
 import { registerProfilePlugins } from './profiles/index.js';
 import { registerScorerPlugins } from './scorers/index.js';
+import { REQUEST_ATTRIBUTE_REPORTER_TYPE, requestAttributeReporterFactory } from './reporters/request-attribute-reporter.js';
 
 export function createDefaultRegistry(): PluginRegistry {
   const registry = new PluginRegistry();
@@ -26,5 +27,6 @@ export function createDefaultRegistry(): PluginRegistry {
   registerDatalayerPlugins(registry);
   registerParserPlugins(registry);
   registerFlowControlPlugins(registry);
+  registry.register(REQUEST_ATTRIBUTE_REPORTER_TYPE, requestAttributeReporterFactory);
   return registry;
 }

@@ -141,6 +141,11 @@ describe('flow control through the gateway, pool saturated', () => {
     const next = await send().response;
     expect((next as Response).status).toBe(200);
     await until('nothing in flight', async () => (await queued()) === 0);
+    // The request counter carries each request's band (its InferenceObjective's priority).
+    const counted = (priority: string) => metricValue(metricsUrl, 'inference_objective_request_total', { priority });
+    expect(await counted('10')).toBe(1);
+    expect(await counted('-1')).toBe(2);
+    expect(await counted('0')).toBe(4);
   });
 });
 

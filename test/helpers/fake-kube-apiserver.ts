@@ -1,7 +1,7 @@
 /**
  * A small, real Kubernetes API server for tests: HTTPS (its own CA, like a cluster's) speaking the
  * REST protocol that @kubernetes/client-node and kubectl use — namespaced collections of pods,
- * InferencePools (v1 and v1alpha2 groups) and Leases:
+ * InferencePools (v1 and v1alpha2 groups), InferenceObjectives and Leases:
  *
  * - list (`GET …/{plural}?labelSelector=&fieldSelector=`) with `metadata.resourceVersion`;
  * - watch (`?watch=true&resourceVersion=N`) streaming JSON-lines WatchEvents, replaying history
@@ -44,7 +44,7 @@ interface Watcher {
   res: ServerResponse;
 }
 
-const KINDS: Record<string, string> = { pods: 'Pod', inferencepools: 'InferencePool', leases: 'Lease' };
+const KINDS: Record<string, string> = { pods: 'Pod', inferencepools: 'InferencePool', inferenceobjectives: 'InferenceObjective', leases: 'Lease' };
 const PLURALS: Record<string, string> = Object.fromEntries(Object.entries(KINDS).map(([plural, kind]) => [kind, plural]));
 
 export const FAKE_TOKEN = 'fake-kube-token';
@@ -300,6 +300,7 @@ function parsePath(path: string): { apiVersion: string; namespace: string; plura
   if (!route || !KINDS[route.plural]) return undefined;
   const validGroup = route.plural === 'pods' ? route.apiVersion === 'v1'
     : route.plural === 'leases' ? route.apiVersion === 'coordination.k8s.io/v1'
+      : route.plural === 'inferenceobjectives' ? route.apiVersion === 'llm-d.ai/v1alpha2'
       : ['inference.networking.k8s.io/v1', 'inference.networking.x-k8s.io/v1alpha2'].includes(route.apiVersion);
   return validGroup ? { ...route, namespace: decodeURIComponent(route.namespace), name: route.name && decodeURIComponent(route.name) } : undefined;
 }

@@ -171,12 +171,13 @@ describe('chart: flags, RBAC, template structure', () => {
     for (const flag of used) expect(simFlags, flag).toContain(flag);
   });
 
-  it('least RBAC: read pods and the pool; Leases only with leader election', () => {
+  it('least RBAC: read pods, the pool and its InferenceObjectives; Leases only with leader election', () => {
     const rbac = read('templates/rbac.yaml');
     const rules = [...rbac.matchAll(/resources: \[([^\]]*)\]\n\s+verbs: \[([^\]]*)\]/g)].map((m) => `${m[1]} ${m[2]}`);
     expect(rules).toEqual([
       '"pods" "get", "list", "watch"',
       '"inferencepools" "get", "list", "watch"',
+      '"inferenceobjectives" "get", "list", "watch"',
       '"leases" "get", "create", "update"',
       '"pods" "get", "list", "watch"',
       '"inferencepools" "get", "list", "watch"',
@@ -184,6 +185,7 @@ describe('chart: flags, RBAC, template structure', () => {
     expect(section(rbac, '{{- if include "pd-router.leaderElection" . }}', '{{- end }}')).toContain('"leases"');
     expect(section(rbac, '{{- if .Values.sidecar.ssrfProtection }}', 'kind: RoleBinding')).toContain('"inferencepools"');
     expect(rbac).toContain('- apiGroups: [{{ .Values.pool.apiGroup | quote }}]');
+    expect(rbac).toContain('- apiGroups: ["llm-d.ai"]\n    resources: ["inferenceobjectives"]');
     expect(rbac).not.toMatch(/ClusterRole|"\*"|delete|patch/);
   });
 
@@ -237,10 +239,10 @@ describe.skipIf(!hasHelm)('chart: helm template (helm installed)', () => {
   it('renders the pool, EPP flags and RBAC for both pool generations and HA', () => {
     const v1 = render();
     expect(find(v1, 'InferencePool', 'qwen').spec).toMatchObject({ selector: { matchLabels: { 'llm-d.ai/inference-serving': 'true' } }, targetPorts: [{ number: 8000 }] });
-    expect(find(v1, 'Role', 'qwen-epp').rules.map((r: Json) => r.resources[0])).toEqual(['pods', 'inferencepools']);
+    expect(find(v1, 'Role', 'qwen-epp').rules.map((r: Json) => r.resources[0])).toEqual(['pods', 'inferencepools', 'inferenceobjectives']);
     const ha = render('epp.replicas=2', 'pool.apiGroup=inference.networking.x-k8s.io');
     expect(find(ha, 'InferencePool', 'qwen')).toMatchObject({ apiVersion: 'inference.networking.x-k8s.io/v1alpha2', spec: { targetPortNumber: 8000 } });
-    expect(find(ha, 'Role', 'qwen-epp').rules.map((r: Json) => r.resources[0])).toEqual(['pods', 'inferencepools', 'leases']);
+    expect(find(ha, 'Role', 'qwen-epp').rules.map((r: Json) => r.resources[0])).toEqual(['pods', 'inferencepools', 'inferenceobjectives', 'leases']);
     expect(find(ha, 'Deployment', 'qwen-epp').spec.template.spec.containers[0].args).toContain('--ha-enable-leader-election');
   });
 

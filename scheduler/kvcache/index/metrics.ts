@@ -109,3 +109,15 @@ export function instrumentIndex(index: KvBlockIndex, metrics: KvCacheMetrics): K
     close: () => index.close(),
   };
 }
+
+/** One KvCacheMetrics per registry: a second precise cache shares the first one's series. */
+const metricsByRegistry = new WeakMap<Registry, KvCacheMetrics>();
+
+export function kvCacheMetrics(registry: Registry): KvCacheMetrics {
+  let metrics = metricsByRegistry.get(registry);
+  if (metrics === undefined) {
+    metrics = new KvCacheMetrics(registry);
+    metricsByRegistry.set(registry, metrics);
+  }
+  return metrics;
+}

@@ -10,6 +10,8 @@
  *    address (data-parallel ranks of one pod) share one socket. An empty set is "not known
  *    yet" (discovery resyncing) and keeps the current sockets. `podLabelSelector` and
  *    `podNamespace` are accepted and not used: the endpoint set is already the pool's pods.
+ *    Under an `endpoint-notification-source` (`follow()`), the set comes from its events instead:
+ *    no polling, and an empty set closes every socket (the events are authoritative).
  *  - `off`: no `zmqEndpoint` and `discoverPods: false` → no sockets; the index is only read (an
  *    EPP replica over a Redis index that another replica, or a per-pod subscriber, fills).
  */
@@ -37,12 +39,24 @@ export interface EventSourcesOptions {
 export class KvEventSources {
   readonly mode: EventSourceMode;
   private readonly options: EventSourcesOptions;
+  private endpoints: () => readonly Endpoint[];
+  private followed = false;
   private seen: readonly Endpoint[] | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: EventSourcesOptions) {
     this.options = options;
     this.mode = eventSourceMode(options.config);
+    this.endpoints = options.endpoints;
+  }
+
+  /** Takes the endpoint set from lifecycle events from now on (stops polling). */
+  follow(endpoints: () => readonly Endpoint[]): void {
+    this.stop();
+    this.endpoints = endpoints;
+    this.followed = true;
+    this.seen = undefined;
+    this.sync();
   }
 
   /** Binds (global) or connects to the current endpoints (per-endpoint). Returns the bound address in global mode. */
@@ -51,7 +65,7 @@ export class KvEventSources {
     if (this.mode === 'per-endpoint') {
       this.sync();
       const interval = this.options.pollIntervalMs ?? 1000;
-      if (interval > 0) {
+      if (interval > 0 && !this.followed) {
         this.timer = setInterval(() => this.sync(), interval);
         this.timer.unref();
       }
@@ -62,10 +76,10 @@ export class KvEventSources {
   /** Per-endpoint mode: follows a changed endpoint set (cheap when unchanged). */
   sync(): void {
     if (this.mode !== 'per-endpoint') return;
-    const current = this.options.endpoints();
+    const current = this.endpoints();
     if (current === this.seen) return;
     this.seen = current;
-    if (current.length === 0) return;
+    if (current.length === 0 && !this.followed) return;
     const port = this.options.config.podDiscoveryConfig.socketPort;
     const wanted = new Map(current.map((endpoint) => [endpoint.address, podEventsEndpoint(endpoint.address, port)]));
     const { subscriber } = this.options;

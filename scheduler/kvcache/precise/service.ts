@@ -19,7 +19,7 @@ import { IdsStream, type TokenStream } from '../../../src/tokenization/token-str
 import { withSpan } from '../../../src/telemetry/tracing.js';
 import type { Endpoint } from '../../framework/endpoint.js';
 import { createKvBlockIndex } from '../index/config.js';
-import { KvCacheMetrics, instrumentIndex } from '../index/metrics.js';
+import { kvCacheMetrics, type KvCacheMetrics, instrumentIndex } from '../index/metrics.js';
 import type { KvBlockIndex } from '../index/types.js';
 import type { PrecisePrefixConfig } from './config.js';
 import { ParityMonitor } from './parity.js';
@@ -65,18 +65,6 @@ interface Running {
   readonly parity: ParityMonitor;
 }
 
-/** One KvCacheMetrics per registry: a second precise cache shares the first one's series. */
-const metricsByRegistry = new WeakMap<Registry, KvCacheMetrics>();
-
-function kvCacheMetrics(registry: Registry): KvCacheMetrics {
-  let metrics = metricsByRegistry.get(registry);
-  if (metrics === undefined) {
-    metrics = new KvCacheMetrics(registry);
-    metricsByRegistry.set(registry, metrics);
-  }
-  return metrics;
-}
-
 const EMPTY: PrefixMatchResult = { keys: [], scores: new Map(), cachedBlocks: new Map() };
 
 export class PrecisePrefixCache {
@@ -95,6 +83,8 @@ export class PrecisePrefixCache {
   /** Global mode: the address the SUB is bound to (port resolved), once started. */
   boundAddress: string | undefined;
   private readonly warnedTokenization = new Set<string>();
+  /** Set by followEndpoints(): the endpoint set from lifecycle events replaces polling `options.endpoints`. */
+  private followed: (() => readonly Endpoint[]) | undefined;
 
   constructor(readonly config: PrecisePrefixConfig, private readonly options: PrecisePrefixCacheOptions) {
     this.logger = options.logger;
@@ -123,6 +113,17 @@ export class PrecisePrefixCache {
   /** Per-endpoint event mode: follows a changed endpoint set (cheap when unchanged). */
   syncEndpoints(): void {
     this.running?.writePath.sync();
+  }
+
+  /** Per-endpoint event mode fed by endpoint lifecycle events (endpoint-notification-source). */
+  followEndpoints(endpoints: () => readonly Endpoint[]): void {
+    this.followed = endpoints;
+    this.running?.writePath.sources.follow(endpoints);
+  }
+
+  /** Drops every index entry of a pod (`ip:port`) that left the pool. */
+  async forgetPod(pod: string): Promise<void> {
+    await this.running?.index.clear(pod);
   }
 
   /**
@@ -261,6 +262,7 @@ export class PrecisePrefixCache {
       index, blockSize: config.blockSize, hashSeed: config.hashSeed, events: config.kvEvents, metrics, logger,
       endpoints: this.options.endpoints ?? (() => []), pollIntervalMs: this.options.pollIntervalMs,
     });
+    if (this.followed !== undefined) writePath.sources.follow(this.followed);
     const speculative = config.speculativeIndexing ? new SpeculativeEntries(index, config.speculativeTtlMs, logger) : undefined;
     const parity = new ParityMonitor(index, config.parity, this.precise, logger);
     const running: Running = { index, writePath, speculative, parity };

@@ -14,7 +14,8 @@
  * On dispatch (PreRequest) every profile's first target gets +1 request and +uncached_e tokens; at
  * completion (ResponseComplete) they are released. Difference from llm-d: the prompt tokens of a
  * streamed request are released at completion, not at the first chunk (there is no first-chunk
- * hook here), so a long generation keeps its prompt counted as load.
+ * hook here), so a long generation keeps its prompt counted as load. Endpoints that left the pool
+ * are dropped at the next dispatch, or at once when listed under an `endpoint-notification-source`.
  *
  * Parameters:
  * - `addEstimatedOutputTokens` (bool, default false)
@@ -29,6 +30,7 @@
 import { z } from 'zod';
 import type { InferenceBody } from '../../../src/openai/types.js';
 import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo, type SchedulingContext } from '../../framework/cycle-state.js';
+import type { EndpointEvent, EndpointExtractor } from '../../datalayer/endpoint-events.js';
 import type { Endpoint } from '../../framework/endpoint.js';
 import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, SchedulingResult } from '../../framework/plugins.js';
 import type { InferenceRequest } from '../../framework/request.js';
@@ -91,7 +93,7 @@ export function requestTokens(request: InferenceRequest, info: PrefixCacheMatchI
   return tokens;
 }
 
-export class InFlightLoadProducer implements DataProducer, PreRequest, ResponseComplete {
+export class InFlightLoadProducer implements DataProducer, PreRequest, ResponseComplete, EndpointExtractor {
   readonly type = INFLIGHT_LOAD_PRODUCER_TYPE;
   readonly produces = [IN_FLIGHT_LOAD, UNCACHED_REQUEST_TOKENS] as const;
   /** Read when present (discount of cached tokens); listed so this runs after the prefix producer. */
@@ -148,6 +150,11 @@ export class InFlightLoadProducer implements DataProducer, PreRequest, ResponseC
     const next = { requests: current.requests + requests, tokens: current.tokens + tokens };
     if (next.requests <= 0) this.load.delete(name);
     else this.load.set(name, next);
+  }
+
+  /** Under an endpoint-notification-source: a removed endpoint's counters are dropped at once (as upstream). */
+  extractEndpoint(event: EndpointEvent): void {
+    if (event.type === 'delete') this.load.delete(event.endpoint.name);
   }
 
   /** Drops requests older than the safety-net age and endpoints that left the pool. */

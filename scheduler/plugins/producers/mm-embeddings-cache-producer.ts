@@ -9,7 +9,8 @@
  * `EncoderCacheMatchInfo {requestItems, matchedItems}` (matched = items in that endpoint's LRU).
  * PreRequest: the primary profile's targets learn the request's items (most recent first).
  * Each endpoint has its own LRU of `cacheSizeInMBPerServer / 2` entries (2 MiB assumed per item,
- * as llm-d Router); endpoints that left the pool are forgotten lazily (checked every 2 minutes).
+ * as llm-d Router); endpoints that left the pool are forgotten lazily (checked every 2 minutes),
+ * or at once when it is listed under an `endpoint-notification-source` (its delete events).
  *
  * Parameters: `cacheSizeInMBPerServer` (int, 4096; ≤ 0 → 4096). Older sample configs write
  * `cacheSizeInMB`, which llm-d Router silently ignores; pd-router reads it as the same setting.
@@ -27,6 +28,7 @@ import { z } from 'zod';
 import type { SchedulingContext } from '../../framework/cycle-state.js';
 import type { Endpoint } from '../../framework/endpoint.js';
 import type { DataProducer, PreRequest, SchedulingResult } from '../../framework/plugins.js';
+import type { EndpointEvent, EndpointExtractor } from '../../datalayer/endpoint-events.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { InferenceRequest } from '../../framework/request.js';
 
@@ -73,7 +75,7 @@ class HashLru {
   }
 }
 
-export class MmEmbeddingsCacheProducer implements DataProducer, PreRequest {
+export class MmEmbeddingsCacheProducer implements DataProducer, PreRequest, EndpointExtractor {
   readonly type = MM_EMBEDDINGS_CACHE_PRODUCER_TYPE;
   readonly produces = [ENCODER_CACHE_MATCH_INFO] as const;
   private readonly caches = new Map<string, HashLru>();
@@ -100,6 +102,11 @@ export class MmEmbeddingsCacheProducer implements DataProducer, PreRequest {
       if (!cache) this.caches.set(target.name, cache = new HashLru(this.capacity));
       for (const item of items) cache.add(item.hash);
     }
+  }
+
+  /** Under an endpoint-notification-source: a removed endpoint's cache is dropped at once. */
+  extractEndpoint(event: EndpointEvent): void {
+    if (event.type === 'delete') this.caches.delete(event.endpoint.name);
   }
 
   private maybePurge(): void {

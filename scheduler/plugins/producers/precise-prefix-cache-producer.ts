@@ -16,8 +16,11 @@
  * `tokenProcessorConfig` {blockSize | blockSizeTokens, hashSeed}, `indexerConfig`
  * {kvBlockIndexConfig, kvCacheBackendConfigs}, `kvEventsConfig`, `speculativeIndexing`,
  * `speculativeTTL`, and pd-router's `tokenizer` / `tokenizerPool` / `parity`).
- * Difference from llm-d Router: without a token-producer it still works (it tokenizes itself)
- * instead of producing nothing.
+ * Listed under an `endpoint-notification-source` (llm-d Router's samples do), its per-endpoint
+ * KV-event sockets follow that source's add/delete events (see precise-prefix-cache-scorer.ts).
+ * Differences from llm-d Router: without a token-producer it still works (it tokenizes itself)
+ * instead of producing nothing; without a notification source it still follows the pool by
+ * polling the endpoint set (llm-d Router subscribes to no pod then).
  *
  * ```yaml
  * - type: token-producer
@@ -28,6 +31,7 @@
  *   parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
  * ```
  */
+import type { EndpointEvent, EndpointExtractor } from '../../datalayer/endpoint-events.js';
 import { PREFIX_CACHE_MATCH_INFO, type SchedulingContext } from '../../framework/cycle-state.js';
 import type { Endpoint } from '../../framework/endpoint.js';
 import type { ConsumesAttributes, DataProducer, PreRequest, ResponseComplete, ResponseInfo, SchedulingResult } from '../../framework/plugins.js';
@@ -39,7 +43,7 @@ import { TOKENIZED_PROMPT } from './tokenized-prompt.js';
 
 export const PRECISE_PREFIX_CACHE_PRODUCER_TYPE = 'precise-prefix-cache-producer';
 
-export class PrecisePrefixCacheProducer implements DataProducer, PreRequest, ResponseComplete, ConsumesAttributes {
+export class PrecisePrefixCacheProducer implements DataProducer, PreRequest, ResponseComplete, ConsumesAttributes, EndpointExtractor {
   readonly type = PRECISE_PREFIX_CACHE_PRODUCER_TYPE;
   readonly produces = [PREFIX_CACHE_MATCH_INFO] as const;
   /** Read when present (orders a token-producer first); absent is fine, see the header. */
@@ -63,6 +67,10 @@ export class PrecisePrefixCacheProducer implements DataProducer, PreRequest, Res
   responseComplete(request: InferenceRequest, response: ResponseInfo, targets: readonly Endpoint[]): void {
     this.inner.responseComplete(request, response, targets);
   }
+
+  followEndpointEvents(): void { this.inner.followEndpointEvents(); }
+
+  extractEndpoint(event: EndpointEvent): void { this.inner.extractEndpoint(event); }
 
   close(): Promise<void> { return this.inner.close(); }
 }

@@ -28,6 +28,12 @@
  * which the factory starts in the background (it is synchronous) — until it is ready every
  * endpoint scores 0, and start-up failures are logged and retried every 5 s. `close()` releases it.
  *
+ * Endpoint events (listed under an `endpoint-notification-source`, per-endpoint KV events only):
+ * the KV-event sockets follow the source's events instead of polling the endpoint set — add/update
+ * connects to `tcp://<address>:<socketPort>`, delete closes the socket (once no endpoint shares the
+ * address) and clears the pod's (`ip:port`) index entries. With `zmqEndpoint` or `discoverPods:
+ * false` the events are not needed and not used (as llm-d Router).
+ *
  * Parameters: see scheduler/kvcache/precise/config.ts (llm-d's keys plus `tokenizer`).
  *
  * ```yaml
@@ -46,12 +52,16 @@ import type { Endpoint } from '../../framework/endpoint.js';
 import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, Scorer, SchedulingResult } from '../../framework/plugins.js';
 import type { PluginFactory } from '../../framework/registry.js';
 import type { InferenceRequest } from '../../framework/request.js';
+import type { Logger } from '../../../src/log.js';
+import type { EndpointEvent, EndpointExtractor } from '../../datalayer/endpoint-events.js';
 import type { KvEventProcessor } from '../../kvcache/events/processor.js';
 import type { KvEventSubscriber } from '../../kvcache/events/subscriber.js';
 import type { KvCacheMetrics } from '../../kvcache/index/metrics.js';
 import type { KvBlockIndex } from '../../kvcache/index/types.js';
 import { parsePrecisePrefixConfig, type PrecisePrefixConfig } from '../../kvcache/precise/config.js';
 import type { RequestTokenizer } from '../../kvcache/precise/request-tokens.js';
+import { eventSourceMode } from '../../kvcache/precise/event-sources.js';
+import { FollowedEndpoints } from '../../kvcache/precise/followed-endpoints.js';
 import { PrecisePrefixCache, type PrecisePrefixCacheOptions, type RequestMatch } from '../../kvcache/precise/service.js';
 import { tokenizedPromptOf } from '../producers/tokenized-prompt.js';
 import type { ScorerCategory } from './common.js';
@@ -68,16 +78,39 @@ interface RequestState {
   abandoned: boolean;
 }
 
-export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreRequest, ResponseComplete {
+export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreRequest, ResponseComplete, EndpointExtractor {
   readonly type = PRECISE_PREFIX_CACHE_SCORER_TYPE;
   readonly category: ScorerCategory = 'affinity';
   readonly produces = [PREFIX_CACHE_MATCH_INFO] as const;
   readonly cache: PrecisePrefixCache;
   /** The match of each request in flight, for the response's usage (dropped with the request). */
   private readonly matches = new WeakMap<InferenceRequest, RequestMatch>();
+  private readonly logger: Logger;
+  /** The endpoint set from lifecycle events, once wired to an endpoint-notification-source. */
+  private followed: FollowedEndpoints | undefined;
 
   constructor(readonly name: string, readonly config: PrecisePrefixConfig, options: PrecisePrefixCacheOptions) {
     this.cache = new PrecisePrefixCache(config, { name, ...options });
+    this.logger = options.logger;
+  }
+
+  followEndpointEvents(): void {
+    if (this.followed !== undefined) return;
+    if (eventSourceMode(this.config.kvEvents) !== 'per-endpoint') {
+      this.logger.info({ plugin: this.name }, 'endpoint events not used: KV events come from a bound socket (zmqEndpoint) or are off (discoverPods: false)');
+      return;
+    }
+    this.followed = new FollowedEndpoints();
+    this.cache.followEndpoints(this.followed.list);
+  }
+
+  extractEndpoint(event: EndpointEvent): void {
+    if (this.followed === undefined) return;
+    const gone = this.followed.apply(event);
+    this.cache.syncEndpoints();
+    for (const pod of gone) {
+      this.cache.forgetPod(pod).catch((err: unknown) => this.logger.warn({ plugin: this.name, pod, err: (err as Error).message }, 'could not clear the index entries of a removed endpoint'));
+    }
   }
 
   /** The service's parts, for tests and diagnostics (undefined before it started). */

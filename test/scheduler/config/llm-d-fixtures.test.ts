@@ -26,11 +26,6 @@ const MODEL = 'fixture-model';
  * fixture failing for a new reason, or starting to load, turns this test red).
  */
 const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>> = {
-  'epp-mm-embeddings-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
-  'epp-precise-prefix-cache-config.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
-  'perf-precise-prefix.yaml': { reason: 'endpoint-notification-source not implemented', error: 'unknown plugin type "endpoint-notification-source"' },
-  'integration-datalayer-config.yaml': { reason: 'mock-metrics-source is an upstream test double', error: 'unknown plugin type "mock-metrics-source"' },
-  'integration-request-attribute-reporter-config.yaml': { reason: 'request-attribute-reporter (CEL) and mock-metrics-source not implemented', error: 'unknown plugin type "mock-metrics-source"' },
 };
 
 const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();

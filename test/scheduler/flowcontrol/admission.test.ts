@@ -34,6 +34,15 @@ describe('FlowControlAdmission', () => {
     admission.close();
   });
 
+  it('priorityOf: the objective\'s priority, 0 when unknown, unnamed or malformed (admit answers 400 then)', () => {
+    const admission = new FlowControlAdmission({ endpoints: () => [], objectives: (name) => (name === 'critical' ? 10 : undefined) });
+    const withObjective = (value: string) => chatRequest('x', { headers: { 'x-llm-d-inference-objective': value } });
+    expect(admission.priorityOf(withObjective('critical'))).toBe(10);
+    expect(admission.priorityOf(withObjective('other'))).toBe(0);
+    expect(admission.priorityOf(chatRequest('x'))).toBe(0);
+    expect(admission.priorityOf(withObjective('bad value'))).toBe(0);
+  });
+
   it('without the gate: only the admitter gates, and only sheddable requests; bad headers are 400s', async () => {
     const busy = makeEndpoint({ name: 'busy', metrics: { waitingQueueSize: 50, updatedAt: 1 } });
     const admission = new FlowControlAdmission({
