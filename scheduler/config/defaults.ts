@@ -1,20 +1,10 @@
 /**
- * Upstream plugin types pd-router covers natively, and the producers the loader injects when a
+ * Defaults the loader applies: picker, profile, handler, scorer weight, and the producers it injects when a
  * plugin reads an attribute nothing produces (see docs/configuration.md "Defaulting rules").
  */
 import { PREFIX_CACHE_MATCH_INFO } from '../framework/cycle-state.js';
 import { TOKENIZED_PROMPT } from '../plugins/producers/tokenized-prompt.js';
 import { isDataProducer, consumesOf, type DataProducer, type Plugin } from '../framework/plugins.js';
-
-/**
- * Types an llm-d config may declare that pd-router does not build as plugins: the process does the
- * job itself, or the feature does not exist here. Declaring them is accepted (with this note logged)
- * so upstream configs load unchanged; their parameters are ignored. A registry registration of the
- * same type takes precedence.
- */
-export const NATIVE_PLUGIN_TYPES: ReadonlyMap<string, { level: 'info' | 'warn'; note: string }> = new Map([
-  ['inflight-load-producer', { level: 'info', note: 'active-request-scorer counts in-flight requests itself (PreRequest + ResponseComplete)' }],
-]);
 
 export const DEFAULT_PARSER = 'openai-parser';
 export const DEFAULT_SATURATION_DETECTOR = 'utilization-detector';

@@ -20,7 +20,7 @@ import {
 import type { PluginHandle } from '../framework/registry.js';
 import { Scheduler, type PluginTimer } from '../framework/scheduler.js';
 import {
-  DEFAULT_PICKER, DEFAULT_PRODUCERS, DEFAULT_PROFILE, DEFAULT_PROFILE_HANDLER, DEFAULT_SCORER_WEIGHT, NATIVE_PLUGIN_TYPES,
+  DEFAULT_PICKER, DEFAULT_PRODUCERS, DEFAULT_PROFILE, DEFAULT_PROFILE_HANDLER, DEFAULT_SCORER_WEIGHT,
   orderProducers, unproducedAttributes,
 } from './defaults.js';
 import { DEPRECATED_API_VERSION, defaultConfig, type EndpointPickerConfig, type SchedulingProfileSpec } from './schema.js';
@@ -186,10 +186,7 @@ class ConfigBuilder {
     const { registry } = this.options;
     const at = ['plugins', spec.index] as const;
     if (!registry.has(spec.type)) {
-      const native = NATIVE_PLUGIN_TYPES.get(spec.type);
-      if (!native) throw this.source.error([...at, 'type'], `unknown plugin type "${spec.type}" (known: ${registry.types().join(', ')})`);
-      this.logger[native.level]({ plugin: spec.name, type: spec.type }, native.note);
-      return { type: spec.type, name: spec.name };
+      throw this.source.error([...at, 'type'], `unknown plugin type "${spec.type}" (known: ${registry.types().join(', ')})`);
     }
     try {
       return registry.create(spec.type, spec.name, spec.parameters, this.handle(spec.name));
