@@ -28,7 +28,11 @@ const MODEL = 'fixture-model';
 const KNOWN_FAILURES: Readonly<Record<string, { reason: string; error: string }>> = {
 };
 
-const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
+/** Upstream's samples, plus our non-P/D example config (llm-d v1.0's default routing). */
+const OUR_CONFIGS: Readonly<Record<string, string>> = {
+  'config/sticky-until-saturated-epp-config.yaml': fileURLToPath(new URL('../../../config/sticky-until-saturated-epp-config.yaml', import.meta.url)),
+};
+const fixtures = [...readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort(), ...Object.keys(OUR_CONFIGS)];
 
 let sim: RunningProcess;
 let endpoints: Endpoint[];
@@ -46,7 +50,7 @@ afterAll(async () => {
 });
 
 async function loadAndRoute(file: string): Promise<number> {
-  const loaded = loadEndpointPickerConfig(readFileSync(`${DIR}${file}`, 'utf8'), {
+  const loaded = loadEndpointPickerConfig(readFileSync(OUR_CONFIGS[file] ?? `${DIR}${file}`, 'utf8'), {
     registry: createDefaultRegistry(), logger: silentLogger, endpoints: () => endpoints,
   });
   try {
