@@ -1,4 +1,5 @@
 /** The EPP process settings (from `pd-router epp` flags, or given directly by tests, the demo and benchmarks). */
+import type { SecureVersion } from 'node:tls';
 import type { PoolDiscoveryConfig } from '../src/k8s/pool-flags.js';
 import type { LogOptions } from '../src/log.js';
 
@@ -19,6 +20,18 @@ export interface EppConfig {
   metricsPort: number;
   secureServing: boolean;
   certPath?: string;
+  /** Lowest TLS version of ext_proc (`--tls-min-version`, Node's name); default TLS 1.2. */
+  tlsMinVersion?: SecureVersion;
+  /** OpenSSL cipher string of ext_proc (`--tls-cipher-suites`). */
+  tlsCiphers?: string;
+  /** Honour Envoy's endpoint subset hint on ext_proc (false: `--disable-endpoint-subset-filter`). */
+  subsetFilter?: boolean;
+  /** Send the endpoint scores to Envoy as dynamic metadata (`--emit-endpoint-scores`). */
+  emitEndpointScores?: boolean;
+  /** Serve /metrics over HTTPS with tls.crt / tls.key from this directory. */
+  metricsCertDir?: string;
+  /** PEM CA bundle: /metrics requires a client certificate it signed. */
+  metricsClientCaFile?: string;
   refreshMetricsIntervalMs: number;
   metricsTimeoutMs: number;
   metricsStalenessMs: number;

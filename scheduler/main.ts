@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '../src/log.js';
-import { listen, type ListeningServer } from '../src/http/server.js';
+import type { ListeningServer } from '../src/http/server.js';
 import { loadCertificateDir, selfSignedCertificate } from '../src/http/tls.js';
 import { startTelemetry } from '../src/telemetry/sdk.js';
 import { loadEndpointPickerConfig } from './config/loader.js';
@@ -19,6 +19,7 @@ import { Director } from './framework/director.js';
 import type { Plugin } from './framework/plugins.js';
 import { Gateway } from './gateway/server.js';
 import { EppMetrics } from './metrics.js';
+import { startMetricsServer } from './metrics-server.js';
 import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 import { createDefaultRegistry } from './plugins/index.js';
 import { isMetricsDataSource } from './plugins/datalayer/metrics-data-source.js';
@@ -121,7 +122,8 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     if (config.grpcPort >= 0) {
       const tls = !config.secureServing ? undefined
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
-      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), parsers: loaded.parsers, admission: loaded.admission, reporters: loaded.reporters, port: config.grpcPort, host: config.host, secure: config.secureServing, tls, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
+      const grpc = await startExtProcServer({ director, endpoints: () => store.list(), parsers: loaded.parsers, admission: loaded.admission, reporters: loaded.reporters, port: config.grpcPort, host: config.host, secure: config.secureServing, tls,
+        tlsMinVersion: config.tlsMinVersion, tlsCiphers: config.tlsCiphers, subsetFilter: config.subsetFilter, emitEndpointScores: config.emitEndpointScores, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');
@@ -133,17 +135,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       logger.info({ url: `grpc://${config.host}:${health.port}`, port: health.port, listener: 'health' }, 'listening');
     }
     if (config.metricsPort >= 0) {
-      const server = await listen((req, res) => {
-        if (req.url !== '/metrics') {
-          res.writeHead(404).end();
-          return;
-        }
-        metrics.registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
-        }, (err: unknown) => {
-          res.writeHead(500).end(String(err));
-        });
-      }, { port: config.metricsPort, host: config.host });
+      const server = await startMetricsServer(metrics, { port: config.metricsPort, host: config.host, certDir: config.metricsCertDir, clientCaFile: config.metricsClientCaFile });
       closers.push(() => server.close(1_000));
       ports.metrics = server.port;
       logger.info({ url: `${server.url}/metrics`, port: server.port, listener: 'metrics' }, 'listening');

@@ -3,10 +3,15 @@
  * var (shown by --help). The process itself (scheduler/main.ts) is imported only when the command
  * runs.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ConfigError } from '../src/config-error.js';
 import { declareOptions, givenNoEffect, optionValues, type OptionSpec } from '../src/cli/options.js';
 import { LOG_FLAGS, logOptionsFrom } from '../src/log-flags.js';
 import { addPoolFlags, poolDiscoveryConfig } from '../src/k8s/pool-flags.js';
+import { opensslCiphers, tlsCipherSuitesArg, tlsMinVersionArg } from '../src/http/tls-versions.js';
+import { Command as CommanderCommand } from 'commander';
 import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 
 export { EPP_DEFAULTS, type EppConfig };
@@ -28,8 +33,14 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
   port('grpc-port', 'Envoy ext_proc gRPC port (-1 = off)', D.grpcPort),
   port('grpc-health-port', 'plaintext gRPC health port (-1 = off)', D.grpcHealthPort),
   port('metrics-port', 'Prometheus /metrics port (-1 = off)', D.metricsPort),
+  { name: 'metrics-cert-dir', kind: 'string', placeholder: '<dir>', help: 'directory with tls.crt and tls.key: serve /metrics over HTTPS', env: 'EPP_METRICS_CERT_DIR' },
+  { name: 'metrics-client-ca-file', kind: 'string', placeholder: '<file>', help: 'PEM CA bundle: /metrics requires a client certificate it signed (needs --metrics-cert-dir)', env: 'EPP_METRICS_CLIENT_CA_FILE' },
   { name: 'secure-serving', kind: 'bool', help: 'serve ext_proc over TLS (self-signed unless --cert-path)', env: 'EPP_SECURE_SERVING', default: D.secureServing },
   { name: 'cert-path', kind: 'string', placeholder: '<dir>', help: 'directory holding tls.crt and tls.key for ext_proc', env: 'EPP_CERT_PATH' },
+  { name: 'tls-min-version', kind: 'string', placeholder: '<version>', parse: tlsMinVersionArg, choicesText: ['VersionTLS10', 'VersionTLS11', 'VersionTLS12', 'VersionTLS13'], help: 'lowest TLS version ext_proc accepts (Go names)', defaultText: 'VersionTLS12', env: 'EPP_TLS_MIN_VERSION' },
+  { name: 'tls-cipher-suites', kind: 'list', placeholder: '<suites>', parse: tlsCipherSuitesArg, help: 'TLS ≤ 1.2 cipher suites of ext_proc, Go names (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3 suites are fixed', env: 'EPP_TLS_CIPHER_SUITES' },
+  { name: 'disable-endpoint-subset-filter', kind: 'bool', help: 'ignore Envoy\'s endpoint subset hint (envoy.lb.subset_hint) on ext_proc', env: 'EPP_DISABLE_ENDPOINT_SUBSET_FILTER', default: false },
+  { name: 'emit-endpoint-scores', kind: 'bool', help: 'send every scored endpoint\'s score to Envoy as dynamic metadata (envoy.lb / x-gateway-destination-endpoint-scores)', env: 'EPP_EMIT_ENDPOINT_SCORES', default: false },
   duration('refresh-metrics-interval', 'how often each endpoint /metrics is scraped', '50ms'),
   duration('metrics-timeout', 'timeout of one scrape', '1s'),
   duration('metrics-staleness-threshold', 'endpoints without a good scrape for this long are not preferred', '2s'),
@@ -46,7 +57,7 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
  * in-process cert reload …): accepted so upstream manifests start, named in one warning line.
  */
 export const UPSTREAM_NO_EFFECT_FLAGS: readonly OptionSpec[] = [
-  ...['enable-pprof', 'health-checking', 'enable-cert-reload', 'enable-grpc-stream-metrics', 'metrics-endpoint-auth', 'allow-experimental-plugins', 'disable-endpoint-subset-filter']
+  ...['enable-pprof', 'health-checking', 'enable-cert-reload', 'enable-grpc-stream-metrics', 'metrics-endpoint-auth', 'allow-experimental-plugins']
     .map((name): OptionSpec => ({ name, kind: 'bool', help: '', noEffect: true })),
   ...['drain-timeout', 'grpc-max-recv-msg-size', 'grpc-max-send-msg-size', 'refresh-prometheus-metrics-interval', 'total-queued-requests-metric',
     'total-running-requests-metric', 'kv-cache-usage-percentage-metric', 'lora-info-metric', 'cache-info-metric']
@@ -70,6 +81,11 @@ export function eppConfigFromCommand(command: Command): EppConfig {
     metricsPort: get('metrics-port'),
     secureServing: get('secure-serving'),
     certPath: get('cert-path'),
+    tlsMinVersion: get('tls-min-version'),
+    tlsCiphers: opensslCiphers(get('tls-cipher-suites')),
+    subsetFilter: !get<boolean>('disable-endpoint-subset-filter'),
+    emitEndpointScores: get('emit-endpoint-scores'),
+    ...metricsTls(get('metrics-cert-dir'), get('metrics-client-ca-file')),
     refreshMetricsIntervalMs: get('refresh-metrics-interval'),
     metricsTimeoutMs: get('metrics-timeout'),
     metricsStalenessMs: get('metrics-staleness-threshold'),
@@ -85,12 +101,31 @@ export function eppConfigFromCommand(command: Command): EppConfig {
   };
 }
 
+/**
+ * `--metrics-cert-dir` / `--metrics-client-ca-file`, checked as llm-d checks them: the files must
+ * exist, and a client CA needs the cert dir. The PEM contents are read when the listener starts.
+ */
+function metricsTls(certDir: string | undefined, clientCaFile: string | undefined): Pick<EppConfig, 'metricsCertDir' | 'metricsClientCaFile'> {
+  if (clientCaFile && !certDir) throw new ConfigError(['--metrics-client-ca-file'], 'requires --metrics-cert-dir');
+  const unreadable = (path: string): never => {
+    throw new ConfigError([clientCaFile === path ? '--metrics-client-ca-file' : '--metrics-cert-dir'], `metrics TLS cert file unreadable: ${path}`);
+  };
+  if (clientCaFile && !existsSync(clientCaFile)) unreadable(clientCaFile);
+  if (certDir) for (const name of ['tls.crt', 'tls.key']) if (!existsSync(join(certDir, name))) unreadable(join(certDir, name));
+  return { metricsCertDir: certDir || undefined, metricsClientCaFile: clientCaFile || undefined };
+}
+
+/** The `epp` command with every flag, without an action (tests parse with it). */
+export function buildEppCommand(command: Command = new CommanderCommand('epp')): Command {
+  declareOptions(command, TABLE);
+  return addPoolFlags(command);
+}
+
 export function addEppCommand(program: Command): void {
   const command = program
     .command('epp')
     .description('Endpoint Picker: schedules inference requests (Envoy ext_proc gRPC and a built-in HTTP gateway)');
-  declareOptions(command, TABLE);
-  addPoolFlags(command).action(async (_opts: unknown, self: Command) => {
+  buildEppCommand(command).action(async (_opts: unknown, self: Command) => {
     const config = eppConfigFromCommand(self);
     const { runEpp } = await import('./main.js');
     await runEpp(config);

@@ -21,13 +21,18 @@ export interface RouteHeaders {
   headers: ReadonlyMap<string, string>;
   /** Headers Envoy must drop when the final map holds no value for them (client-sent P/D headers). */
   removeWhenAbsent: readonly string[];
+  /** `ip:port` → score, sent under `x-gateway-destination-endpoint-scores` (`--emit-endpoint-scores`). */
+  scores?: Readonly<Record<string, number>>;
 }
+
+/** The dynamic-metadata key of the endpoint scores (llm-d's name). */
+export const DESTINATION_SCORES_KEY = 'x-gateway-destination-endpoint-scores';
 
 /**
  * The one request-headers answer: clear the route cache, set destination, Content-Length, trace
  * headers, then echo every non-system header of the map, all as raw_value; remove EPP-owned
  * routing headers the client sent but the plugins did not set. Dynamic metadata carries the
- * destination for Envoy's load balancer (`envoy.lb`).
+ * destination for Envoy's load balancer (`envoy.lb`), and the endpoint scores when asked for.
  */
 export function requestHeadersResponse(route: RouteHeaders): ProcessingResponse {
   const setHeaders: HeaderValueOption[] = [setHeader(DESTINATION_HEADER, route.destination)];
@@ -45,7 +50,9 @@ export function requestHeadersResponse(route: RouteHeaders): ProcessingResponse 
         header_mutation: removeHeaders.length > 0 ? { set_headers: setHeaders, remove_headers: removeHeaders } : { set_headers: setHeaders },
       },
     },
-    dynamic_metadata: toStruct({ [LB_METADATA_NAMESPACE]: { [DESTINATION_HEADER]: route.destination } }),
+    dynamic_metadata: toStruct({
+      [LB_METADATA_NAMESPACE]: { [DESTINATION_HEADER]: route.destination, ...(route.scores ? { [DESTINATION_SCORES_KEY]: route.scores } : {}) },
+    }),
   };
 }
 

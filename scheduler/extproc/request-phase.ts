@@ -34,6 +34,8 @@ export interface RequestPhaseOptions {
   subsetFilter: boolean;
   /** Keep a client's `kv_transfer_params` in the body (default false: removed). */
   trustClientKvTransferParams?: boolean;
+  /** Add the primary profile's endpoint scores to the dynamic metadata (`--emit-endpoint-scores`). */
+  emitEndpointScores?: boolean;
 }
 
 /** What the request phase decided, and the messages that tell Envoy. */
@@ -125,11 +127,19 @@ export class RequestPhase {
         trace: traceHeaders(lifecycle.traceContext),
         headers: request.headers,
         removeWhenAbsent: REMOVE_WHEN_ABSENT,
+        scores: this.options.emitEndpointScores ? endpointScores(decision) : undefined,
       }),
       ...bodyChunks('request_body', forwarded, bodyEndOfStream),
     ];
     return { responses, destination: decision.destination, decision, streaming: !request.unparsed && request.body.body.stream === true };
   }
+}
+
+/** `ip:port` → weighted score of every endpoint the primary profile's picker chose among. */
+function endpointScores(decision: RoutingDecision): Record<string, number> | undefined {
+  const scored = decision.result.profileResults.get(decision.result.primaryProfileName)?.scored;
+  if (!scored || scored.length === 0) return undefined;
+  return Object.fromEntries(scored.map(({ endpoint, score }) => [endpoint.hostPort, score]));
 }
 
 /** traceparent (+ tracestate, baggage) of the EPP's `gateway.request` span; empty when untraced. */

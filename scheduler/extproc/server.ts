@@ -3,6 +3,7 @@
  * in FULL_DUPLEX_STREAMED mode (docs/extproc.md). TLS by default with the given or a self-signed
  * certificate (ALPN h2, as grpc-js always negotiates); plaintext with `secure: false`.
  */
+import type { SecureVersion } from 'node:tls';
 import type { FlowControlAdmission } from '../flowcontrol/admission.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
@@ -31,6 +32,10 @@ export interface ExtProcServerOptions {
   secure: boolean;
   /** Certificate for `secure`; a self-signed one is made when absent. */
   tls?: TlsMaterial;
+  /** Lowest TLS version accepted (`--tls-min-version`); Node's default (TLS 1.2) when absent. */
+  tlsMinVersion?: SecureVersion;
+  /** OpenSSL cipher string (`--tls-cipher-suites`, src/http/tls-versions.ts); grpc-js's default when absent. */
+  tlsCiphers?: string;
   logger: Logger;
   metrics?: EppMetrics;
   /** `requestHandler.parsers` (default: openai, anthropic, passthrough). */
@@ -45,6 +50,8 @@ export interface ExtProcServerOptions {
   subsetFilter?: boolean;
   /** Keep a client's `kv_transfer_params` in the body (default false: removed). */
   trustClientKvTransferParams?: boolean;
+  /** Send every scored endpoint's score to Envoy as dynamic metadata (`--emit-endpoint-scores`). */
+  emitEndpointScores?: boolean;
   /** How long close() lets open streams finish before cutting them (default 5 s). */
   shutdownGraceMs?: number;
 }
@@ -71,6 +78,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     bodyLimit: options.bodyLimit ?? DEFAULT_EXTPROC_BODY_LIMIT,
     subsetFilter: options.subsetFilter ?? true,
     trustClientKvTransferParams: options.trustClientKvTransferParams ?? false,
+    emitEndpointScores: options.emitEndpointScores ?? false,
     logger,
     metrics: options.metrics,
     admission: options.admission,
@@ -79,14 +87,31 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
   server.addService(extProc, {
     Process: (call: ProcessCall) => new ExtProcStream(call, streamOptions).start(),
   });
-  const credentials = options.secure ? await serverCredentials(options.tls) : grpc.ServerCredentials.createInsecure();
+  const credentials = options.secure ? await serverCredentials(options) : grpc.ServerCredentials.createInsecure();
   const host = options.host ?? '0.0.0.0';
   const port = await bind(server, host, options.port, credentials);
   logger.debug({ host, port, secure: options.secure }, 'ext_proc server bound');
   return { port, close: () => shutdown(server, options.shutdownGraceMs ?? 5000) };
 }
 
-async function serverCredentials(tls: TlsMaterial | undefined): Promise<grpc.ServerCredentials> {
-  const material = tls ?? await selfSignedCertificate('pd-router EPP');
-  return grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(material.cert), private_key: Buffer.from(material.key) }], false);
+async function serverCredentials(options: ExtProcServerOptions): Promise<grpc.ServerCredentials> {
+  const material = options.tls ?? await selfSignedCertificate('pd-router EPP');
+  if (!options.tlsMinVersion && !options.tlsCiphers) {
+    return grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(material.cert), private_key: Buffer.from(material.key) }], false);
+  }
+  return new TunedServerCredentials(material, options.tlsMinVersion, options.tlsCiphers);
+}
+
+/**
+ * TLS credentials with a minimum version and a cipher list, which grpc-js's createSsl cannot
+ * take: the options go to the HTTP/2 server grpc-js creates (a bad cipher list fails the bind).
+ */
+class TunedServerCredentials extends grpc.ServerCredentials {
+  constructor(material: TlsMaterial, minVersion: SecureVersion | undefined, ciphers: string | undefined) {
+    super({ requestCert: false, ...(minVersion ? { minVersion } : {}), ...(ciphers ? { ciphers } : {}) }, { cert: material.cert, key: material.key });
+  }
+
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
 }

@@ -39,6 +39,8 @@ export interface Picker extends Plugin {
 export interface ProfileRunResult {
   /** Chosen endpoints, best first. */
   readonly targets: readonly Endpoint[];
+  /** Every endpoint the picker chose among, with its weighted score (set by the Scheduler). */
+  readonly scored?: readonly ScoredEndpoint[];
 }
 
 export interface WeightedScorer {

@@ -76,7 +76,7 @@ export class Scheduler {
     const started = performance.now();
     const result = profile.picker.pick(ctx, request, scored);
     this.timer?.('Picker', profile.picker, (performance.now() - started) / 1000);
-    return result.targets.length > 0 ? result : null;
+    return result.targets.length > 0 ? { ...result, scored } : null;
   }
 }
 

@@ -19,6 +19,8 @@ export interface ListenOptions {
   port: number;
   host?: string;
   tls?: TlsMaterial;
+  /** With `tls`: PEM CA bundle; clients must present a certificate it signed (mutual TLS). */
+  clientCa?: string;
   /**
    * Time to receive a request's headers (default 30 s); past it Node answers 408 and closes the
    * connection. Connections are checked every quarter of the shortest deadline (at most every second).
@@ -59,7 +61,10 @@ export function serverTimeouts(options: Pick<ListenOptions, 'headersTimeoutMs' |
 export async function listen(handler: RequestListener, options: ListenOptions): Promise<ListeningServer> {
   const serverOptions = { ...SERVER_OPTIONS, ...serverTimeouts(options) };
   const server: http.Server = options.tls
-    ? https.createServer({ ...serverOptions, ...SERVER_TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key }, handler)
+    ? https.createServer({
+      ...serverOptions, ...SERVER_TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key,
+      ...(options.clientCa ? { ca: options.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+    }, handler)
     : http.createServer(serverOptions, handler);
   server.keepAliveTimeout = SERVER_OPTIONS.keepAliveTimeout;
   const host = options.host ?? '0.0.0.0';

@@ -8,6 +8,9 @@
  *   --kubeconfig <file>             else KUBECONFIG, in-cluster, ~/.kube/config
  *   --ha-enable-leader-election     Lease-based leader election between EPP replicas
  *   --model-server-metrics-port <p> deprecated: metrics port for single-port pools
+ *   --endpoint-selector, --endpoint-target-ports
+ *                                   upstream's pool-less discovery by pod label selector: refused
+ *                                   at start-up with a clear message (not implemented here)
  *
  * Kept free of the Kubernetes client so `--help` stays fast.
  */
@@ -34,6 +37,8 @@ export const POOL_FLAGS: readonly OptionSpec[] = [
   { name: 'kubeconfig', kind: 'string', placeholder: '<file>', help: 'kubeconfig file', defaultText: 'KUBECONFIG, then the in-cluster service account, then ~/.kube/config', env: 'EPP_KUBECONFIG' },
   { name: 'ha-enable-leader-election', kind: 'bool', help: 'elect a leader among EPP replicas with a Lease; only the leader reports ready', env: 'EPP_HA_ENABLE_LEADER_ELECTION', default: false },
   { name: 'model-server-metrics-port', kind: 'int', placeholder: '<port>', help: 'deprecated: port of /metrics when the pool has one target port', env: 'EPP_MODEL_SERVER_METRICS_PORT', default: 0 },
+  { name: 'endpoint-selector', kind: 'string', placeholder: '<selector>', help: 'llm-d: discover pods by label selector instead of an InferencePool (not supported: refused at start-up)', env: 'EPP_ENDPOINT_SELECTOR', hidden: true },
+  { name: 'endpoint-target-ports', kind: 'list', placeholder: '<ports>', help: 'llm-d: target ports for --endpoint-selector (not supported: refused at start-up)', env: 'EPP_ENDPOINT_TARGET_PORTS', hidden: true },
 ];
 
 export function addPoolFlags(command: Command): Command {
@@ -51,6 +56,10 @@ export function poolDiscoveryConfig(opts: Record<string, unknown>, env: NodeJS.P
     haEnableLeaderElection: Boolean(opts.haEnableLeaderElection),
     modelServerMetricsPort: (opts.modelServerMetricsPort as number | undefined) ?? 0,
   };
+  if (opts.endpointSelector || (opts.endpointTargetPorts as string[] | undefined)?.length) {
+    throw new ConfigError([opts.endpointSelector ? '--endpoint-selector' : '--endpoint-target-ports'],
+      'pool-less discovery by pod label selector is not supported by pd-router: use --pool-name with an InferencePool, or --endpoints with a static endpoints file');
+  }
   if (poolName && opts.endpoints) throw new ConfigError(['--pool-name'], 'and --endpoints are mutually exclusive: endpoints come from the InferencePool or from the file');
   if (config.haEnableLeaderElection && !poolName) throw new ConfigError(['--ha-enable-leader-election'], 'needs --pool-name (the Lease is named after the pool)');
   if (config.modelServerMetricsPort < 0 || config.modelServerMetricsPort > 65535) throw new ConfigError(['--model-server-metrics-port'], 'must be 0-65535');
