@@ -76,6 +76,8 @@ export interface SidecarConfig {
   requestHeaderTimeoutMs: number;
   /** Time a client has to send the whole request, headers and body (408 and close past it); 0 = none. */
   requestBodyTimeoutMs: number;
+  /** Port of the listener serving the sidecar's own metrics at /metrics; 0 = none (upstream `--metrics-port`). */
+  metricsPort: number;
 }
 
 const NO_STAGES: StageFlags = { prefiller: false, decoder: false, encoder: false };
@@ -113,6 +115,7 @@ export const DEFAULT_SIDECAR_CONFIG: Readonly<SidecarConfig> = {
   trustClientKvTransferParams: false,
   requestHeaderTimeoutMs: 10_000,
   requestBodyTimeoutMs: 60_000,
+  metricsPort: 0,
 };
 
 export type SidecarConfigInput = Partial<SidecarConfig>;
@@ -157,6 +160,7 @@ export function validateSidecarConfig(config: SidecarConfig): void {
   check(config.prefillMaxRetries === 0 || config.prefillRetryBackoffMs > 0, '--prefill-retry-backoff', `must be positive when --prefill-max-retries > 0, got ${config.prefillRetryBackoffMs}ms`);
   check(config.prefillTimeoutMs >= 0, '--prefill-timeout', `must be ≥ 0 (0 disables it), got ${config.prefillTimeoutMs}ms`);
   check(config.prefillFailurePolicy === 'fallback' || config.prefillFailurePolicy === 'relay', '--prefill-failure-policy', `must be one of: fallback, relay (got ${String(config.prefillFailurePolicy)})`);
+  check(isPort(config.metricsPort, true), '--metrics-port', `must be a port number (0 = off), got ${config.metricsPort}`);
   check(isPort(config.sglangBootstrapPort, false), '--sglang-bootstrap-port', `must be a port number, got ${config.sglangBootstrapPort}`);
   check(config.shutdownGraceMs >= 0, '--shutdown-grace', `must be ≥ 0, got ${config.shutdownGraceMs}ms`);
   check(config.maxBodyBytes > 0, '--max-body-bytes', `must be positive, got ${config.maxBodyBytes}`);

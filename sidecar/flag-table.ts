@@ -4,6 +4,7 @@
  * commander options, the env support, --help and the strict YAML key set all come from it.
  */
 import { attributeName, type OptionKind, type OptionSpec } from '../src/cli/options.js';
+import { LOG_FLAGS } from '../src/log-flags.js';
 
 export { attributeName };
 
@@ -40,6 +41,7 @@ export const SIDECAR_FLAGS: readonly OptionSpec[] = [
   flag('pod-ip', 'string', 'this pod\'s IP, the host of x-data-parallel-host-port values', { env: 'POD_IP' }),
   flag('decode-chunk-size', 'int', 'tokens per decode pass on /v1/chat/completions (chunked decode); 0 disables', { default: 0 }),
   flag('tracing', 'bool', 'force OpenTelemetry tracing on (otherwise on when OTEL_* env configures an exporter)', { default: false }),
+  flag('metrics-port', 'int', 'port of a second listener serving the sidecar\'s own Prometheus metrics at /metrics (plain HTTP); 0 = off', { default: 0 }),
   flag('shutdown-grace', 'duration', 'how long SIGTERM waits for in-flight requests', { default: '60s' }),
   flag('max-body-bytes', 'int', 'largest request body the P/D handler buffers (413 past it)', { default: 32 * 1024 * 1024 }),
   flag('max-prefill-answer-bytes', 'int', 'largest prefill answer the sidecar buffers; past it the request fails with 502 (pd-router addition)', { default: 8 * 1024 * 1024 }),
@@ -56,6 +58,36 @@ export const SIDECAR_FLAGS: readonly OptionSpec[] = [
   flag('decoder-tls-insecure-skip-verify', 'bool', 'deprecated: use --tls-insecure-skip-verify=decoder', { default: false, deprecated: 'use --tls-insecure-skip-verify=decoder' }),
   flag('inference-pool-namespace', 'string', 'deprecated: use --inference-pool', { env: 'INFERENCE_POOL_NAMESPACE', yaml: false, deprecated: 'use --inference-pool' }),
   flag('inference-pool-name', 'string', 'deprecated: use --inference-pool', { env: 'INFERENCE_POOL_NAME', yaml: false, deprecated: 'use --inference-pool' }),
+  ...connectorFlags(),
+  ...LOG_FLAGS,
 ];
+
+/**
+ * Flags of llm-d's sidecar for KV connectors pd-router does not implement (Mooncake, the
+ * OffloadingConnector P2P tier, MoRI-IO): accepted with their value kinds (and env vars where
+ * upstream reads one) so shared manifests start; named in one start-up warning.
+ */
+function connectorFlags(): OptionSpec[] {
+  const noEffect = (name: string, kind: OptionKind, extra: Partial<OptionSpec> = {}): OptionSpec =>
+    ({ name, kind, help: '', yaml: false, noEffect: true, ...extra });
+  return [
+    noEffect('mooncake-bootstrap-port', 'int', { env: 'MOONCAKE_BOOTSTRAP_PORT', yaml: true }),
+    noEffect('p2p-connector-port', 'int', { env: 'P2P_CONNECTOR_PORT', yaml: true }),
+    noEffect('enable-p2p-pull', 'bool', { yaml: true }),
+    noEffect('moriio-write-mode', 'bool'),
+    noEffect('moriio-decode-notify-port', 'int'),
+    noEffect('moriio-local-pod-ip', 'string'),
+    noEffect('moriio-decode-handshake-port', 'int'),
+    noEffect('moriio-parallel-dispatch', 'bool'),
+    noEffect('moriio-parallel-decode-wait-timeout', 'duration'),
+    noEffect('moriio-prefill-handshake-port', 'int'),
+    noEffect('moriio-prefill-notify-port', 'int'),
+    noEffect('moriio-tp-size', 'int'),
+    noEffect('moriio-dp-size', 'int'),
+    noEffect('moriio-remote-hosts', 'list'),
+    noEffect('moriio-dp-size-local', 'int'),
+    noEffect('moriio-decode-hosts', 'list'),
+  ];
+}
 
 export const FLAGS_BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(SIDECAR_FLAGS.map((spec) => [spec.name, spec]));

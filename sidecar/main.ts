@@ -6,7 +6,7 @@
  * (upstream: the SSRF allowlist must sync first). Shutdown stops accepting, lets in-flight
  * requests and detached prefills finish (bounded by the grace period), then closes the pools.
  */
-import { createLogger, type Logger } from '../src/log.js';
+import { createLogger, type Logger, type LogOptions } from '../src/log.js';
 import { listen, type ListeningServer } from '../src/http/server.js';
 import { loadCertificateDir, selfSignedCertificate, watchCertificateDir, type TlsMaterial } from '../src/http/tls.js';
 import { UpstreamPools } from '../src/http/upstream.js';
@@ -18,6 +18,7 @@ import { SidecarRuntime, type ListenerRole } from './exchange.js';
 import type { RandomSource } from './prefill-target.js';
 import { upstream } from './proxy.js';
 import { createRequestHandler } from './server.js';
+import { metricsListener } from './metrics.js';
 
 export interface SidecarDeps {
   logger?: Logger;
@@ -33,6 +34,8 @@ export interface RunningSidecar {
   readonly port: number;
   /** Every listener's URL, primary first (data-parallel ranks follow). */
   readonly urls: readonly string[];
+  /** URL of the `--metrics-port` listener; undefined when it is off. */
+  readonly metricsUrl?: string;
   readonly config: SidecarConfig;
   /** Stops accepting, waits for in-flight work up to `graceMs` (default: config.shutdownGraceMs), releases everything. */
   close(graceMs?: number): Promise<void>;
@@ -78,10 +81,11 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
   };
 
   const listeners: ListeningServer[] = [];
+  let metricsServer: ListeningServer | undefined;
   let certWatcher: { close(): void } | undefined;
   const release = async (graceMs: number): Promise<void> => {
     certWatcher?.close();
-    await Promise.all(listeners.map((listener) => listener.close(graceMs)));
+    await Promise.all([...listeners, ...(metricsServer ? [metricsServer] : [])].map((listener) => listener.close(graceMs)));
     // Detached sglang prefills get the grace period too, then are aborted.
     await runtime.drainBackground(graceMs);
     await Promise.all([prefillPools.close(), encoderPools.close(), decoderPools.close()]);
@@ -97,6 +101,10 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
       listeners.push(listener);
       runtime.dataParallel.set(joinHostPort(config.podIp, listener.port), role.decoder);
       logger.info({ url: listener.url, port: listener.port, listener: rank === 0 ? 'http' : `data-parallel-rank-${rank}`, decoder: role.decoder.origin }, 'listening');
+    }
+    if (config.metricsPort > 0) {
+      metricsServer = await listen(metricsListener(runtime.metrics), { port: config.metricsPort, host: config.host });
+      logger.info({ url: `${metricsServer.url}/metrics`, port: metricsServer.port, listener: 'metrics' }, 'listening');
     }
   } catch (err) {
     await release(0);
@@ -127,6 +135,7 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
     url: listeners[0]!.url,
     port: listeners[0]!.port,
     urls: listeners.map((listener) => listener.url),
+    metricsUrl: metricsServer && `${metricsServer.url}/metrics`,
     config,
     close(graceMs = config.shutdownGraceMs) {
       closing ??= release(graceMs);
@@ -135,9 +144,19 @@ export async function startSidecar(input: SidecarConfigInput = {}, deps: Sidecar
   };
 }
 
+export interface SidecarProcessOptions {
+  /** Level and format from upstream's -v / --zap-* flags (else LOG_LEVEL / LOG_FORMAT). */
+  log?: LogOptions;
+  /** Upstream flags set that have no effect here: named in one warning line. */
+  ignoredFlags?: readonly string[];
+}
+
 /** The `pd-router sidecar` process: telemetry, start, and SIGTERM/SIGINT → graceful stop → exit. */
-export async function runSidecar(config: SidecarConfig): Promise<void> {
-  const logger = createLogger('sidecar');
+export async function runSidecar(config: SidecarConfig, options: SidecarProcessOptions = {}): Promise<void> {
+  const logger = createLogger('sidecar', options.log);
+  if (options.ignoredFlags?.length) {
+    logger.warn({ flags: options.ignoredFlags }, `upstream sidecar flags with no effect in pd-router (accepted for compatibility): ${options.ignoredFlags.join(', ')}`);
+  }
   const telemetry = await startTelemetry('llm-d-pd-sidecar', { force: config.tracing, logger });
   let sidecar: RunningSidecar;
   try {

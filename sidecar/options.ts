@@ -5,7 +5,9 @@
  * Kept light: the server itself (`./main.js`) is imported only when the command runs.
  */
 import { Command } from 'commander';
-import { declareOptions } from '../src/cli/options.js';
+import { declareOptions, givenNoEffect } from '../src/cli/options.js';
+import { logOptionsFrom } from '../src/log-flags.js';
+import type { LogOptions } from '../src/log.js';
 import { ConfigError } from '../src/config-error.js';
 import { SIDECAR_FLAGS, attributeName } from './flag-table.js';
 import { mergeYamlConfig, parseYamlConfig, readYamlSource } from './yaml-config.js';
@@ -24,9 +26,9 @@ export function buildSidecarCommand(): Command {
 
 export function addSidecarCommand(program: Command): void {
   const command = buildSidecarCommand().action(async (_options: unknown, self: Command) => {
-    const config = sidecarConfigFromCommand(self);
+    const { config, log, ignoredFlags } = sidecarLaunchFromCommand(self);
     const { runSidecar } = await import('./main.js');
-    await runSidecar(config);
+    await runSidecar(config, { log, ignoredFlags });
   });
   program.addCommand(command);
 }
@@ -45,6 +47,18 @@ const RANK: Record<Source, number> = { cli: 3, yaml: 2, env: 1, default: 0 };
 
 /** commander values (+ YAML) → SidecarConfig: upstream's Complete() and Validate(). */
 export function sidecarConfigFromCommand(command: Command): SidecarConfig {
+  return sidecarLaunchFromCommand(command).config;
+}
+
+/** What the process needs besides the config: log level/format (-v, --zap-*) and the no-effect flags set. */
+export interface SidecarLaunch {
+  config: SidecarConfig;
+  log: Required<LogOptions>;
+  /** Upstream flags set (command line, env or YAML) that have no effect here, as `--name`. */
+  ignoredFlags: string[];
+}
+
+export function sidecarLaunchFromCommand(command: Command): SidecarLaunch {
   const values = { ...command.opts() } as Record<string, unknown>;
   const fromCli = (name: string): boolean => command.getOptionValueSource(attributeName(name)) === 'cli';
   const yamlText = readYamlSource(values.configuration as string | undefined, values.configurationFile as string | undefined);
@@ -56,8 +70,11 @@ export function sidecarConfigFromCommand(command: Command): SidecarConfig {
   };
   const get = <T>(name: string): T => values[attributeName(name)] as T;
   const set = (name: string): boolean => get(name) !== undefined && source(name) !== 'default';
+  const fromYamlNoEffect = SIDECAR_FLAGS.filter((spec) => spec.noEffect && fromYaml.has(spec.name)).map((spec) => `--${spec.name}`);
+  const given = new Set([...givenNoEffect(command, SIDECAR_FLAGS), ...fromYamlNoEffect]);
+  const ignoredFlags = SIDECAR_FLAGS.filter((spec) => given.has(`--${spec.name}`)).map((spec) => `--${spec.name}`);
 
-  return resolveSidecarConfig({
+  const config = resolveSidecarConfig({
     port: get<number>('port'),
     host: get<string>('host'),
     vllmPort: set('model-server-port') && RANK[source('model-server-port')] >= RANK[source('vllm-port')]
@@ -90,7 +107,9 @@ export function sidecarConfigFromCommand(command: Command): SidecarConfig {
     trustClientKvTransferParams: get<boolean>('trust-client-kv-transfer-params'),
     requestHeaderTimeoutMs: get<number>('request-header-timeout'),
     requestBodyTimeoutMs: get<number>('request-body-timeout'),
+    metricsPort: get<number>('metrics-port'),
   });
+  return { config, log: logOptionsFrom(values), ignoredFlags };
 }
 
 /** `--kv-connector` wins; empty falls back to the deprecated `--connector`; `lmcache` is shared-storage's old name. */

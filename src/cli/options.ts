@@ -163,9 +163,12 @@ export function optionValues(command: Command): OptionValues {
   };
 }
 
-/** The no-effect flags the user gave on the command line, as `--name`, in table order. */
+/** The no-effect flags the user set (command line or env var), as `--name`, in table order. */
 export function givenNoEffect(command: Command, specs: readonly OptionSpec[]): string[] {
-  return specs.filter((spec) => spec.noEffect && command.getOptionValueSource(attributeName(spec.name)) === 'cli').map((spec) => `--${spec.name}`);
+  return specs.filter((spec) => {
+    const source = command.getOptionValueSource(attributeName(spec.name));
+    return spec.noEffect && (source === 'cli' || source === 'env');
+  }).map((spec) => `--${spec.name}`);
 }
 
 /** A YAML value checked against the row's kind; durations come back in ms. Throws ConfigError at `path`. */
