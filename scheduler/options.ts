@@ -108,7 +108,7 @@ export function eppConfigFromCommand(command: Command): EppConfig {
 function metricsTls(certDir: string | undefined, clientCaFile: string | undefined): Pick<EppConfig, 'metricsCertDir' | 'metricsClientCaFile'> {
   if (clientCaFile && !certDir) throw new ConfigError(['--metrics-client-ca-file'], 'requires --metrics-cert-dir');
   const unreadable = (path: string): never => {
-    throw new ConfigError([clientCaFile === path ? '--metrics-client-ca-file' : '--metrics-cert-dir'], `metrics TLS cert file unreadable: ${path}`);
+    throw new ConfigError([clientCaFile === path ? '--metrics-client-ca-file' : '--metrics-cert-dir'], `names a file that cannot be read (metrics TLS cert file unreadable): ${path}`);
   };
   if (clientCaFile && !existsSync(clientCaFile)) unreadable(clientCaFile);
   if (certDir) for (const name of ['tls.crt', 'tls.key']) if (!existsSync(join(certDir, name))) unreadable(join(certDir, name));

@@ -154,6 +154,7 @@ export interface SidecarProcessOptions {
 /** The `pd-router sidecar` process: telemetry, start, and SIGTERM/SIGINT → graceful stop → exit. */
 export async function runSidecar(config: SidecarConfig, options: SidecarProcessOptions = {}): Promise<void> {
   const logger = createLogger('sidecar', options.log);
+  logger.debug({ settings: config }, 'sidecar settings');
   if (options.ignoredFlags?.length) {
     logger.warn({ flags: options.ignoredFlags }, `upstream sidecar flags with no effect in pd-router (accepted for compatibility): ${options.ignoredFlags.join(', ')}`);
   }

@@ -58,7 +58,7 @@ export function poolDiscoveryConfig(opts: Record<string, unknown>, env: NodeJS.P
   };
   if (opts.endpointSelector || (opts.endpointTargetPorts as string[] | undefined)?.length) {
     throw new ConfigError([opts.endpointSelector ? '--endpoint-selector' : '--endpoint-target-ports'],
-      'pool-less discovery by pod label selector is not supported by pd-router: use --pool-name with an InferencePool, or --endpoints with a static endpoints file');
+      'is not supported: pd-router has no pool-less discovery by pod label selector; use --pool-name with an InferencePool, or --endpoints with a static endpoints file');
   }
   if (poolName && opts.endpoints) throw new ConfigError(['--pool-name'], 'and --endpoints are mutually exclusive: endpoints come from the InferencePool or from the file');
   if (config.haEnableLeaderElection && !poolName) throw new ConfigError(['--ha-enable-leader-election'], 'needs --pool-name (the Lease is named after the pool)');
