@@ -57,7 +57,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     let isServing = (): boolean => store.synced;
     let kubeObjective: ((name: string) => number | undefined) | undefined;
     const poolName = config.pool?.poolName;
-    if (config.pool && poolName) {
+    if (config.pool && (poolName || config.pool.endpointSelector)) {
       const discovery = await startKubernetesDiscovery({ config: config.pool, store, logger });
       closers.push(() => discovery.close());
       isServing = () => discovery.isServing();

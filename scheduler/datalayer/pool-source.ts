@@ -180,7 +180,8 @@ export interface KubernetesDiscoveryOptions {
  */
 export async function startKubernetesDiscovery(options: KubernetesDiscoveryOptions): Promise<KubernetesDiscovery> {
   const { config, store, logger } = options;
-  if (!config.poolName) throw new Error('Kubernetes discovery needs --pool-name');
+  if (config.endpointSelector) return startSelectorDiscovery(options, config.endpointSelector);
+  if (!config.poolName) throw new Error('Kubernetes discovery needs --pool-name or --endpoint-selector');
   const [{ loadKubeConfig }, { PoolWatcher }, { LeaderElector, eppLeaseName }, { ObjectiveWatcher }] = await Promise.all([
     import('../../src/k8s/kubeconfig.js'),
     import('../../src/k8s/pool-watcher.js'),
@@ -210,5 +211,31 @@ export async function startKubernetesDiscovery(options: KubernetesDiscoveryOptio
       objectives.close();
       source.close();
     },
+  };
+}
+
+/**
+ * Pool-less discovery (`--endpoint-selector`): the selected pods feed the same PoolSource. As
+ * upstream's standalone mode: no InferencePool and no InferenceObjectives are watched (objective
+ * priorities come from the in-process table only), and no leader election.
+ */
+async function startSelectorDiscovery(options: KubernetesDiscoveryOptions, selector: string): Promise<KubernetesDiscovery> {
+  const { config, store, logger } = options;
+  const [{ loadKubeConfig }, { SelectorWatcher }] = await Promise.all([
+    import('../../src/k8s/kubeconfig.js'),
+    import('../../src/k8s/selector-watcher.js'),
+  ]);
+  const watcher = new SelectorWatcher({
+    kubeConfig: loadKubeConfig({ kubeconfig: config.kubeconfig }), namespace: config.poolNamespace, selector, targetPorts: config.endpointTargetPorts, logger, backoff: options.backoff,
+  });
+  const source = new PoolSource({ watcher, store, logger, modelServerMetricsPort: config.modelServerMetricsPort || undefined });
+  logger.info({ selector, namespace: config.poolNamespace, targetPorts: config.endpointTargetPorts }, 'discovering endpoints from pods matching a label selector');
+  source.start();
+  return {
+    source,
+    isLeader: () => true,
+    isServing: () => store.synced,
+    objectivePriority: () => undefined,
+    close: async () => source.close(),
   };
 }

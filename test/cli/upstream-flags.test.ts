@@ -138,10 +138,10 @@ describe('pd-router epp refuses at start-up what it cannot do', () => {
     expect(version.stderr).toContain('unknown TLS version "TLSv1.3"; supported values: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13');
   });
 
-  it('--endpoint-selector (pool-less discovery), naming the alternatives', () => {
-    const selector = run('--endpoint-selector=app=vllm', '--endpoint-target-ports=8000');
+  it('a malformed --endpoint-selector', () => {
+    const selector = run('--endpoint-selector=app=vllm,', '--endpoint-target-ports=8000');
     expect(selector.status).toBe(1);
-    expect(selector.stderr).toContain('--endpoint-selector is not supported: pd-router has no pool-less discovery by pod label selector; use --pool-name');
+    expect(selector.stderr).toContain('--endpoint-selector "app=vllm," is not a label selector');
   });
 });
 
