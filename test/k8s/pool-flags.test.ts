@@ -21,13 +21,13 @@ describe('addPoolFlags / poolDiscoveryConfig', () => {
   it('defaults: no pool, v1 group, namespace default, no leader election', () => {
     expect(parse([], { NAMESPACE: '', POD_NAMESPACE: '' })).toEqual({
       poolName: undefined, poolNamespace: 'default', poolGroup: 'inference.networking.k8s.io', kubeconfig: undefined,
-      haEnableLeaderElection: false, modelServerMetricsPort: 0,
+      haEnableLeaderElection: false, modelServerMetricsPort: 0, endpointTargetPorts: [],
     });
   });
 
   it('upstream flag spellings', () => {
     expect(parse(['--pool-name', 'p', '--pool-namespace=llm', '--pool-group', 'inference.networking.x-k8s.io', '--kubeconfig', '/k', '--ha-enable-leader-election', '--model-server-metrics-port', '9100'])).toEqual({
-      poolName: 'p', poolNamespace: 'llm', poolGroup: 'inference.networking.x-k8s.io', kubeconfig: '/k', haEnableLeaderElection: true, modelServerMetricsPort: 9100,
+      poolName: 'p', poolNamespace: 'llm', poolGroup: 'inference.networking.x-k8s.io', kubeconfig: '/k', haEnableLeaderElection: true, modelServerMetricsPort: 9100, endpointTargetPorts: [],
     });
     expect(parse(['--pool-name', 'p', '--ha-enable-leader-election=false']).haEnableLeaderElection).toBe(false);
   });
