@@ -28,6 +28,11 @@ export interface EppConfig {
   subsetFilter?: boolean;
   /** Send the endpoint scores to Envoy as dynamic metadata (`--emit-endpoint-scores`). */
   emitEndpointScores?: boolean;
+  /** gRPC message limits of ext_proc (`--grpc-max-recv-msg-size` / `--grpc-max-send-msg-size`); default 64 MiB. */
+  grpcMaxRecvMsgBytes?: number;
+  grpcMaxSendMsgBytes?: number;
+  /** On SIGTERM: NOT_SERVING, but keep serving this long before closing (`--drain-timeout`). */
+  drainTimeoutMs?: number;
   /** Serve /metrics over HTTPS with tls.crt / tls.key from this directory. */
   metricsCertDir?: string;
   /** PEM CA bundle: /metrics requires a client certificate it signed. */

@@ -34,6 +34,8 @@ export interface RunningEpp {
   /** Listener ports actually bound (port 0 resolved); undefined when that listener is off. */
   readonly ports: { gateway?: number; grpc?: number; health?: number; metrics?: number };
   readonly gatewayUrl?: string;
+  /** Health turns NOT_SERVING; everything else keeps serving (`--drain-timeout`, before close()). */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     const metrics = new EppMetrics({ defaultMetrics: true });
     const store = new EndpointStore();
     let isServing = (): boolean => store.synced;
+    let draining = false;
     let kubeObjective: ((name: string) => number | undefined) | undefined;
     const poolName = config.pool?.poolName;
     if (config.pool && (poolName || config.pool.endpointSelector)) {
@@ -123,13 +126,13 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       const tls = !config.secureServing ? undefined
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
       const grpc = await startExtProcServer({ director, endpoints: () => store.list(), parsers: loaded.parsers, admission: loaded.admission, reporters: loaded.reporters, port: config.grpcPort, host: config.host, secure: config.secureServing, tls,
-        tlsMinVersion: config.tlsMinVersion, tlsCiphers: config.tlsCiphers, subsetFilter: config.subsetFilter, emitEndpointScores: config.emitEndpointScores, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
+        tlsMinVersion: config.tlsMinVersion, tlsCiphers: config.tlsCiphers, maxReceiveMessageBytes: config.grpcMaxRecvMsgBytes, maxSendMessageBytes: config.grpcMaxSendMsgBytes, subsetFilter: config.subsetFilter, emitEndpointScores: config.emitEndpointScores, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');
     }
     if (config.grpcHealthPort >= 0) {
-      const health = await startHealthServer({ port: config.grpcHealthPort, host: config.host, isServing });
+      const health = await startHealthServer({ port: config.grpcHealthPort, host: config.host, isServing: () => !draining && isServing() });
       closers.push(() => health.close());
       ports.health = health.port;
       logger.info({ url: `grpc://${config.host}:${health.port}`, port: health.port, listener: 'health' }, 'listening');
@@ -140,7 +143,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       ports.metrics = server.port;
       logger.info({ url: `${server.url}/metrics`, port: server.port, listener: 'metrics' }, 'listening');
     }
-    return { director, store, metrics, plugins: loaded.plugins, ports, gatewayUrl, close: closeAll };
+    return { director, store, metrics, plugins: loaded.plugins, ports, gatewayUrl, drain: () => { draining = true; }, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
@@ -180,7 +183,14 @@ export async function runEpp(config: EppConfig): Promise<void> {
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    const drainMs = config.drainTimeoutMs ?? 0;
+    logger.info({ signal, drainMs }, 'shutting down');
+    if (drainMs > 0) {
+      // As llm-d: readiness goes NOT_SERVING so Envoy and the Service stop sending, while requests
+      // that still arrive during the window are served.
+      epp.drain();
+      await new Promise((resolve) => setTimeout(resolve, drainMs));
+    }
     await epp.close();
     await telemetry.shutdown();
     process.exit(0);

@@ -10,6 +10,7 @@ import { ConfigError } from '../src/config-error.js';
 import { declareOptions, givenNoEffect, optionValues, type OptionSpec } from '../src/cli/options.js';
 import { LOG_FLAGS, logOptionsFrom } from '../src/log-flags.js';
 import { addPoolFlags, poolDiscoveryConfig } from '../src/k8s/pool-flags.js';
+import { byteSizeArg } from '../src/flags.js';
 import { opensslCiphers, tlsCipherSuitesArg, tlsMinVersionArg } from '../src/http/tls-versions.js';
 import { Command as CommanderCommand } from 'commander';
 import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
@@ -41,6 +42,9 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
   { name: 'tls-cipher-suites', kind: 'list', placeholder: '<suites>', parse: tlsCipherSuitesArg, help: 'TLS ≤ 1.2 cipher suites of ext_proc, Go names (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3 suites are fixed', env: 'EPP_TLS_CIPHER_SUITES' },
   { name: 'disable-endpoint-subset-filter', kind: 'bool', help: 'ignore Envoy\'s endpoint subset hint (envoy.lb.subset_hint) on ext_proc', env: 'EPP_DISABLE_ENDPOINT_SUBSET_FILTER', default: false },
   { name: 'emit-endpoint-scores', kind: 'bool', help: 'send every scored endpoint\'s score to Envoy as dynamic metadata (envoy.lb / x-gateway-destination-endpoint-scores)', env: 'EPP_EMIT_ENDPOINT_SCORES', default: false },
+  { name: 'grpc-max-recv-msg-size', kind: 'string', placeholder: '<size>', parse: byteSizeArg, help: 'largest gRPC message ext_proc receives, e.g. 10MiB', defaultText: '64MiB', env: 'EPP_GRPC_MAX_RECV_MSG_SIZE' },
+  { name: 'grpc-max-send-msg-size', kind: 'string', placeholder: '<size>', parse: byteSizeArg, help: 'largest gRPC message ext_proc sends, e.g. 10MiB', defaultText: '64MiB', env: 'EPP_GRPC_MAX_SEND_MSG_SIZE' },
+  duration('drain-timeout', 'on SIGTERM: report NOT_SERVING but keep serving this long before shutting down', '0s'),
   duration('refresh-metrics-interval', 'how often each endpoint /metrics is scraped', '50ms'),
   duration('metrics-timeout', 'timeout of one scrape', '1s'),
   duration('metrics-staleness-threshold', 'endpoints without a good scrape for this long are not preferred', '2s'),
@@ -59,7 +63,7 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
 export const UPSTREAM_NO_EFFECT_FLAGS: readonly OptionSpec[] = [
   ...['enable-pprof', 'health-checking', 'enable-cert-reload', 'enable-grpc-stream-metrics', 'metrics-endpoint-auth', 'allow-experimental-plugins']
     .map((name): OptionSpec => ({ name, kind: 'bool', help: '', noEffect: true })),
-  ...['drain-timeout', 'grpc-max-recv-msg-size', 'grpc-max-send-msg-size', 'refresh-prometheus-metrics-interval', 'total-queued-requests-metric',
+  ...['refresh-prometheus-metrics-interval', 'total-queued-requests-metric',
     'total-running-requests-metric', 'kv-cache-usage-percentage-metric', 'lora-info-metric', 'cache-info-metric']
     .map((name): OptionSpec => ({ name, kind: 'string', help: '', noEffect: true })),
 ];
@@ -85,6 +89,9 @@ export function eppConfigFromCommand(command: Command): EppConfig {
     tlsCiphers: opensslCiphers(get('tls-cipher-suites')),
     subsetFilter: !get<boolean>('disable-endpoint-subset-filter'),
     emitEndpointScores: get('emit-endpoint-scores'),
+    grpcMaxRecvMsgBytes: get<number | undefined>('grpc-max-recv-msg-size') || undefined,
+    grpcMaxSendMsgBytes: get<number | undefined>('grpc-max-send-msg-size') || undefined,
+    drainTimeoutMs: get('drain-timeout'),
     ...metricsTls(get('metrics-cert-dir'), get('metrics-client-ca-file')),
     refreshMetricsIntervalMs: get('refresh-metrics-interval'),
     metricsTimeoutMs: get('metrics-timeout'),

@@ -33,3 +33,19 @@ export function listArg(value: string, previous: string[] | undefined): string[]
   const items = value.split(',').map((item) => item.trim()).filter(Boolean);
   return [...(previous ?? []), ...items];
 }
+
+const QUANTITY_SUFFIXES: Readonly<Record<string, number>> = {
+  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
+};
+
+/**
+ * A byte size as llm-d's gRPC message-size flags take it: a Kubernetes quantity (`10Mi`, `25M`,
+ * `1048576`) with an optional trailing `B` (`10MiB`, `25MB`). Whole, non-negative bytes only.
+ */
+export function byteSizeArg(value: string): number {
+  const text = value.trim().replace(/(?<=.)[Bb]$/, '');
+  const match = /^(\d+(?:\.\d+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(text);
+  const bytes = match ? Number(match[1]) * QUANTITY_SUFFIXES[match[2] ?? '']! : NaN;
+  if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError(`"${value}" is not a byte size (e.g. 10MiB, 25MB, 4194304)`);
+  return bytes;
+}

@@ -52,6 +52,9 @@ export interface ExtProcServerOptions {
   trustClientKvTransferParams?: boolean;
   /** Send every scored endpoint's score to Envoy as dynamic metadata (`--emit-endpoint-scores`). */
   emitEndpointScores?: boolean;
+  /** gRPC message limits (default 64 MiB each). */
+  maxReceiveMessageBytes?: number;
+  maxSendMessageBytes?: number;
   /** How long close() lets open streams finish before cutting them (default 5 s). */
   shutdownGraceMs?: number;
 }
@@ -69,7 +72,11 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
 
 export async function startExtProcServer(options: ExtProcServerOptions): Promise<ExtProcServer> {
   const { extProc } = loadProtos();
-  const server = new grpc.Server(SERVER_OPTIONS);
+  const server = new grpc.Server({
+    ...SERVER_OPTIONS,
+    ...(options.maxReceiveMessageBytes ? { 'grpc.max_receive_message_length': options.maxReceiveMessageBytes } : {}),
+    ...(options.maxSendMessageBytes ? { 'grpc.max_send_message_length': options.maxSendMessageBytes } : {}),
+  });
   const logger = options.logger.child({ listener: 'extproc' });
   const streamOptions = {
     director: options.director,

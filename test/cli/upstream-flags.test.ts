@@ -9,6 +9,12 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, expect, it, vi, afterEach } from 'vitest';
 import type { Command } from 'commander';
+import * as grpc from '@grpc/grpc-js';
+import { NOT_SERVING, SERVING } from '../../scheduler/extproc/health.js';
+import { loadProtos } from '../../scheduler/extproc/proto.js';
+import { startEpp } from '../../scheduler/main.js';
+import { byteSizeArg } from '../../src/flags.js';
+import { pino } from 'pino';
 import { attributeName } from '../../src/cli/options.js';
 import { buildEppCommand, eppConfigFromCommand } from '../../scheduler/options.js';
 import { buildSidecarCommand, sidecarLaunchFromCommand } from '../../sidecar/options.js';
@@ -118,6 +124,33 @@ describe('epp: flags that take effect', () => {
   it('--disable-endpoint-subset-filter and --emit-endpoint-scores reach the ext_proc settings', () => {
     expect(config([])).toMatchObject({ subsetFilter: true, emitEndpointScores: false });
     expect(config(['--disable-endpoint-subset-filter', '--emit-endpoint-scores'])).toMatchObject({ subsetFilter: false, emitEndpointScores: true, ignoredFlags: [] });
+  });
+
+  it('gRPC message sizes take Kubernetes quantities with an optional B; --drain-timeout a Go duration', () => {
+    expect(['10MiB', '25MB', '4194304', '1Gi', '512k'].map(byteSizeArg)).toEqual([10 * 2 ** 20, 25e6, 4194304, 2 ** 30, 512e3]);
+    expect(() => byteSizeArg('ten')).toThrow('"ten" is not a byte size');
+    expect(() => byteSizeArg('-1Mi')).toThrow('is not a byte size');
+    expect(config(['--grpc-max-recv-msg-size=10MiB', '--grpc-max-send-msg-size', '25MB', '--drain-timeout=30s']))
+      .toMatchObject({ grpcMaxRecvMsgBytes: 10 * 2 ** 20, grpcMaxSendMsgBytes: 25e6, drainTimeoutMs: 30_000, ignoredFlags: [] });
+    expect(config([])).toMatchObject({ grpcMaxRecvMsgBytes: undefined, drainTimeoutMs: 0 });
+  });
+
+  it('draining (--drain-timeout after SIGTERM): readiness NOT_SERVING while the gateway keeps answering', async () => {
+    const epp = await startEpp({ host: '127.0.0.1', gatewayPort: 0, grpcPort: -1, grpcHealthPort: 0, metricsPort: -1 }, pino({ level: 'silent' }));
+    const Ctor = grpc.makeGenericClientConstructor(loadProtos().health, 'Health');
+    const client = new Ctor(`127.0.0.1:${epp.ports.health!}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+    const readiness = () => new Promise<number>((resolve, reject) => {
+      client.Check!({ service: 'readiness' }, (err: Error | null, res: { status?: number }) => (err ? reject(err) : resolve(res.status ?? 0)));
+    });
+    try {
+      expect(await readiness()).toBe(SERVING);
+      epp.drain();
+      expect(await readiness()).toBe(NOT_SERVING);
+      expect((await fetch(`${epp.gatewayUrl!}/health`)).status).toBe(200);
+    } finally {
+      client.close();
+      await epp.close();
+    }
   });
 
   it('metrics TLS flags are checked as upstream checks them', () => {

@@ -76,6 +76,21 @@ describe('ext_proc TLS settings', () => {
   });
 });
 
+describe('--grpc-max-recv-msg-size', () => {
+  it('a larger message from Envoy ends the stream with RESOURCE_EXHAUSTED; a smaller one is served (control)', async () => {
+    const server = await extProc({ secure: false, maxReceiveMessageBytes: 2048 });
+    const client = new EnvoyLikeClient(server.port);
+    closers.push(() => client.close());
+    const small = client.open();
+    small.send(requestHeaders(chatHeaders)).sendBody(chat, 1024);
+    expect((await small.until(isRequestBodyEnd)).length).toBeGreaterThan(0);
+    small.stream.end();
+    const big = client.open();
+    big.send(requestHeaders(chatHeaders)).sendBody(`{"model":"m","prompt":"${'x'.repeat(8192)}"}`, 8192);
+    expect((await big.status).code).toBe(8); // RESOURCE_EXHAUSTED
+  });
+});
+
 describe('--emit-endpoint-scores', () => {
   const pods = [endpoint('a', '10.0.0.1', 8000), endpoint('b', '10.0.0.2', 8000), endpoint('c', '10.0.0.3', 8000)];
   const fixed: Scorer = {
