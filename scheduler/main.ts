@@ -58,6 +58,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     const store = new EndpointStore();
     let isServing = (): boolean => store.synced;
     let draining = false;
+    const ready = (): boolean => !draining && isServing();
     let kubeObjective: ((name: string) => number | undefined) | undefined;
     const poolName = config.pool?.poolName;
     if (config.pool && (poolName || config.pool.endpointSelector)) {
@@ -126,13 +127,14 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       const tls = !config.secureServing ? undefined
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
       const grpc = await startExtProcServer({ director, endpoints: () => store.list(), parsers: loaded.parsers, admission: loaded.admission, reporters: loaded.reporters, port: config.grpcPort, host: config.host, secure: config.secureServing, tls,
-        tlsMinVersion: config.tlsMinVersion, tlsCiphers: config.tlsCiphers, maxReceiveMessageBytes: config.grpcMaxRecvMsgBytes, maxSendMessageBytes: config.grpcMaxSendMsgBytes, subsetFilter: config.subsetFilter, emitEndpointScores: config.emitEndpointScores, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
+        tlsMinVersion: config.tlsMinVersion, tlsCiphers: config.tlsCiphers, maxReceiveMessageBytes: config.grpcMaxRecvMsgBytes, maxSendMessageBytes: config.grpcMaxSendMsgBytes,
+        health: config.healthChecking ? { isServing: ready } : undefined, subsetFilter: config.subsetFilter, emitEndpointScores: config.emitEndpointScores, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');
     }
     if (config.grpcHealthPort >= 0) {
-      const health = await startHealthServer({ port: config.grpcHealthPort, host: config.host, isServing: () => !draining && isServing() });
+      const health = await startHealthServer({ port: config.grpcHealthPort, host: config.host, isServing: ready });
       closers.push(() => health.close());
       ports.health = health.port;
       logger.info({ url: `grpc://${config.host}:${health.port}`, port: health.port, listener: 'health' }, 'listening');

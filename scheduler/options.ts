@@ -33,6 +33,7 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
   port('gateway-port', 'built-in HTTP gateway port (-1 = off)', D.gatewayPort),
   port('grpc-port', 'Envoy ext_proc gRPC port (-1 = off)', D.grpcPort),
   port('grpc-health-port', 'plaintext gRPC health port (-1 = off)', D.grpcHealthPort),
+  { name: 'health-checking', kind: 'bool', help: 'also serve gRPC health on the ext_proc port', env: 'EPP_HEALTH_CHECKING', default: false },
   port('metrics-port', 'Prometheus /metrics port (-1 = off)', D.metricsPort),
   { name: 'metrics-cert-dir', kind: 'string', placeholder: '<dir>', help: 'directory with tls.crt and tls.key: serve /metrics over HTTPS', env: 'EPP_METRICS_CERT_DIR' },
   { name: 'metrics-client-ca-file', kind: 'string', placeholder: '<file>', help: 'PEM CA bundle: /metrics requires a client certificate it signed (needs --metrics-cert-dir)', env: 'EPP_METRICS_CLIENT_CA_FILE' },
@@ -61,7 +62,7 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
  * in-process cert reload …): accepted so upstream manifests start, named in one warning line.
  */
 export const UPSTREAM_NO_EFFECT_FLAGS: readonly OptionSpec[] = [
-  ...['enable-pprof', 'health-checking', 'enable-cert-reload', 'enable-grpc-stream-metrics', 'metrics-endpoint-auth', 'allow-experimental-plugins']
+  ...['enable-pprof', 'enable-cert-reload', 'enable-grpc-stream-metrics', 'metrics-endpoint-auth', 'allow-experimental-plugins']
     .map((name): OptionSpec => ({ name, kind: 'bool', help: '', noEffect: true })),
   ...['refresh-prometheus-metrics-interval', 'total-queued-requests-metric',
     'total-running-requests-metric', 'kv-cache-usage-percentage-metric', 'lora-info-metric', 'cache-info-metric']
@@ -92,6 +93,7 @@ export function eppConfigFromCommand(command: Command): EppConfig {
     grpcMaxRecvMsgBytes: get<number | undefined>('grpc-max-recv-msg-size') || undefined,
     grpcMaxSendMsgBytes: get<number | undefined>('grpc-max-send-msg-size') || undefined,
     drainTimeoutMs: get('drain-timeout'),
+    healthChecking: get('health-checking'),
     ...metricsTls(get('metrics-cert-dir'), get('metrics-client-ca-file')),
     refreshMetricsIntervalMs: get('refresh-metrics-interval'),
     metricsTimeoutMs: get('metrics-timeout'),

@@ -15,6 +15,7 @@ import type { EppMetrics } from '../metrics.js';
 import { defaultParsers } from '../config/parsers.js';
 import type { RequestParser } from '../plugins/parsers/request-parser.js';
 import { bind, shutdown } from './listen.js';
+import { addHealthService } from './health.js';
 import { loadProtos } from './proto.js';
 import { ExtProcStream, type ProcessCall } from './stream.js';
 
@@ -52,6 +53,8 @@ export interface ExtProcServerOptions {
   trustClientKvTransferParams?: boolean;
   /** Send every scored endpoint's score to Envoy as dynamic metadata (`--emit-endpoint-scores`). */
   emitEndpointScores?: boolean;
+  /** Also serve grpc.health.v1.Health on the ext_proc port (`--health-checking`), with this readiness. */
+  health?: { isServing: () => boolean };
   /** gRPC message limits (default 64 MiB each). */
   maxReceiveMessageBytes?: number;
   maxSendMessageBytes?: number;
@@ -94,6 +97,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
   server.addService(extProc, {
     Process: (call: ProcessCall) => new ExtProcStream(call, streamOptions).start(),
   });
+  if (options.health) addHealthService(server, options.health.isServing);
   const credentials = options.secure ? await serverCredentials(options) : grpc.ServerCredentials.createInsecure();
   const host = options.host ?? '0.0.0.0';
   const port = await bind(server, host, options.port, credentials);

@@ -121,9 +121,10 @@ describe('epp: flags that take effect', () => {
     expect(config([]).tlsCiphers).toBeUndefined();
   });
 
-  it('--disable-endpoint-subset-filter and --emit-endpoint-scores reach the ext_proc settings', () => {
+  it('--disable-endpoint-subset-filter, --emit-endpoint-scores and --health-checking reach the ext_proc settings', () => {
     expect(config([])).toMatchObject({ subsetFilter: true, emitEndpointScores: false });
-    expect(config(['--disable-endpoint-subset-filter', '--emit-endpoint-scores'])).toMatchObject({ subsetFilter: false, emitEndpointScores: true, ignoredFlags: [] });
+    expect(config(['--disable-endpoint-subset-filter', '--emit-endpoint-scores', '--health-checking']))
+      .toMatchObject({ subsetFilter: false, emitEndpointScores: true, healthChecking: true, ignoredFlags: [] });
   });
 
   it('gRPC message sizes take Kubernetes quantities with an optional B; --drain-timeout a Go duration', () => {

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import tls, { type ConnectionOptions } from 'node:tls';
 import selfsigned from 'selfsigned';
 import { afterEach, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
 import { startExtProcServer, type ExtProcServer } from '../../../scheduler/extproc/server.js';
+import { NOT_SERVING, SERVING } from '../../../scheduler/extproc/health.js';
+import { loadProtos } from '../../../scheduler/extproc/proto.js';
 import { fromStruct } from '../../../scheduler/extproc/headers.js';
 import { Director } from '../../../scheduler/framework/director.js';
 import type { Endpoint } from '../../../scheduler/framework/endpoint.js';
@@ -73,6 +76,27 @@ describe('ext_proc TLS settings', () => {
     const [first] = await call.until(isRequestBodyEnd);
     expect(fromStruct(first!.dynamic_metadata)).toEqual({ 'envoy.lb': { 'x-gateway-destination-endpoint': '10.0.0.1:8000' } });
     call.stream.end();
+  });
+});
+
+describe('--health-checking', () => {
+  const check = (port: number) => new Promise<{ status?: number; code?: number }>((resolve) => {
+    const Ctor = grpc.makeGenericClientConstructor(loadProtos().health, 'Health');
+    const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+    client.Check!({ service: 'readiness' }, (err: grpc.ServiceError | null, res: { status?: number }) => {
+      client.close();
+      resolve(err ? { code: err.code } : { status: res.status });
+    });
+  });
+
+  it('serves grpc.health.v1 on the ext_proc port, with the EPP\'s readiness; absent by default (control)', async () => {
+    let serving = false;
+    const withHealth = await extProc({ secure: false, health: { isServing: () => serving } });
+    expect(await check(withHealth.port)).toEqual({ status: NOT_SERVING });
+    serving = true;
+    expect(await check(withHealth.port)).toEqual({ status: SERVING });
+    const without = await extProc({ secure: false });
+    expect(await check(without.port)).toEqual({ code: grpc.status.UNIMPLEMENTED });
   });
 });
 
