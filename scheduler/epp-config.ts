@@ -31,6 +31,8 @@ export interface EppConfig {
   /** gRPC message limits of ext_proc (`--grpc-max-recv-msg-size` / `--grpc-max-send-msg-size`); default 64 MiB. */
   grpcMaxRecvMsgBytes?: number;
   grpcMaxSendMsgBytes?: number;
+  /** Reload the ext_proc certificate when the files in certPath change (`--enable-cert-reload`). */
+  enableCertReload?: boolean;
   /** Serve gRPC health on the ext_proc port too (`--health-checking`). */
   healthChecking?: boolean;
   /** On SIGTERM: NOT_SERVING, but keep serving this long before closing (`--drain-timeout`). */

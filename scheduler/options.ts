@@ -39,6 +39,7 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
   { name: 'metrics-client-ca-file', kind: 'string', placeholder: '<file>', help: 'PEM CA bundle: /metrics requires a client certificate it signed (needs --metrics-cert-dir)', env: 'EPP_METRICS_CLIENT_CA_FILE' },
   { name: 'secure-serving', kind: 'bool', help: 'serve ext_proc over TLS (self-signed unless --cert-path)', env: 'EPP_SECURE_SERVING', default: D.secureServing },
   { name: 'cert-path', kind: 'string', placeholder: '<dir>', help: 'directory holding tls.crt and tls.key for ext_proc', env: 'EPP_CERT_PATH' },
+  { name: 'enable-cert-reload', kind: 'bool', help: 'reload the ext_proc certificate when the files in --cert-path change', env: 'EPP_ENABLE_CERT_RELOAD', default: false },
   { name: 'tls-min-version', kind: 'string', placeholder: '<version>', parse: tlsMinVersionArg, choicesText: ['VersionTLS10', 'VersionTLS11', 'VersionTLS12', 'VersionTLS13'], help: 'lowest TLS version ext_proc accepts (Go names)', defaultText: 'VersionTLS12', env: 'EPP_TLS_MIN_VERSION' },
   { name: 'tls-cipher-suites', kind: 'list', placeholder: '<suites>', parse: tlsCipherSuitesArg, help: 'TLS ≤ 1.2 cipher suites of ext_proc, Go names (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3 suites are fixed', env: 'EPP_TLS_CIPHER_SUITES' },
   { name: 'disable-endpoint-subset-filter', kind: 'bool', help: 'ignore Envoy\'s endpoint subset hint (envoy.lb.subset_hint) on ext_proc', env: 'EPP_DISABLE_ENDPOINT_SUBSET_FILTER', default: false },
@@ -62,7 +63,7 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
  * in-process cert reload …): accepted so upstream manifests start, named in one warning line.
  */
 export const UPSTREAM_NO_EFFECT_FLAGS: readonly OptionSpec[] = [
-  ...['enable-pprof', 'enable-cert-reload', 'enable-grpc-stream-metrics', 'metrics-endpoint-auth', 'allow-experimental-plugins']
+  ...['enable-pprof', 'enable-grpc-stream-metrics', 'metrics-endpoint-auth', 'allow-experimental-plugins']
     .map((name): OptionSpec => ({ name, kind: 'bool', help: '', noEffect: true })),
   ...['refresh-prometheus-metrics-interval', 'total-queued-requests-metric',
     'total-running-requests-metric', 'kv-cache-usage-percentage-metric', 'lora-info-metric', 'cache-info-metric']
@@ -94,6 +95,7 @@ export function eppConfigFromCommand(command: Command): EppConfig {
     grpcMaxSendMsgBytes: get<number | undefined>('grpc-max-send-msg-size') || undefined,
     drainTimeoutMs: get('drain-timeout'),
     healthChecking: get('health-checking'),
+    enableCertReload: get('enable-cert-reload'),
     ...metricsTls(get('metrics-cert-dir'), get('metrics-client-ca-file')),
     refreshMetricsIntervalMs: get('refresh-metrics-interval'),
     metricsTimeoutMs: get('metrics-timeout'),

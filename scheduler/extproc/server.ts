@@ -3,11 +3,11 @@
  * in FULL_DUPLEX_STREAMED mode (docs/extproc.md). TLS by default with the given or a self-signed
  * certificate (ALPN h2, as grpc-js always negotiates); plaintext with `secure: false`.
  */
-import type { SecureVersion } from 'node:tls';
+import type { SecureContextOptions, SecureVersion } from 'node:tls';
 import type { FlowControlAdmission } from '../flowcontrol/admission.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../src/log.js';
-import { selfSignedCertificate, type TlsMaterial } from '../../src/http/tls.js';
+import { selfSignedCertificate, watchCertificateDir, type TlsMaterial } from '../../src/http/tls.js';
 import type { Director } from '../framework/director.js';
 import type { ResponseReporter } from '../framework/plugins.js';
 import type { Endpoint } from '../framework/endpoint.js';
@@ -37,6 +37,8 @@ export interface ExtProcServerOptions {
   tlsMinVersion?: SecureVersion;
   /** OpenSSL cipher string (`--tls-cipher-suites`, src/http/tls-versions.ts); grpc-js's default when absent. */
   tlsCiphers?: string;
+  /** Reload the certificate when tls.crt / tls.key in this directory change (`--enable-cert-reload`). */
+  certReloadDir?: string;
   logger: Logger;
   metrics?: EppMetrics;
   /** `requestHandler.parsers` (default: openai, anthropic, passthrough). */
@@ -102,24 +104,53 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
   const host = options.host ?? '0.0.0.0';
   const port = await bind(server, host, options.port, credentials);
   logger.debug({ host, port, secure: options.secure }, 'ext_proc server bound');
-  return { port, close: () => shutdown(server, options.shutdownGraceMs ?? 5000) };
+  const watcher = options.certReloadDir && credentials instanceof TunedServerCredentials
+    ? watchCertificateDir(options.certReloadDir, (material) => {
+      credentials.update(material);
+      logger.info({ certPath: options.certReloadDir }, 'TLS certificate reloaded');
+    }, (err) => logger.error({ err, certPath: options.certReloadDir }, 'TLS certificate reload failed'))
+    : undefined;
+  return {
+    port,
+    close: () => {
+      watcher?.close();
+      return shutdown(server, options.shutdownGraceMs ?? 5000);
+    },
+  };
 }
 
 async function serverCredentials(options: ExtProcServerOptions): Promise<grpc.ServerCredentials> {
   const material = options.tls ?? await selfSignedCertificate('pd-router EPP');
-  if (!options.tlsMinVersion && !options.tlsCiphers) {
+  if (!options.tlsMinVersion && !options.tlsCiphers && !options.certReloadDir) {
     return grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(material.cert), private_key: Buffer.from(material.key) }], false);
   }
-  return new TunedServerCredentials(material, options.tlsMinVersion, options.tlsCiphers);
+  return new TunedServerCredentials(material, { minVersion: options.tlsMinVersion, ciphers: options.tlsCiphers });
+}
+
+interface Tuning {
+  minVersion?: SecureVersion;
+  ciphers?: string;
+}
+
+function contextOptions(material: TlsMaterial, tuning: Tuning): SecureContextOptions {
+  return { cert: material.cert, key: material.key, ...(tuning.minVersion ? { minVersion: tuning.minVersion } : {}), ...(tuning.ciphers ? { ciphers: tuning.ciphers } : {}) };
 }
 
 /**
- * TLS credentials with a minimum version and a cipher list, which grpc-js's createSsl cannot
- * take: the options go to the HTTP/2 server grpc-js creates (a bad cipher list fails the bind).
+ * TLS credentials with a minimum version, a cipher list and certificate replacement, which
+ * grpc-js's createSsl cannot do: the options go to the HTTP/2 server grpc-js creates (a bad
+ * cipher list fails the bind), and `update` swaps the secure context for new connections.
  */
 class TunedServerCredentials extends grpc.ServerCredentials {
-  constructor(material: TlsMaterial, minVersion: SecureVersion | undefined, ciphers: string | undefined) {
-    super({ requestCert: false, ...(minVersion ? { minVersion } : {}), ...(ciphers ? { ciphers } : {}) }, { cert: material.cert, key: material.key });
+  private readonly tuning: Tuning;
+
+  constructor(material: TlsMaterial, tuning: Tuning) {
+    super({ requestCert: false }, contextOptions(material, tuning));
+    this.tuning = tuning;
+  }
+
+  update(material: TlsMaterial): void {
+    this.updateSecureContextOptions(contextOptions(material, this.tuning));
   }
 
   _equals(other: grpc.ServerCredentials): boolean {

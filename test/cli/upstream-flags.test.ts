@@ -123,8 +123,8 @@ describe('epp: flags that take effect', () => {
 
   it('--disable-endpoint-subset-filter, --emit-endpoint-scores and --health-checking reach the ext_proc settings', () => {
     expect(config([])).toMatchObject({ subsetFilter: true, emitEndpointScores: false });
-    expect(config(['--disable-endpoint-subset-filter', '--emit-endpoint-scores', '--health-checking']))
-      .toMatchObject({ subsetFilter: false, emitEndpointScores: true, healthChecking: true, ignoredFlags: [] });
+    expect(config(['--disable-endpoint-subset-filter', '--emit-endpoint-scores', '--health-checking', '--enable-cert-reload']))
+      .toMatchObject({ subsetFilter: false, emitEndpointScores: true, healthChecking: true, enableCertReload: true, ignoredFlags: [] });
   });
 
   it('gRPC message sizes take Kubernetes quantities with an optional B; --drain-timeout a Go duration', () => {

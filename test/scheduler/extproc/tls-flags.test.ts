@@ -4,6 +4,7 @@
  * `--metrics-cert-dir` / `--metrics-client-ca-file` (HTTPS and mutual TLS on /metrics). Real
  * sockets on 127.0.0.1; raw TLS clients check what the handshake allows.
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ import { opensslCiphers } from '../../../src/http/tls-versions.js';
 import type { ListeningServer } from '../../../src/http/server.js';
 import { EnvoyLikeClient, isRequestBodyEnd, requestHeaders } from './envoy-client.js';
 import { buildDirector, endpoint, silentLogger } from './fixtures.js';
+import { poll } from '../../helpers/poll.js';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -41,11 +43,11 @@ async function extProc(options: Partial<Parameters<typeof startExtProcServer>[0]
 }
 
 /** A TLS handshake with the given client settings: the negotiated cipher, or the error. */
-function handshake(port: number, options: ConnectionOptions): Promise<{ cipher?: string; version?: string; error?: string }> {
+function handshake(port: number, options: ConnectionOptions): Promise<{ cipher?: string; version?: string; fingerprint?: string; error?: string }> {
   return new Promise((resolve) => {
     const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port, rejectUnauthorized: false, ALPNProtocols: ['h2'], ...options });
     socket.once('secureConnect', () => {
-      resolve({ cipher: socket.getCipher().standardName, version: socket.getProtocol() ?? undefined });
+      resolve({ cipher: socket.getCipher().standardName, version: socket.getProtocol() ?? undefined, fingerprint: socket.getPeerCertificate().fingerprint256 });
       socket.destroy();
     });
     socket.once('error', (err) => resolve({ error: err.message }));
@@ -112,6 +114,30 @@ describe('--grpc-max-recv-msg-size', () => {
     const big = client.open();
     big.send(requestHeaders(chatHeaders)).sendBody(`{"model":"m","prompt":"${'x'.repeat(8192)}"}`, 8192);
     expect((await big.status).code).toBe(8); // RESOURCE_EXHAUSTED
+  });
+});
+
+describe('--enable-cert-reload', () => {
+  it('a new tls.crt / tls.key in --cert-path is served to new connections without a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'extproc-certs-'));
+    const generate = () => selfsigned.generate([{ name: 'commonName', value: 'epp' }], { keyType: 'ec', algorithm: 'sha256' });
+    const [first, second] = await Promise.all([generate(), generate()]);
+    const install = (pems: { cert: string; private: string }) => {
+      writeFileSync(join(dir, 'tls.crt'), pems.cert);
+      writeFileSync(join(dir, 'tls.key'), pems.private);
+    };
+    install(first);
+    const server = await extProc({ tls: { cert: first.cert, key: first.private }, certReloadDir: dir, tlsMinVersion: 'TLSv1.3' });
+    const fingerprint = async () => (await handshake(server.port, {})).fingerprint;
+    const before = await fingerprint();
+    expect(before).toBeDefined();
+    install(second);
+    const after = await poll(async () => {
+      const now = await fingerprint();
+      return now !== before && now;
+    }, { timeoutMs: 10_000, what: 'the new certificate is served' });
+    expect(after).toBe(new X509Certificate(second.cert).fingerprint256);
+    expect((await handshake(server.port, { maxVersion: 'TLSv1.2' })).error).toBeDefined(); // the minimum version survives the reload
   });
 });
 
