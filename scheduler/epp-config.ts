@@ -33,6 +33,8 @@ export interface EppConfig {
   grpcMaxSendMsgBytes?: number;
   /** Reload the ext_proc certificate when the files in certPath change (`--enable-cert-reload`). */
   enableCertReload?: boolean;
+  /** Count ext_proc streams (`--enable-grpc-stream-metrics`). */
+  enableGrpcStreamMetrics?: boolean;
   /** Serve gRPC health on the ext_proc port too (`--health-checking`). */
   healthChecking?: boolean;
   /** On SIGTERM: NOT_SERVING, but keep serving this long before closing (`--drain-timeout`). */

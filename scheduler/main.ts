@@ -14,6 +14,7 @@ import { StaticFileSource } from './datalayer/static-file.js';
 import { MetricsScraper } from './datalayer/scraper.js';
 import { startKubernetesDiscovery } from './datalayer/pool-source.js';
 import { startExtProcServer } from './extproc/server.js';
+import { ExtProcStreamMetrics } from './extproc/stream-metrics.js';
 import { startHealthServer } from './extproc/health.js';
 import { Director } from './framework/director.js';
 import type { Plugin } from './framework/plugins.js';
@@ -128,7 +129,8 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
         : config.certPath ? await loadCertificateDir(config.certPath) : await selfSignedCertificate('llm-d Endpoint Picker');
       const grpc = await startExtProcServer({ director, endpoints: () => store.list(), parsers: loaded.parsers, admission: loaded.admission, reporters: loaded.reporters, port: config.grpcPort, host: config.host, secure: config.secureServing, tls,
         tlsMinVersion: config.tlsMinVersion, tlsCiphers: config.tlsCiphers, maxReceiveMessageBytes: config.grpcMaxRecvMsgBytes, maxSendMessageBytes: config.grpcMaxSendMsgBytes,
-        health: config.healthChecking ? { isServing: ready } : undefined, certReloadDir: config.enableCertReload ? config.certPath : undefined, subsetFilter: config.subsetFilter, emitEndpointScores: config.emitEndpointScores, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
+        health: config.healthChecking ? { isServing: ready } : undefined, certReloadDir: config.enableCertReload ? config.certPath : undefined,
+        streamMetrics: config.enableGrpcStreamMetrics ? new ExtProcStreamMetrics(metrics.registry) : undefined, subsetFilter: config.subsetFilter, emitEndpointScores: config.emitEndpointScores, logger, metrics, bodyLimit: config.bodyLimitBytes, trustClientKvTransferParams: config.trustClientKvTransferParams });
       closers.push(() => grpc.close());
       ports.grpc = grpc.port;
       logger.info({ url: `${config.secureServing ? 'grpcs' : 'grpc'}://${config.host}:${grpc.port}`, port: grpc.port, listener: 'grpc' }, 'listening');

@@ -33,6 +33,7 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
   port('gateway-port', 'built-in HTTP gateway port (-1 = off)', D.gatewayPort),
   port('grpc-port', 'Envoy ext_proc gRPC port (-1 = off)', D.grpcPort),
   port('grpc-health-port', 'plaintext gRPC health port (-1 = off)', D.grpcHealthPort),
+  { name: 'enable-grpc-stream-metrics', kind: 'bool', help: 'ext_proc stream metrics: llm_d_epp_extproc_streams_inflight, _stream_duration_seconds, _streams_total{code}', env: 'EPP_ENABLE_GRPC_STREAM_METRICS', default: false },
   { name: 'health-checking', kind: 'bool', help: 'also serve gRPC health on the ext_proc port', env: 'EPP_HEALTH_CHECKING', default: false },
   port('metrics-port', 'Prometheus /metrics port (-1 = off)', D.metricsPort),
   { name: 'metrics-cert-dir', kind: 'string', placeholder: '<dir>', help: 'directory with tls.crt and tls.key: serve /metrics over HTTPS', env: 'EPP_METRICS_CERT_DIR' },
@@ -63,7 +64,7 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
  * in-process cert reload …): accepted so upstream manifests start, named in one warning line.
  */
 export const UPSTREAM_NO_EFFECT_FLAGS: readonly OptionSpec[] = [
-  ...['enable-pprof', 'enable-grpc-stream-metrics', 'metrics-endpoint-auth', 'allow-experimental-plugins']
+  ...['enable-pprof', 'metrics-endpoint-auth', 'allow-experimental-plugins']
     .map((name): OptionSpec => ({ name, kind: 'bool', help: '', noEffect: true })),
   ...['refresh-prometheus-metrics-interval', 'total-queued-requests-metric',
     'total-running-requests-metric', 'kv-cache-usage-percentage-metric', 'lora-info-metric', 'cache-info-metric']
@@ -96,6 +97,7 @@ export function eppConfigFromCommand(command: Command): EppConfig {
     drainTimeoutMs: get('drain-timeout'),
     healthChecking: get('health-checking'),
     enableCertReload: get('enable-cert-reload'),
+    enableGrpcStreamMetrics: get('enable-grpc-stream-metrics'),
     ...metricsTls(get('metrics-cert-dir'), get('metrics-client-ca-file')),
     refreshMetricsIntervalMs: get('refresh-metrics-interval'),
     metricsTimeoutMs: get('metrics-timeout'),

@@ -16,6 +16,7 @@ import { defaultParsers } from '../config/parsers.js';
 import type { RequestParser } from '../plugins/parsers/request-parser.js';
 import { bind, shutdown } from './listen.js';
 import { addHealthService } from './health.js';
+import type { ExtProcStreamMetrics } from './stream-metrics.js';
 import { loadProtos } from './proto.js';
 import { ExtProcStream, type ProcessCall } from './stream.js';
 
@@ -57,6 +58,8 @@ export interface ExtProcServerOptions {
   emitEndpointScores?: boolean;
   /** Also serve grpc.health.v1.Health on the ext_proc port (`--health-checking`), with this readiness. */
   health?: { isServing: () => boolean };
+  /** Stream gauges and counters (`--enable-grpc-stream-metrics`). */
+  streamMetrics?: ExtProcStreamMetrics;
   /** gRPC message limits (default 64 MiB each). */
   maxReceiveMessageBytes?: number;
   maxSendMessageBytes?: number;
@@ -97,7 +100,10 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     reporters: options.reporters ?? [],
   };
   server.addService(extProc, {
-    Process: (call: ProcessCall) => new ExtProcStream(call, streamOptions).start(),
+    Process: (call: ProcessCall) => {
+      options.streamMetrics?.track(call);
+      new ExtProcStream(call, streamOptions).start();
+    },
   });
   if (options.health) addHealthService(server, options.health.isServing);
   const credentials = options.secure ? await serverCredentials(options) : grpc.ServerCredentials.createInsecure();

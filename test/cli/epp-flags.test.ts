@@ -38,11 +38,11 @@ describe('logging flag mapping', () => {
 
 describe('pd-router epp with upstream flags', () => {
   it('-v 4 gives debug records; --enable-pprof and friends are accepted with one warning naming them', async () => {
-    const epp = await startCli(['epp', ...QUIET_PORTS, '-v', '4', '--zap-encoder=json', '--enable-pprof', '--enable-grpc-stream-metrics', '--total-queued-requests-metric', 'vllm:num_requests_waiting', '--zap-time-encoding=iso8601']);
+    const epp = await startCli(['epp', ...QUIET_PORTS, '-v', '4', '--zap-encoder=json', '--enable-pprof', '--allow-experimental-plugins', '--total-queued-requests-metric', 'vllm:num_requests_waiting', '--zap-time-encoding=iso8601']);
     try {
       const warnings = epp.logs.filter((line) => line.level === WARN && String(line.msg).startsWith('upstream EPP flags with no effect'));
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]!.flags).toEqual(['--enable-pprof', '--enable-grpc-stream-metrics', '--total-queued-requests-metric', '--zap-time-encoding']);
+      expect(warnings[0]!.flags).toEqual(['--enable-pprof', '--allow-experimental-plugins', '--total-queued-requests-metric', '--zap-time-encoding']);
       await epp.waitForLog((line) => line.level === DEBUG);
     } finally {
       await epp.stop();

@@ -16,6 +16,8 @@ import * as grpc from '@grpc/grpc-js';
 import { startExtProcServer, type ExtProcServer } from '../../../scheduler/extproc/server.js';
 import { NOT_SERVING, SERVING } from '../../../scheduler/extproc/health.js';
 import { loadProtos } from '../../../scheduler/extproc/proto.js';
+import { ExtProcStreamMetrics } from '../../../scheduler/extproc/stream-metrics.js';
+import { Registry } from 'prom-client';
 import { fromStruct } from '../../../scheduler/extproc/headers.js';
 import { Director } from '../../../scheduler/framework/director.js';
 import type { Endpoint } from '../../../scheduler/framework/endpoint.js';
@@ -99,6 +101,32 @@ describe('--health-checking', () => {
     expect(await check(withHealth.port)).toEqual({ status: SERVING });
     const without = await extProc({ secure: false });
     expect(await check(without.port)).toEqual({ code: grpc.status.UNIMPLEMENTED });
+  });
+});
+
+describe('--enable-grpc-stream-metrics', () => {
+  it('counts open streams, their duration and how they ended', async () => {
+    const registry = new Registry();
+    const server = await extProc({ secure: false, streamMetrics: new ExtProcStreamMetrics(registry) });
+    const client = new EnvoyLikeClient(server.port);
+    closers.push(() => client.close());
+    const value = async (name: string, labels: Record<string, string> = {}) =>
+      (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+
+    const served = client.open();
+    served.send(requestHeaders(chatHeaders)).sendBody(chat, 1024);
+    await served.until(isRequestBodyEnd);
+    expect(await value('llm_d_epp_extproc_streams_inflight')).toBe(1);
+    served.stream.end();
+    await served.status;
+    const cancelled = client.open();
+    cancelled.send(requestHeaders(chatHeaders));
+    await poll(async () => (await value('llm_d_epp_extproc_streams_inflight')) === 1 && await value('llm_d_epp_extproc_streams_total', { code: 'OK' }) === 1, { what: 'one stream ended OK, one open' });
+    cancelled.stream.cancel();
+    await poll(async () => (await value('llm_d_epp_extproc_streams_inflight')) === 0, { what: 'the cancelled stream ended' });
+    const codes = (await registry.getSingleMetric('llm_d_epp_extproc_streams_total')!.get()).values;
+    expect(codes.reduce((sum, v) => sum + v.value, 0)).toBe(2);
+    expect((await registry.metrics())).toMatch(/llm_d_epp_extproc_stream_duration_seconds_count 2/);
   });
 });
 
