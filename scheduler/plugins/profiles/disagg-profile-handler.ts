@@ -113,15 +113,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
   ): SchedulerProfile[] {
     if (this.stageOrder === 'prefill-first') return this.pickPrefillFirst(ctx, request, profiles, results);
     return inSpan(DISAGG_PICK_SPAN, request, (span) => {
-      if (!results.has(this.decodeProfile)) {
-        const decode = profiles.get(this.decodeProfile);
-        if (!decode) {
-          span['llm_d.profile_handler.decision'] = 'error_missing_decode_profile';
-          throw noDecodeEndpoint(ctx, this.decodeProfile, false);
-        }
-        span['llm_d.profile_handler.decision'] = 'run_decode';
-        return [decode];
-      }
+      if (!results.has(this.decodeProfile)) return this.runDecode(ctx, profiles, span);
       const decodeEndpoint = firstTarget(results.get(this.decodeProfile));
       if (!decodeEndpoint) {
         span['llm_d.profile_handler.decision'] = 'complete';
@@ -174,14 +166,19 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
         span['llm_d.profile_handler.decision'] = `${decision.disaggregate ? 'run' : 'skip'}_encode`;
         if (decision.disaggregate) return [encode];
       }
-      const decode = profiles.get(this.decodeProfile);
-      if (!decode) {
-        span['llm_d.profile_handler.decision'] = 'error_missing_decode_profile';
-        throw noDecodeEndpoint(ctx, this.decodeProfile, false);
-      }
-      span['llm_d.profile_handler.decision'] = 'run_decode';
-      return [decode];
+      return this.runDecode(ctx, profiles, span);
     });
+  }
+
+  /** The decode profile runs next; a config without it cannot schedule (503, recorded on the span). */
+  private runDecode(ctx: SchedulingContext, profiles: ReadonlyMap<string, SchedulerProfile>, span: Attributes): SchedulerProfile[] {
+    const decode = profiles.get(this.decodeProfile);
+    if (!decode) {
+      span['llm_d.profile_handler.decision'] = 'error_missing_decode_profile';
+      throw noDecodeEndpoint(ctx, this.decodeProfile, false);
+    }
+    span['llm_d.profile_handler.decision'] = 'run_decode';
+    return [decode];
   }
 
   /** All stages ran: count fallbacks and the decision, close the span. */
