@@ -13,7 +13,8 @@
  * protos, so it also runs on older trees: copy bench/request-walk.ts, bench/walk-probe.ts and
  * bench/extproc-client.ts into one and build it.
  *
- *   npm run build && node dist/bench/request-walk.js [gateway|extproc]   (default: both)
+ *   npm run build && node dist/bench/request-walk.js [gateway|extproc] [--steps]   (default: both;
+ *   --steps prints the walk, one file per step)
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ import { report, walkOne } from './walk-probe.js';
 
 const FRONT_DOORS = ['gateway', 'extproc'] as const;
 type FrontDoor = (typeof FRONT_DOORS)[number];
-const chosen = process.argv.slice(2);
+const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 for (const arg of chosen) if (!(FRONT_DOORS as readonly string[]).includes(arg)) throw new Error(`unknown front door ${arg}: gateway or extproc`);
 const frontDoors: readonly FrontDoor[] = chosen.length > 0 ? chosen as FrontDoor[] : FRONT_DOORS;
 

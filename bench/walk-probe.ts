@@ -128,6 +128,7 @@ export function report(title: string, { visited, entries }: Walk): void {
   const routerReturns = steps.filter((file, i) => !isSim(file) && steps.slice(0, i).includes(file)).length;
   console.log(`\nfiles visited: ${rows.length} (router ${routerFiles.length}, sim ${rows.length - routerFiles.length})`);
   console.log(`walk steps: ${steps.length}; returns: ${returns} (router files ${routerReturns})`);
+  if (process.argv.includes('--steps')) console.log(`\nsteps:\n${steps.map((file, i) => `${String(i + 1).padStart(4)} ${file}`).join('\n')}`);
   for (const prefix of GROUPS) {
     const files = rows.filter((file) => file.startsWith(prefix)).length;
     const back = steps.filter((file, i) => file.startsWith(prefix) && steps.slice(0, i).includes(file)).length;
