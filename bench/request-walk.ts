@@ -1,32 +1,39 @@
 /**
  * "Walking one request": which project files one P/D request passes through, in order, from the
- * EPP's built-in gateway to the sims (gateway → sidecar → prefill sim, decode sim), all in this
- * process.
+ * EPP's front door to the sims, all in this process. Two front doors:
+ *   gateway  the EPP's built-in HTTP gateway → sidecar → prefill sim, decode sim;
+ *   extproc  an Envoy-shaped client (bench/extproc-client.ts): the EPP's ext_proc request phase,
+ *            then the request sent to the sidecar as Envoy would (the EPP's headers and body),
+ *            then the sidecar's answer back through the ext_proc response phase.
+ * Per front door: a warm-up request (lazy initialisation is not part of the walk), then the
+ * measure of bench/walk-probe.ts (precise coverage for "files visited", a debugger for the
+ * ordered walk and its "returns").
  *
- * Method (V8 inspector, repeatable):
- * 1. warm-up request (lazy initialisation is not part of the walk);
- * 2. precise coverage with call counts around a second request: every function of a project file
- *    (bin/ src/ scheduler/ sidecar/, not node_modules) called during it — "files visited";
- * 3. a worker thread attaches a Debugger to this thread and sets a breakpoint at the start of each
- *    of those functions; a third request runs, and every pause appends its file to the walk.
- *    "Returns": steps of the walk (consecutive entries into the same file collapsed) that enter a
- *    file the walk had already left — the back-and-forth a reader following the request does.
- * The simulator's own files (src/sim/) stand in for vLLM and are reported separately.
+ * The script imports only startSimulator, startSidecar, startEpp, createLogger and the ext_proc
+ * protos, so it also runs on older trees: copy bench/request-walk.ts, bench/walk-probe.ts and
+ * bench/extproc-client.ts into one and build it.
  *
- *   npm run build && node dist/bench/request-walk.js
+ *   npm run build && node dist/bench/request-walk.js [gateway|extproc] [--steps]   (default: both;
+ *   --steps prints the walk, one file per step)
  */
-import { Session } from 'node:inspector/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
 import { createLogger } from '../src/log.js';
 import { startSimulator, type RunningSimulator } from '../src/sim/simulator.js';
 import { startSidecar } from '../sidecar/main.js';
 import { startEpp } from '../scheduler/main.js';
+import { envoyRoundTrip, extProcClient } from './extproc-client.js';
+import { report, walkOne } from './walk-probe.js';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const FRONT_DOORS = ['gateway', 'extproc'] as const;
+type FrontDoor = (typeof FRONT_DOORS)[number];
+const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+for (const arg of chosen) if (!(FRONT_DOORS as readonly string[]).includes(arg)) throw new Error(`unknown front door ${arg}: gateway or extproc`);
+const frontDoors: readonly FrontDoor[] = chosen.length > 0 ? chosen as FrontDoor[] : FRONT_DOORS;
+
+const PATH = '/v1/chat/completions';
+const BODY = JSON.stringify({ model: 'walk-model', messages: [{ role: 'user', content: 'walk one request through the P/D path, please' }], max_tokens: 4 });
 const silent = createLogger('walk', 'silent');
 
 /** Every request disaggregated: prefill on the prefill pod, decode through the decode pod's sidecar. */
@@ -51,50 +58,6 @@ schedulingProfiles:
   plugins: [{ pluginRef: decode-filter }, { pluginRef: max-score-picker }, { pluginRef: prefix-cache-scorer }, { pluginRef: queue-scorer }]
 `;
 
-/** `dist/sidecar/proxy.js` → `sidecar/proxy.ts`; undefined for anything not ours. */
-function projectFile(url: string): string | undefined {
-  if (!url.startsWith('file://')) return undefined;
-  const path = relative(ROOT, fileURLToPath(url));
-  if (path.startsWith('..') || path.includes('node_modules') || path.startsWith('bench/')) return undefined;
-  return path.replace(/\.js$/, '.ts');
-}
-
-interface FunctionStart { url: string; offset: number }
-
-const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { Session } = require('node:inspector');
-const session = new Session();
-session.connectToMainThread();
-const post = (method, params) => new Promise((ok, fail) => session.post(method, params, (err, res) => err ? fail(err) : ok(res)));
-const scripts = new Map();
-session.on('Debugger.scriptParsed', ({ params }) => { if (params.url) scripts.set(params.scriptId, params.url); });
-const walk = [];
-session.on('Debugger.paused', ({ params }) => {
-  walk.push(scripts.get(params.callFrames[0].location.scriptId) ?? '?');
-  session.post('Debugger.resume');
-});
-parentPort.on('message', async (msg) => {
-  if (msg === 'stop') { await post('Debugger.disable'); parentPort.postMessage({ walk }); return; }
-});
-(async () => {
-  await post('Debugger.enable');
-  const byUrl = new Map([...scripts].map(([id, url]) => [url, id]));
-  const sources = new Map();
-  for (const { url, offset } of workerData) {
-    const scriptId = byUrl.get(url);
-    if (scriptId === undefined) continue;
-    let source = sources.get(scriptId);
-    if (source === undefined) { source = (await post('Debugger.getScriptSource', { scriptId })).scriptSource; sources.set(scriptId, source); }
-    const before = source.slice(0, offset);
-    const lineNumber = before.split('\\n').length - 1;
-    const columnNumber = offset - (before.lastIndexOf('\\n') + 1);
-    await post('Debugger.setBreakpoint', { location: { scriptId, lineNumber, columnNumber } }).catch(() => undefined);
-  }
-  parentPort.postMessage('ready');
-})();
-`;
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pd-router-walk-'));
   const sim = (role: 'prefill' | 'decode'): Promise<RunningSimulator> =>
@@ -109,88 +72,34 @@ async function main(): Promise<void> {
   ] }));
   // Metrics refresh far apart, so no scrape runs during the walk.
   const epp = await startEpp({
-    configText: CONFIG, endpointsFile, host: '127.0.0.1', gatewayPort: 0, grpcPort: -1, grpcHealthPort: -1, metricsPort: -1,
+    configText: CONFIG, endpointsFile, host: '127.0.0.1', gatewayPort: 0, grpcPort: 0, grpcHealthPort: -1, metricsPort: -1,
     secureServing: false, refreshMetricsIntervalMs: 600_000,
   }, silent);
-  const send = async (): Promise<void> => {
-    const res = await fetch(`${epp.gatewayUrl!}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'walk-model', messages: [{ role: 'user', content: 'walk one request through the P/D path, please' }], max_tokens: 4 }),
-    });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`request failed: ${res.status} ${text}`);
+  const client = extProcClient(epp.ports.grpc!);
+  const send: Record<FrontDoor, () => Promise<void>> = {
+    gateway: async () => {
+      const res = await fetch(`${epp.gatewayUrl!}${PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`gateway request failed: ${res.status} ${text}`);
+    },
+    extproc: async () => {
+      const answer = await envoyRoundTrip(client, { path: PATH, body: Buffer.from(BODY) });
+      if (answer.status !== 200) throw new Error(`ext_proc request failed: ${answer.status} ${answer.body.toString()}`);
+    },
   };
   try {
-    await send();
-    await send();
-    // 2. files visited.
-    const session = new Session();
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
-    await session.post('Profiler.takePreciseCoverage');
-    await send();
-    const { result } = await session.post('Profiler.takePreciseCoverage');
-    await session.post('Profiler.stopPreciseCoverage');
-    session.disconnect();
-    const starts: FunctionStart[] = [];
-    const visited = new Set<string>();
-    for (const script of result) {
-      const file = projectFile(script.url);
-      if (file === undefined) continue;
-      for (const fn of script.functions) {
-        const range = fn.ranges[0]!;
-        if (range.count === 0 || range.startOffset === 0) continue;
-        visited.add(file);
-        starts.push({ url: script.url, offset: range.startOffset });
-      }
+    for (const frontDoor of frontDoors) {
+      await send[frontDoor]();
+      await send[frontDoor]();
+      report(`${frontDoor} → sidecar → sims`, await walkOne(send[frontDoor]));
     }
-    // 3. the ordered walk.
-    const worker = new Worker(WORKER, { eval: true, workerData: starts });
-    await new Promise<void>((resolve) => worker.once('message', () => resolve()));
-    await send();
-    worker.postMessage('stop');
-    const { walk } = await new Promise<{ walk: string[] }>((resolve) => worker.once('message', resolve));
-    await worker.terminate();
-    report(visited, walk.map((url) => projectFile(url) ?? url));
   } finally {
+    client.close();
     await epp.close();
     await sidecar.close(0);
     await prefill.close();
     await decode.close();
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function report(visited: ReadonlySet<string>, entries: readonly string[]): void {
-  const steps: string[] = [];
-  for (const file of entries) if (steps.at(-1) !== file) steps.push(file);
-  const seen = new Set<string>();
-  const returnsByFile = new Map<string, number>();
-  let returns = 0;
-  for (const file of steps) {
-    if (seen.has(file)) {
-      returns++;
-      returnsByFile.set(file, (returnsByFile.get(file) ?? 0) + 1);
-    }
-    seen.add(file);
-  }
-  const isSim = (file: string): boolean => file.startsWith('src/sim/');
-  const rows = [...visited].sort();
-  console.log('file                                             calls  returns');
-  for (const file of rows) {
-    const calls = entries.filter((entry) => entry === file).length;
-    console.log(`${file.padEnd(48)} ${String(calls).padStart(5)} ${String(returnsByFile.get(file) ?? 0).padStart(8)}`);
-  }
-  const routerFiles = rows.filter((file) => !isSim(file));
-  const routerReturns = steps.filter((file, i) => !isSim(file) && steps.slice(0, i).includes(file)).length;
-  console.log(`\nfiles visited: ${rows.length} (router ${routerFiles.length}, sim ${rows.length - routerFiles.length})`);
-  console.log(`walk steps: ${steps.length}; returns: ${returns} (router files ${routerReturns})`);
-  for (const [label, prefix] of [['sidecar/', 'sidecar/'], ['src/http/', 'src/http/'], ['scheduler/gateway/', 'scheduler/gateway/']] as const) {
-    const files = rows.filter((file) => file.startsWith(prefix)).length;
-    const back = steps.filter((file, i) => file.startsWith(prefix) && steps.slice(0, i).includes(file)).length;
-    console.log(`  ${label.padEnd(20)} files ${String(files).padStart(3)}  returns ${String(back).padStart(4)}`);
   }
 }
 

@@ -13,6 +13,7 @@
  * write separately and so missed split bodies).
  */
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { ResponseBodyFilter } from '../src/http/forward.js';
 import { patchMembers, rawMember } from '../src/openai/raw-json.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -106,17 +107,7 @@ export class SseCachedTokensRewriter {
   }
 }
 
-/**
- * Transforms a response body as it streams through the proxy. `start` sees the (mutable) response
- * headers before they are written; `write`/`end` return what to send.
- */
-export interface ResponseBodyFilter {
-  start(status: number, headers: OutgoingHttpHeaders): void;
-  write(chunk: Buffer): Buffer | undefined;
-  end(): Buffer | undefined;
-}
-
-/** The rewriter as a proxy body filter: SSE streamed line by line, anything else buffered whole. */
+/** The rewriter as a forwarder body filter (src/http/forward.ts `ResponseBodyFilter`): SSE streamed line by line, anything else buffered whole. */
 export class CachedTokensFilter implements ResponseBodyFilter {
   private mode: 'off' | 'sse' | 'whole' = 'whole';
   private sse: SseCachedTokensRewriter | undefined;

@@ -24,15 +24,6 @@ import { isConnectionRefused } from './proxy.js';
 import { badGateway, decoderNotReady, relayBuffered, sendError, type BufferedResponse } from './respond.js';
 import { ATTR, SPAN, SpanKind, endClientSpan, setError, startClientSpan, startSpan, wholeMs, type TraceScope } from './tracing.js';
 
-export const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
-
-/** True when decodes of `url` are chunked: a chunk size is set and the path is exactly the chat route. */
-export function chunkedDecodeApplies(chunkSize: number, url: string): boolean {
-  if (chunkSize <= 0) return false;
-  const query = url.indexOf('?');
-  return (query < 0 ? url : url.slice(0, query)) === CHAT_COMPLETIONS_PATH;
-}
-
 /** The SSE side of the answer; the head goes out with the first event (so chunk 1 can still fail with its own status). */
 class EventStream {
   started = false;

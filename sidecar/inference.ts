@@ -23,7 +23,8 @@ import { runNixlV2 } from './connectors/nixlv2.js';
 import { runSglang } from './connectors/sglang.js';
 import { runSharedStorage } from './connectors/shared-storage.js';
 import { decodeAfterEncoders, runEncoderStage } from './connectors/ec-example.js';
-import { chunkedDecodeApplies, runChunkedDecode } from './chunked-decode.js';
+import { runChunkedDecode } from './chunked-decode.js';
+import { chunkedDecodeApplies } from './decode-leg.js';
 import {
   dataParallelDecoder, hasPrefillTarget, legHeaders, targetLabel, upstreamHeaders,
   type ListenerRole, type PdExchange, type PrefillExchange, type SidecarRuntime,

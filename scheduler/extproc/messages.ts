@@ -77,6 +77,7 @@ export function bodyChunks(phase: 'request_body' | 'response_body', body: Buffer
 /** An error reply instead of forwarding: Envoy answers the client with it and the stream ends. */
 export function immediateResponse(error: OpenAIError, requestId?: string): ProcessingResponse {
   const headers = [setHeader('content-type', 'application/json')];
+  for (const [name, value] of Object.entries(error.headers)) headers.push(setHeader(name, value));
   if (requestId !== undefined) headers.push(setHeader(REQUEST_ID_HEADER, requestId));
   return {
     immediate_response: {

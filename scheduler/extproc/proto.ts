@@ -70,8 +70,7 @@ export interface HeaderMap {
   headers?: HeaderValue[];
 }
 
-/** HeaderValueOption.HeaderAppendAction */
-export const APPEND_IF_EXISTS_OR_ADD = 0;
+/** HeaderValueOption.HeaderAppendAction: the EPP only overwrites (0 would append). */
 export const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 
 export interface HeaderValueOption {

@@ -27,8 +27,7 @@ export type QueueOutcome =
   | 'EvictedNoEndpoints'
   | 'EvictedContextCancelled';
 
-/** Response header naming why a request was dropped (llm-d's name and values). */
-export const DROPPED_REASON_HEADER = 'x-llm-d-request-dropped-reason';
+/** Why a request was dropped: the value of DROPPED_REASON_HEADER (src/wire/headers.ts), llm-d's values. */
 export type DroppedReason =
   | 'rejected-saturated'
   | 'rejected-no-endpoints'

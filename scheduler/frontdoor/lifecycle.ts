@@ -20,7 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { context, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Logger } from '../../src/log.js';
-import { PREFILL_HEADER } from '../../src/wire/headers.js';
+import { DROPPED_REASON_HEADER, PREFILL_HEADER } from '../../src/wire/headers.js';
 import { OpenAIError, toOpenAIError } from '../../src/openai/errors.js';
 import { markError, tracer } from '../../src/telemetry/tracing.js';
 import type { Director, RoutingDecision } from '../framework/director.js';
@@ -116,7 +116,7 @@ export class RequestLifecycle {
       const result = await admission.admit(request, this.waiting.signal);
       if (!result.admitted) {
         this.span.setAttribute('llm_d.flow_control.outcome', result.outcome);
-        throw new OpenAIError(result.status, result.message);
+        throw new OpenAIError(result.status, result.message, { headers: { [DROPPED_REASON_HEADER]: result.droppedReason } });
       }
       this.ticket = result.ticket;
       if (this.ended) {

@@ -30,7 +30,10 @@ export interface ForwardRequest {
   body: Buffer | string | IncomingMessage | null | undefined;
 }
 
-/** Rewrites a response body on its way through (e.g. the sidecar's cached-tokens rewrite). */
+/**
+ * Rewrites a response body on its way through (e.g. the sidecar's cached-tokens rewrite). `start`
+ * sees the (mutable) response headers before they are written; `write`/`end` return what to send.
+ */
 export interface ResponseBodyFilter {
   start(status: number, headers: OutgoingHttpHeaders): void;
   write(chunk: Buffer): Buffer | undefined;

@@ -29,13 +29,16 @@ export class OpenAIError extends Error {
   readonly status: number;
   readonly type: string;
   readonly param: string | null;
+  /** Extra response headers the error answer carries (e.g. flow control's dropped reason). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, message: string, options: { type?: string; param?: string | null; cause?: unknown } = {}) {
+  constructor(status: number, message: string, options: { type?: string; param?: string | null; cause?: unknown; headers?: Readonly<Record<string, string>> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'OpenAIError';
     this.status = status;
     this.type = options.type ?? errorTypeForStatus(status);
     this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
   }
 
   toBody(): OpenAIErrorBody {

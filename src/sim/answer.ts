@@ -89,9 +89,22 @@ export interface StreamTarget {
  * Streams the answer. Resolves with the error to send as JSON when the very first event is a
  * failure (nothing written yet), else undefined once the stream has ended.
  */
-export async function streamAnswer(events: ChoiceEvents, total: number, request: SimRequest, model: string, target: StreamTarget): Promise<OpenAIError | undefined> {
+/** An SSE answer whose 200 head is written: `write` drops data once the client is gone. */
+export interface OpenedStream {
+  readonly first: ChoiceEvent;
+  write(data: string): void;
+  /** Stops reading events and ends the answer (unless the client already left). */
+  end(): void;
+}
+
+/**
+ * The start every streamed answer shares (OpenAI chunks, Anthropic events). The client may go away
+ * at any point, even while queued: stop reading, never write after that. Resolves with the error to
+ * send as JSON when the first event is a failure (nothing written yet), undefined when the client
+ * left or nothing came, else the opened stream.
+ */
+export async function openStream(events: ChoiceEvents, target: StreamTarget): Promise<OpenedStream | OpenAIError | undefined> {
   const { outgoing } = target;
-  // The client may go away at any point (even while queued): stop reading, never write after that.
   let gone = false;
   outgoing.once('close', () => {
     gone = true;
@@ -104,9 +117,22 @@ export async function streamAnswer(events: ChoiceEvents, total: number, request:
     return first.error;
   }
   outgoing.writeHead(200, { ...target.headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  const write = (data: string): void => {
-    if (!gone && !outgoing.writableEnded) outgoing.write(data);
+  return {
+    first,
+    write: (data) => {
+      if (!gone && !outgoing.writableEnded) outgoing.write(data);
+    },
+    end: () => {
+      events.close();
+      if (!gone) outgoing.end();
+    },
   };
+}
+
+export async function streamAnswer(events: ChoiceEvents, total: number, request: SimRequest, model: string, target: StreamTarget): Promise<OpenAIError | undefined> {
+  const opened = await openStream(events, target);
+  if (opened === undefined || !('write' in opened)) return opened;
+  const { first, write } = opened;
   const identity: ResponseIdentity = { api: request.api, requestId: request.id, model, created: Math.floor(Date.now() / 1000) };
   const results = new Array<ChoiceResult | undefined>(total);
   let done = 0;
@@ -131,20 +157,18 @@ export async function streamAnswer(events: ChoiceEvents, total: number, request:
         }
         break;
       case 'failed':
-        events.close();
         write(sseEvent(event.error.toBody()));
         write(SSE_DONE);
-        if (!gone) outgoing.end();
+        opened.end();
         return undefined;
     }
   }
-  events.close();
   results.forEach((result, index) => {
     if (result && result.finishReason !== CACHE_THRESHOLD) write(sseEvent(streamChunk(identity, index, { finishReason: result.finishReason })));
   });
   const finished = results.filter((result): result is ChoiceResult => result !== undefined);
   if (request.includeUsage && finished.length === total) write(sseEvent(usageChunk(identity, aggregateUsage(finished))));
   write(SSE_DONE);
-  if (!gone) outgoing.end();
+  opened.end();
   return undefined;
 }

@@ -13,7 +13,7 @@
  * `kv_transfer_params` as on chat. Cached tokens are not reported (vLLM's Messages usage has none).
  */
 import type { OpenAIError } from '../openai/errors.js';
-import type { ChoiceEvent, ChoiceEvents, StreamTarget } from './answer.js';
+import { openStream, type ChoiceEvent, type ChoiceEvents, type StreamTarget } from './answer.js';
 import type { SimRequest } from './request.js';
 import { responseId, type Usage } from './responses.js';
 
@@ -49,26 +49,9 @@ function event(type: string, data: Record<string, unknown>): string {
  * first event is a failure (nothing written yet), else undefined once the stream has ended.
  */
 export async function streamMessages(events: ChoiceEvents, request: SimRequest, model: string, target: StreamTarget): Promise<OpenAIError | undefined> {
-  const { outgoing } = target;
-  let gone = false;
-  outgoing.once('close', () => {
-    gone = true;
-    events.close();
-  });
-  const first = await events.next();
-  if (first === undefined || gone) return undefined;
-  if (first.type === 'failed') {
-    events.close();
-    return first.error;
-  }
-  outgoing.writeHead(200, { ...target.headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  const write = (data: string): void => {
-    if (!gone && !outgoing.writableEnded) outgoing.write(data);
-  };
-  const finish = (): void => {
-    events.close();
-    if (!gone) outgoing.end();
-  };
+  const opened = await openStream(events, target);
+  if (opened === undefined || !('write' in opened)) return opened;
+  const { first, write, end: finish } = opened;
   write(event('message_start', {
     message: {
       id: responseId('chat', request.id), type: 'message', role: 'assistant', content: [], model,

@@ -18,6 +18,9 @@ export const OBJECTIVE_HEADERS: readonly string[] = ['x-llm-d-inference-objectiv
 /** The request id: taken from the client when well-formed, otherwise generated; echoed back. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+/** Response header naming why flow control dropped a request (llm-d's name). */
+export const DROPPED_REASON_HEADER = 'x-llm-d-request-dropped-reason';
+
 /** Routing headers a client must never be able to set: stripped at the front door. */
 export const ROUTING_HEADERS: ReadonlySet<string> = new Set([PREFILL_HEADER, ENCODER_HEADER, DATA_PARALLEL_HEADER]);
 

@@ -18,6 +18,6 @@ export function sendError(res: ServerResponse, error: OpenAIError, headers: Read
   }
   if (!canRespond(res)) return;
   const body = error.toJSON();
-  res.writeHead(error.status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(error.status, { ...error.headers, ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

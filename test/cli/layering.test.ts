@@ -1,9 +1,11 @@
 /**
  * The layering rules, checked over the sources: `src/` (the shared kernel) never imports
  * `scheduler/` or `sidecar/`, those two never import each other, nothing imports `bin/` (the entry
- * point sits on top), and no import cycles among our modules (type-only imports included: a cycle
+ * point sits on top), no source file over 300 lines, and no import cycles among our modules (type-only imports included: a cycle
  * of types still ties two modules together).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findCycles, importsOf, listSources, type ImportEdge } from './import-graph.js';
@@ -61,4 +63,10 @@ describe('layering', () => {
     expect(findCycles(edges)).toEqual([]);
   });
 
+  it('no source file is over 300 lines', () => {
+    const lines = (file: string): number => readFileSync(join(ROOT, file), 'utf8').split('\n').length - 1;
+    const files = listSources(ROOT, CODE_DIRS);
+    expect(files.some((file) => lines(file) > 200)).toBe(true); // positive control: the count reads real files
+    expect(files.filter((file) => lines(file) > 300).map((file) => `${file}: ${lines(file)}`)).toEqual([]);
+  });
 });

@@ -99,6 +99,7 @@ describe('flow control through the gateway, pool saturated', () => {
     expect(l2).not.toBe('aborted');
     const rejected = l2 as Response;
     expect(rejected.status).toBe(429);
+    expect(rejected.headers.get('x-llm-d-request-dropped-reason')).toBe('rejected-saturated');
     expect(await rejected.json()).toMatchObject({ error: { type: 'RateLimitError', code: 429, message: expect.stringContaining('queue is full') } });
     expect(await left('RejectedCapacity', '-1')).toBe(1);
 
@@ -173,6 +174,7 @@ describe('flow control through ext_proc', () => {
       const reply = immediateOf(await shed.next());
       expect(reply?.status).toBe(429);
       expect(reply?.body).toMatchObject({ error: { code: 429, type: 'RateLimitError' } });
+      expect(reply?.headers).toContainEqual(['x-llm-d-request-dropped-reason', 'rejected-saturated']);
       // Envoy gives up on the queued stream: it leaves the queue; then the holder ends.
       await waiting.cancel();
       await until('queue empty', async () => (await queued('-1')) === 0);

@@ -11,7 +11,7 @@ import { useInMemoryTracing } from '../helpers/in-memory-tracing.js';
 import {
   appendAssistantTurn, chunkRequestBody, reassembledAnswer, streamEvent, tokenBudget,
 } from '../../sidecar/chunked-decode-body.js';
-import { chunkedDecodeApplies } from '../../sidecar/chunked-decode.js';
+import { chunkedDecodeApplies } from '../../sidecar/decode-leg.js';
 import type { SidecarConfigInput } from '../../sidecar/config.js';
 import { PREFILL_ANSWER, sendJson, startFakeVllm, type FakeVllm } from './helpers/fake-vllm.js';
 import { post, startTestSidecar, type TestSidecar } from './helpers/sidecar.js';

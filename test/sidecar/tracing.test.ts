@@ -5,19 +5,14 @@
  * attributes listed in docs/sidecar.md "Tracing".
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { context, propagation, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { useInMemoryTracing } from '../helpers/in-memory-tracing.js';
 import { request } from 'undici';
 import { DECODE_ANSWER, PREFILL_ANSWER, sendJson, startFakeVllm, type FakeVllm } from './helpers/fake-vllm.js';
 import { post, startTestSidecar, type TestSidecar } from './helpers/sidecar.js';
 
-const exporter = new InMemorySpanExporter();
-const provider = new TracerProvider({
-  sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-  spanProcessors: [new SimpleSpanProcessor({ exporter })],
-});
+const exporter = useInMemoryTracing();
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
@@ -28,9 +23,6 @@ let decoder: FakeVllm;
 let sidecar: TestSidecar;
 
 beforeAll(async () => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
   prefiller = await startFakeVllm((_r, res) => sendJson(res, 200, PREFILL_ANSWER));
   decoder = await startFakeVllm((_r, res) => sendJson(res, 200, DECODE_ANSWER));
   sidecar = await startTestSidecar(decoder.port, { tracing: true });
@@ -46,10 +38,6 @@ afterAll(async () => {
   await sidecar.close(0);
   await prefiller.close();
   await decoder.close();
-  await provider.shutdown();
-  trace.disable();
-  propagation.disable();
-  context.disable();
 });
 
 const byName = (spans: ReadableSpan[], name: string): ReadableSpan => {

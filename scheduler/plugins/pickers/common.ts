@@ -1,6 +1,14 @@
-/** What every picker shares: the `maxNumOfEndpoints` parameter and injectable randomness. */
+/**
+ * What every picker shares: the `maxNumOfEndpoints` parameter, injectable randomness, and the
+ * plugin shell of the pickers that are one rule over the scored list (max-score, random,
+ * weighted-random).
+ */
 import { z } from 'zod';
+import type { SchedulingContext } from '../../framework/cycle-state.js';
+import type { Endpoint } from '../../framework/endpoint.js';
+import type { Picker, ProfileRunResult, ScoredEndpoint } from '../../framework/plugins.js';
 import { parseParameters } from '../../framework/registry.js';
+import type { InferenceRequest } from '../../framework/request.js';
 
 export const DEFAULT_MAX_NUM_OF_ENDPOINTS = 1;
 
@@ -33,4 +41,26 @@ export function shuffleInPlace<T>(items: T[], random: RandomSource): T[] {
     items[j] = swap;
   }
   return items;
+}
+
+/** How a picker chooses k of the scored endpoints, given a random source. */
+export type PickRule = (scored: readonly ScoredEndpoint[], k: number, random: RandomSource) => Endpoint[];
+
+/** A picker that is its rule applied to the scored list with k = `maxNumOfEndpoints`. */
+export abstract class RulePicker implements Picker {
+  abstract readonly type: string;
+  readonly name: string;
+  readonly maxNumOfEndpoints: number;
+  protected abstract readonly rule: PickRule;
+  private readonly random: RandomSource;
+
+  constructor(name: string, maxNumOfEndpoints: number = DEFAULT_MAX_NUM_OF_ENDPOINTS, options: PickerOptions = {}) {
+    this.name = name;
+    this.maxNumOfEndpoints = normaliseMaxNumOfEndpoints(maxNumOfEndpoints);
+    this.random = options.random ?? Math.random;
+  }
+
+  pick(_ctx: SchedulingContext, _request: InferenceRequest, scored: readonly ScoredEndpoint[]): ProfileRunResult {
+    return { targets: this.rule(scored, this.maxNumOfEndpoints, this.random) };
+  }
 }

@@ -12,12 +12,10 @@
  *   plugins: [{pluginRef: max-score-picker}]
  * ```
  */
-import type { SchedulingContext } from '../../framework/cycle-state.js';
 import type { Endpoint } from '../../framework/endpoint.js';
-import type { Picker, ProfileRunResult, ScoredEndpoint } from '../../framework/plugins.js';
-import type { InferenceRequest } from '../../framework/request.js';
+import type { ScoredEndpoint } from '../../framework/plugins.js';
 import type { PluginHandle } from '../../framework/registry.js';
-import { DEFAULT_MAX_NUM_OF_ENDPOINTS, normaliseMaxNumOfEndpoints, parseMaxNumOfEndpoints, shuffleInPlace, type PickerOptions, type RandomSource } from './common.js';
+import { RulePicker, parseMaxNumOfEndpoints, shuffleInPlace, type PickerOptions, type RandomSource } from './common.js';
 
 export const MAX_SCORE_PICKER_TYPE = 'max-score-picker';
 
@@ -27,20 +25,11 @@ export function pickMaxScore(scored: readonly ScoredEndpoint[], k: number, rando
   return order.slice(0, k).map((entry) => entry.endpoint);
 }
 
-export class MaxScorePicker implements Picker {
+export class MaxScorePicker extends RulePicker {
   readonly type = MAX_SCORE_PICKER_TYPE;
-  readonly name: string;
-  readonly maxNumOfEndpoints: number;
-  private readonly random: RandomSource;
-
-  constructor(name: string = MAX_SCORE_PICKER_TYPE, maxNumOfEndpoints: number = DEFAULT_MAX_NUM_OF_ENDPOINTS, options: PickerOptions = {}) {
-    this.name = name;
-    this.maxNumOfEndpoints = normaliseMaxNumOfEndpoints(maxNumOfEndpoints);
-    this.random = options.random ?? Math.random;
-  }
-
-  pick(_ctx: SchedulingContext, _request: InferenceRequest, scored: readonly ScoredEndpoint[]): ProfileRunResult {
-    return { targets: pickMaxScore(scored, this.maxNumOfEndpoints, this.random) };
+  protected readonly rule = pickMaxScore;
+  constructor(name: string = MAX_SCORE_PICKER_TYPE, maxNumOfEndpoints?: number, options?: PickerOptions) {
+    super(name, maxNumOfEndpoints, options);
   }
 }
 

@@ -12,12 +12,10 @@
  *   parameters: {maxNumOfEndpoints: 1}
  * ```
  */
-import type { SchedulingContext } from '../../framework/cycle-state.js';
 import type { Endpoint } from '../../framework/endpoint.js';
-import type { Picker, ProfileRunResult, ScoredEndpoint } from '../../framework/plugins.js';
-import type { InferenceRequest } from '../../framework/request.js';
+import type { ScoredEndpoint } from '../../framework/plugins.js';
 import type { PluginHandle } from '../../framework/registry.js';
-import { DEFAULT_MAX_NUM_OF_ENDPOINTS, normaliseMaxNumOfEndpoints, parseMaxNumOfEndpoints, type PickerOptions, type RandomSource } from './common.js';
+import { RulePicker, parseMaxNumOfEndpoints, type PickerOptions, type RandomSource } from './common.js';
 import { pickRandom } from './random-picker.js';
 
 export const WEIGHTED_RANDOM_PICKER_TYPE = 'weighted-random-picker';
@@ -33,21 +31,9 @@ export function pickWeightedRandom(scored: readonly ScoredEndpoint[], k: number,
   return keyed.slice(0, k).map((entry) => entry.endpoint);
 }
 
-export class WeightedRandomPicker implements Picker {
+export class WeightedRandomPicker extends RulePicker {
   readonly type = WEIGHTED_RANDOM_PICKER_TYPE;
-  readonly name: string;
-  readonly maxNumOfEndpoints: number;
-  private readonly random: RandomSource;
-
-  constructor(name: string, maxNumOfEndpoints: number = DEFAULT_MAX_NUM_OF_ENDPOINTS, options: PickerOptions = {}) {
-    this.name = name;
-    this.maxNumOfEndpoints = normaliseMaxNumOfEndpoints(maxNumOfEndpoints);
-    this.random = options.random ?? Math.random;
-  }
-
-  pick(_ctx: SchedulingContext, _request: InferenceRequest, scored: readonly ScoredEndpoint[]): ProfileRunResult {
-    return { targets: pickWeightedRandom(scored, this.maxNumOfEndpoints, this.random) };
-  }
+  protected readonly rule = pickWeightedRandom;
 }
 
 export const weightedRandomPickerFactory = (name: string, parameters: unknown, _handle?: PluginHandle, options: PickerOptions = {}): WeightedRandomPicker =>

@@ -171,6 +171,7 @@ export class DisaggProfileHandler implements ProfileHandler, PreRequest, Consume
     });
   }
 
+  /** The decode profile runs next; a config without it cannot schedule (503, recorded on the span). */
   private runDecode(ctx: SchedulingContext, profiles: ReadonlyMap<string, SchedulerProfile>, span: Attributes): SchedulerProfile[] {
     const decode = profiles.get(this.decodeProfile);
     if (!decode) {

@@ -4,10 +4,7 @@
  * one traceparent — the EPP's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { useInMemoryTracing } from '../../helpers/in-memory-tracing.js';
 import { startExtProcServer, type ExtProcServer } from '../../../scheduler/extproc/server.js';
 import { EnvoyLikeClient, isRequestBodyEnd, requestHeaders, setHeadersOf } from './envoy-client.js';
 import { buildDirector, endpoint, silentLogger } from './fixtures.js';
@@ -17,16 +14,11 @@ const HTTP_PARENT = '00f067aa0ba902b7';
 const GRPC_TRACE = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
 const GRPC_PARENT = 'bbbbbbbbbbbbbbbb';
 
-const exporter = new InMemorySpanExporter();
-const provider = new TracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-const contextManager = new AsyncLocalStorageContextManager();
+const exporter = useInMemoryTracing();
 let server: ExtProcServer;
 let client: EnvoyLikeClient;
 
 beforeAll(async () => {
-  context.setGlobalContextManager(contextManager.enable());
-  trace.setGlobalTracerProvider(provider);
-  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   const { director } = buildDirector({ endpoints: [endpoint('d', '10.0.0.1', 8000, 'decode')] });
   server = await startExtProcServer({ director, endpoints: () => [], port: 0, host: '127.0.0.1', secure: false, logger: silentLogger });
   client = new EnvoyLikeClient(server.port);
@@ -35,10 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   client.close();
   await server.close();
-  trace.disable();
-  propagation.disable();
-  context.disable();
-  await provider.shutdown();
 });
 
 async function route(httpHeaders: Record<string, string>, metadata?: Record<string, string>) {

@@ -1,6 +1,7 @@
 /** Captures finished spans in memory for attribute assertions (registers a global provider). */
 import { trace } from '@opentelemetry/api';
-import { AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { inMemoryProvider } from '../../../helpers/in-memory-tracing.js';
 
 export interface SpanCapture {
   spans(name?: string): ReadableSpan[];
@@ -9,8 +10,7 @@ export interface SpanCapture {
 }
 
 export function captureSpans(): SpanCapture {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  const { exporter, provider } = inMemoryProvider();
   trace.setGlobalTracerProvider(provider);
   return {
     spans: (name) => exporter.getFinishedSpans().filter((span) => name === undefined || span.name === name),
