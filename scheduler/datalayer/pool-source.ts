@@ -11,6 +11,9 @@
  *   answers 503 "not discovered yet" and health reports NOT_SERVING, as upstream does when its
  *   datastore holds no pool. API-server outages change nothing: the watcher keeps the last state.
  *
+ * - Pool-less (`--endpoint-selector`): the selected pods and the flags' target ports stand in for
+ *   the pool (src/k8s/selector-watcher.ts); the mapping is the same.
+ *
  * The Kubernetes client is loaded only by `createPoolSource`, so importing this module is cheap.
  */
 import type { Logger } from '../../src/log.js';
