@@ -5,14 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import { ConfigError } from '../src/config-error.js';
 import { declareOptions, givenNoEffect, optionValues, type OptionSpec } from '../src/cli/options.js';
 import { LOG_FLAGS, logOptionsFrom } from '../src/log-flags.js';
 import { addPoolFlags, poolDiscoveryConfig } from '../src/k8s/pool-flags.js';
 import { byteSizeArg } from '../src/flags.js';
 import { opensslCiphers, tlsCipherSuitesArg, tlsMinVersionArg } from '../src/http/tls-versions.js';
-import { Command as CommanderCommand } from 'commander';
 import { EPP_DEFAULTS, type EppConfig } from './epp-config.js';
 
 export { EPP_DEFAULTS, type EppConfig };
@@ -60,8 +59,9 @@ export const EPP_OPTIONS: readonly OptionSpec[] = [
 ];
 
 /**
- * Flags of llm-d's EPP that mean nothing here (no pprof, no flow-control metrics mapping, no
- * in-process cert reload …): accepted so upstream manifests start, named in one warning line.
+ * Flags of llm-d's EPP that mean nothing here (Go's pprof, Kubernetes token auth on /metrics, the
+ * experimental-plugin gate, Prometheus flush pacing, the old metric-name flags): accepted so
+ * upstream manifests start, named in one warning line.
  */
 export const UPSTREAM_NO_EFFECT_FLAGS: readonly OptionSpec[] = [
   ...['enable-pprof', 'metrics-endpoint-auth', 'allow-experimental-plugins']
@@ -129,7 +129,7 @@ function metricsTls(certDir: string | undefined, clientCaFile: string | undefine
 }
 
 /** The `epp` command with every flag, without an action (tests parse with it). */
-export function buildEppCommand(command: Command = new CommanderCommand('epp')): Command {
+export function buildEppCommand(command: Command = new Command('epp')): Command {
   declareOptions(command, TABLE);
   return addPoolFlags(command);
 }
