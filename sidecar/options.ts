@@ -53,7 +53,7 @@ export function sidecarConfigFromCommand(command: Command): SidecarConfig {
 /** What the process needs besides the config: log level/format (-v, --zap-*) and the no-effect flags set. */
 export interface SidecarLaunch {
   config: SidecarConfig;
-  log: Required<LogOptions>;
+  log: LogOptions;
   /** Upstream flags set (command line, env or YAML) that have no effect here, as `--name`. */
   ignoredFlags: string[];
 }

@@ -10,14 +10,30 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 export type LogFormat = 'json' | 'console';
 
+/** How `time` is written (zap's names, `--zap-time-encoding`); default ISO 8601 with milliseconds. */
+export const TIME_ENCODINGS = ['epoch', 'millis', 'nano', 'iso8601', 'rfc3339', 'rfc3339nano'] as const;
+export type TimeEncoding = (typeof TIME_ENCODINGS)[number];
+
 export interface LogOptions {
   level?: string;
   format?: LogFormat;
+  timeEncoding?: TimeEncoding;
+}
+
+/** pino's `timestamp` for an encoding: epoch seconds, epoch ms, epoch ns, or an RFC 3339 string. */
+function timestampFor(encoding: TimeEncoding | undefined): () => string {
+  switch (encoding) {
+    case 'epoch': return () => `,"time":${Date.now() / 1000}`;
+    case 'millis': return () => `,"time":${Date.now()}`;
+    case 'nano': return () => `,"time":${Date.now()}000000`;
+    case 'rfc3339': return () => `,"time":"${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}"`;
+    default: return pino.stdTimeFunctions.isoTime;
+  }
 }
 
 export function createLogger(component: string, options: string | LogOptions = {}): Logger {
-  const { level = process.env.LOG_LEVEL ?? 'info', format = process.env.LOG_FORMAT === 'console' ? 'console' : 'json' } = typeof options === 'string' ? { level: options } : options;
-  const settings = { level, base: { component }, timestamp: pino.stdTimeFunctions.isoTime };
+  const { level = process.env.LOG_LEVEL ?? 'info', format = process.env.LOG_FORMAT === 'console' ? 'console' : 'json', timeEncoding } = typeof options === 'string' ? { level: options } : options;
+  const settings = { level, base: { component }, timestamp: timestampFor(timeEncoding) };
   return format === 'console' ? pino(settings, consoleStream(process.stdout)) : pino(settings);
 }
 

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { logOptionsFrom, verbosityLevel, zapLevelArg } from '../../src/log-flags.js';
+import { logOptionsFrom, timeEncodingArg, verbosityLevel, zapLevelArg } from '../../src/log-flags.js';
 import { consoleLine } from '../../src/log.js';
 import { CLI, startCli } from '../helpers/processes.js';
 
@@ -16,6 +16,12 @@ const WARN = 40;
 describe('logging flag mapping', () => {
   it('klog verbosity: ≤3 info, 4 debug, ≥5 trace', () => {
     expect([0, 2, 3, 4, 5, 9].map(verbosityLevel)).toEqual(['info', 'info', 'info', 'debug', 'trace', 'trace']);
+  });
+
+  it('zap time encodings (case-insensitive); an unknown one is refused', () => {
+    expect(['epoch', 'MILLIS', 'nano', 'ISO8601', 'rfc3339', 'RFC3339Nano'].map(timeEncodingArg)).toEqual(['epoch', 'millis', 'nano', 'iso8601', 'rfc3339', 'rfc3339nano']);
+    expect(() => timeEncodingArg('unix')).toThrow('invalid time-encoding value "unix"');
+    expect(logOptionsFrom({ zapTimeEncoding: 'nano' }, {})).toEqual({ level: 'info', format: 'json', timeEncoding: 'nano' });
   });
 
   it('zap levels', () => {
@@ -38,11 +44,14 @@ describe('logging flag mapping', () => {
 
 describe('pd-router epp with upstream flags', () => {
   it('-v 4 gives debug records; --enable-pprof and friends are accepted with one warning naming them', async () => {
-    const epp = await startCli(['epp', ...QUIET_PORTS, '-v', '4', '--zap-encoder=json', '--enable-pprof', '--allow-experimental-plugins', '--total-queued-requests-metric', 'vllm:num_requests_waiting', '--zap-time-encoding=iso8601']);
+    const epp = await startCli(['epp', ...QUIET_PORTS, '-v', '4', '--zap-encoder=json', '--enable-pprof', '--allow-experimental-plugins', '--total-queued-requests-metric', 'vllm:num_requests_waiting', '--zap-stacktrace-level=error', '--zap-time-encoding=epoch']);
     try {
       const warnings = epp.logs.filter((line) => line.level === WARN && String(line.msg).startsWith('upstream EPP flags with no effect'));
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]!.flags).toEqual(['--enable-pprof', '--allow-experimental-plugins', '--total-queued-requests-metric', '--zap-time-encoding']);
+      expect(warnings[0]!.flags).toEqual(['--enable-pprof', '--allow-experimental-plugins', '--total-queued-requests-metric', '--zap-stacktrace-level']);
+      // --zap-time-encoding=epoch: seconds since the epoch, as zap writes them.
+      expect(typeof warnings[0]!.time).toBe('number');
+      expect(Math.abs(Number(warnings[0]!.time) - Date.now() / 1000)).toBeLessThan(600);
       await epp.waitForLog((line) => line.level === DEBUG);
     } finally {
       await epp.stop();

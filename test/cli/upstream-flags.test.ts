@@ -96,12 +96,13 @@ describe('sidecar: logging and connector flags', () => {
     expect(launch(['-v', '4']).log).toEqual({ level: 'debug', format: 'json' });
     expect(launch(['--zap-log-level=error', '--zap-encoder=console']).log).toEqual({ level: 'error', format: 'console' });
     expect(launch(['--zap-devel']).log).toEqual({ level: 'debug', format: 'console' });
+    expect(launch(['--zap-time-encoding=rfc3339']).log).toEqual({ level: 'info', format: 'json', timeEncoding: 'rfc3339' });
   });
 
   it('connector flags of connectors pd-router lacks are named, from flags, env and YAML alike', () => {
     expect(launch([]).ignoredFlags).toEqual([]);
-    expect(launch(['--moriio-tp-size', '2', '--enable-p2p-pull', '--moriio-remote-hosts=a,b', '--zap-time-encoding=iso8601']).ignoredFlags)
-      .toEqual(['--enable-p2p-pull', '--moriio-tp-size', '--moriio-remote-hosts', '--zap-time-encoding']);
+    expect(launch(['--moriio-tp-size', '2', '--enable-p2p-pull', '--moriio-remote-hosts=a,b', '--zap-stacktrace-level=error']).ignoredFlags)
+      .toEqual(['--enable-p2p-pull', '--moriio-tp-size', '--moriio-remote-hosts', '--zap-stacktrace-level']);
     vi.stubEnv('MOONCAKE_BOOTSTRAP_PORT', '8998');
     expect(launch(['--configuration={p2p-connector-port: 7777}']).ignoredFlags).toEqual(['--mooncake-bootstrap-port', '--p2p-connector-port']);
   });
@@ -184,12 +185,13 @@ describe('pd-router sidecar with upstream flags', () => {
     const metricsPort = await freePort();
     const sidecar = await startCli([
       'sidecar', '--host', '127.0.0.1', '--port', '0', '--secure-proxy=false', '--metrics-port', String(metricsPort),
-      '-v', '4', '--moriio-tp-size', '2', '--enable-p2p-pull', '--zap-stacktrace-level=error',
+      '-v', '4', '--moriio-tp-size', '2', '--enable-p2p-pull', '--zap-stacktrace-level=error', '--zap-time-encoding=rfc3339',
     ], { listeners: 2, env: { MOONCAKE_BOOTSTRAP_PORT: '8998' } });
     try {
       const warnings = sidecar.logs.filter((line) => line.level === WARN && String(line.msg).startsWith('upstream sidecar flags with no effect'));
       expect(warnings).toHaveLength(1);
       expect(warnings[0]!.flags).toEqual(['--mooncake-bootstrap-port', '--enable-p2p-pull', '--moriio-tp-size', '--zap-stacktrace-level']);
+      expect(warnings[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/); // --zap-time-encoding=rfc3339: whole seconds
       const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
       const answer = await fetch(metricsUrl);
       expect(answer.status).toBe(200);
