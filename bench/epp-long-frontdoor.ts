@@ -16,7 +16,7 @@
  * is sized 1 and to every core. A last sweep sends 1–16 MB documents through ext_proc to show the
  * body path stays linear in size.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000]
+ *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -279,7 +279,7 @@ async function main(): Promise<void> {
             console.log(`| ${shape} | ${name} | ${door} | ${workers} | ${f(percentile(row.scheduling, 0.5))} | ${f(percentile(row.scheduling, 0.99))} | ${roundTrip} | ${f(row.cpuMs)} | ${Math.round(1000 / row.cpuMs)} |`);
           }
         }
-        if (workers === cores && only === undefined) sweep = await sizeSweep(epp);
+        if (workers === cores && (only === undefined || only === 'sweep')) sweep = await sizeSweep(epp);
       } finally {
         await epp.close();
         for (const sim of sims) await sim.close();
