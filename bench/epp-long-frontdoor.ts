@@ -16,7 +16,7 @@
  * is sized 1 and to every core. A last sweep sends 1–16 MB documents through ext_proc to show the
  * body path stays linear in size.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep]
+ *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep] [--door gateway|ext_proc]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ import { eppConfig, freePort, startSims } from './routing-cluster.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const onlyDoor = process.argv.includes('--door') ? process.argv[process.argv.indexOf('--door') + 1] : undefined;
 const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../..' : '..', import.meta.url));
 
 interface Epp {
@@ -272,6 +273,7 @@ async function main(): Promise<void> {
           const iterations = quick ? 4 : tokens >= 100_000 ? 10 : tokens >= 30_000 ? 20 : 40;
           await measure(epp, 'ext_proc', [bodyOf(shape, tokens, 999)], `warm-${shape}-${tokens}-${workers}`);
           for (const [d, door] of (['gateway', 'ext_proc'] as const).entries()) {
+            if (onlyDoor !== undefined && onlyDoor !== door) continue;
             // Unique bodies per door: a gateway request leaves its whole prompt cached on a pod.
             const bodies = Array.from({ length: iterations }, (_, i) => bodyOf(shape, tokens, 1000 * (d + 1) + i));
             const row = await measure(epp, door, bodies, `${shape}-${tokens}-${workers}`);
