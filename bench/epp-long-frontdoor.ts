@@ -4,29 +4,32 @@
  * tokenizer, queue and kv-utilization scorers) over four simulators with the same tokenizer that
  * publish KV events to it over ZeroMQ — the index holds what the pods really computed.
  *
- * Per prompt (bench/long-prompts.ts: `chat` and `doc` shapes): a seed request through the gateway
- * puts the cached part on a pod (we wait until its KV events are in the index), then sequential
- * requests through
- *   gateway   POST /v1/chat/completions, forwarded to the chosen simulator (max_tokens 1);
- *   ext_proc  an Envoy-shaped gRPC exchange, the body in 64 KiB chunks (Envoy's streamed mode).
+ * Per pool size a fresh cluster; first, small requests until the tokenizer is loaded in every
+ * pool worker (until then scoring outlasts the director's 400 ms producer budget). Per prompt
+ * (bench/long-prompts.ts: `chat` and `doc` shapes): a seed request through the gateway puts the
+ * cached part on a pod (we wait until an ext_proc probe with the same body finds all its blocks),
+ * then sequential requests, with bodies unique to each front door, through
+ *   gateway   POST /v1/chat/completions, forwarded to the chosen simulator (max_tokens 1); 100 ms
+ *             apart, so the KV events of one are applied before the next is scheduled;
+ *   ext_proc  an Envoy-shaped gRPC exchange, the body in 64 KiB chunks (Envoy's streamed mode); no
+ *             model server, so no KV events.
  * Reported: the EPP's scheduling time per request from its own request log line (`schedulingMs`:
  * Director → scorers, precise match included), the ext_proc round trip (parse + scheduling +
  * gRPC), and the EPP process's CPU per request, all threads (/proc/<pid>/task/*\/schedstat:
- * event loop, tokenizer workers, libuv pool), with requests/s per core = 1000 / CPU ms. The pool
- * is sized 1 and to every core. A last sweep sends 1–16 MB documents through ext_proc to show the
- * body path stays linear in size.
+ * event loop, tokenizer workers, libuv pool; through the gateway that includes applying the KV
+ * events of the blocks the request stored), minus the idle EPP's background CPU, with requests/s
+ * per core = 1000 / CPU ms. The pool is sized 1 and to every core. A last sweep sends 1–16 MB
+ * documents through ext_proc to show the body path stays linear in size.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep] [--door gateway|ext_proc]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { availableCores } from '../src/tokenization/cores.js';
-import type { RunningSimulator } from '../src/sim/simulator.js';
+import { cpuNs, metricValue, poll, ROOT, startEpp, type Epp } from './epp-child.js';
 import { exchange, extProcClient, headersMessage, type ExtProcClient } from './extproc-client.js';
 import { MODEL, prompt, type Shape } from './long-prompts.js';
 import { eppConfig, freePort, startSims } from './routing-cluster.js';
@@ -34,83 +37,6 @@ import { eppConfig, freePort, startSims } from './routing-cluster.js';
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const onlyDoor = process.argv.includes('--door') ? process.argv[process.argv.indexOf('--door') + 1] : undefined;
-const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../..' : '..', import.meta.url));
-
-interface Epp {
-  gateway: string;
-  grpcPort: number;
-  metrics: string;
-  child: ChildProcess;
-  /** `schedulingMs` of every request line logged so far, by request id. */
-  scheduling: Map<string, number>;
-  /** Background CPU of the idle EPP (endpoint metrics scraped every 50 ms…), ns per wall ms. */
-  idleNsPerMs: number;
-  close(): Promise<void>;
-}
-
-/** On-CPU nanoseconds of every thread of `pid` (those alive now). */
-function cpuNs(pid: number): number {
-  let total = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return total;
-}
-
-async function poll<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function startEpp(configText: string, sims: readonly RunningSimulator[], dir: string): Promise<Epp> {
-  const [gatewayPort, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(join(dir, 'epp.yaml'), configText);
-  writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n${sims.map((sim, i) => `- name: sim-${i}\n  address: 127.0.0.1\n  port: ${sim.port}\n`).join('')}`);
-  // BENCH_EPP_NODE_ARGS: extra node flags for the EPP child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
-  const child = spawn(process.execPath, [
-    ...(process.env.BENCH_EPP_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist/bin/pd-router.js'), 'epp', '--config', join(dir, 'epp.yaml'), '--endpoints', join(dir, 'endpoints.yaml'),
-    '--host', '127.0.0.1', '--gateway-port', String(gatewayPort), '--grpc-port', String(grpcPort), '--grpc-health-port', '-1',
-    '--metrics-port', String(metricsPort), '--secure-serving', 'false',
-    // Endpoint metrics every second, not every 50 ms: four scrapes per 50 ms cost this EPP ~90 ms
-    // of CPU per second on the development host, background noise in a per-request CPU figure.
-    '--refresh-metrics-interval', '1s',
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const scheduling = new Map<string, number>();
-  const logFile = process.env.BENCH_EPP_LOG_FILE;
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (logFile !== undefined) appendFileSync(logFile, `${line}\n`);
-    try {
-      const entry = JSON.parse(line) as { msg?: string; requestId?: string; schedulingMs?: number };
-      if (entry.requestId !== undefined && typeof entry.schedulingMs === 'number') scheduling.set(entry.requestId, entry.schedulingMs);
-    } catch {
-      // not a log line
-    }
-  });
-  const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
-  await poll('the EPP', async () => ((await fetch(metrics)).ok ? true : undefined));
-  return {
-    gateway: `http://127.0.0.1:${gatewayPort}/v1/chat/completions`, grpcPort, metrics, child, scheduling, idleNsPerMs: 0,
-    close: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
-}
-
-async function metricValue(epp: Epp, name: string): Promise<number> {
-  const text = await (await fetch(epp.metrics)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 function bodyOf(shape: Shape, tokens: number, iteration: number): Buffer {
   const { body } = prompt(shape, tokens, iteration);
