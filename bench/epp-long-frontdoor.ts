@@ -4,104 +4,39 @@
  * tokenizer, queue and kv-utilization scorers) over four simulators with the same tokenizer that
  * publish KV events to it over ZeroMQ — the index holds what the pods really computed.
  *
- * Per prompt (bench/long-prompts.ts: `chat` and `doc` shapes): a seed request through the gateway
- * puts the cached part on a pod (we wait until its KV events are in the index), then sequential
- * requests through
- *   gateway   POST /v1/chat/completions, forwarded to the chosen simulator (max_tokens 1);
- *   ext_proc  an Envoy-shaped gRPC exchange, the body in 64 KiB chunks (Envoy's streamed mode).
+ * Per pool size a fresh cluster; first, small requests until the tokenizer is loaded in every
+ * pool worker (until then scoring outlasts the director's 400 ms producer budget). Per prompt
+ * (bench/long-prompts.ts: `chat` and `doc` shapes): a seed request through the gateway puts the
+ * cached part on a pod (we wait until an ext_proc probe with the same body finds all its blocks),
+ * then sequential requests, with bodies unique to each front door, through
+ *   gateway   POST /v1/chat/completions, forwarded to the chosen simulator (max_tokens 1); 100 ms
+ *             apart, so the KV events of one are applied before the next is scheduled;
+ *   ext_proc  an Envoy-shaped gRPC exchange, the body in 64 KiB chunks (Envoy's streamed mode); no
+ *             model server, so no KV events.
  * Reported: the EPP's scheduling time per request from its own request log line (`schedulingMs`:
  * Director → scorers, precise match included), the ext_proc round trip (parse + scheduling +
  * gRPC), and the EPP process's CPU per request, all threads (/proc/<pid>/task/*\/schedstat:
- * event loop, tokenizer workers, libuv pool), with requests/s per core = 1000 / CPU ms. The pool
- * is sized 1 and to every core. A last sweep sends 1–16 MB documents through ext_proc to show the
- * body path stays linear in size.
+ * event loop, tokenizer workers, libuv pool; through the gateway that includes applying the KV
+ * events of the blocks the request stored), minus the idle EPP's background CPU, with requests/s
+ * per core = 1000 / CPU ms. The pool is sized 1 and to every core. A last sweep sends 1–16 MB
+ * documents through ext_proc to show the body path stays linear in size.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000]
+ *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep] [--door gateway|ext_proc]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { availableCores } from '../src/tokenization/cores.js';
-import type { RunningSimulator } from '../src/sim/simulator.js';
-import { exchange, extProcClient, headersMessage } from './extproc-client.js';
+import { cpuNs, metricValue, poll, ROOT, startEpp, type Epp } from './epp-child.js';
+import { exchange, extProcClient, headersMessage, type ExtProcClient } from './extproc-client.js';
 import { MODEL, prompt, type Shape } from './long-prompts.js';
 import { eppConfig, freePort, startSims } from './routing-cluster.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../..' : '..', import.meta.url));
-
-interface Epp {
-  gateway: string;
-  grpcPort: number;
-  metrics: string;
-  child: ChildProcess;
-  /** `schedulingMs` of every request line logged so far, by request id. */
-  scheduling: Map<string, number>;
-  close(): Promise<void>;
-}
-
-/** On-CPU nanoseconds of every thread of `pid` (those alive now). */
-function cpuNs(pid: number): number {
-  let total = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return total;
-}
-
-async function poll<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function startEpp(configText: string, sims: readonly RunningSimulator[], dir: string): Promise<Epp> {
-  const [gatewayPort, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(join(dir, 'epp.yaml'), configText);
-  writeFileSync(join(dir, 'endpoints.yaml'), `endpoints:\n${sims.map((sim, i) => `- name: sim-${i}\n  address: 127.0.0.1\n  port: ${sim.port}\n`).join('')}`);
-  const child = spawn(process.execPath, [
-    join(ROOT, 'dist/bin/pd-router.js'), 'epp', '--config', join(dir, 'epp.yaml'), '--endpoints', join(dir, 'endpoints.yaml'),
-    '--host', '127.0.0.1', '--gateway-port', String(gatewayPort), '--grpc-port', String(grpcPort), '--grpc-health-port', '-1',
-    '--metrics-port', String(metricsPort), '--secure-serving', 'false',
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const scheduling = new Map<string, number>();
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      const entry = JSON.parse(line) as { msg?: string; requestId?: string; schedulingMs?: number };
-      if (entry.requestId !== undefined && typeof entry.schedulingMs === 'number') scheduling.set(entry.requestId, entry.schedulingMs);
-    } catch {
-      // not a log line
-    }
-  });
-  const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
-  await poll('the EPP', async () => ((await fetch(metrics)).ok ? true : undefined));
-  return {
-    gateway: `http://127.0.0.1:${gatewayPort}/v1/chat/completions`, grpcPort, metrics, child, scheduling,
-    close: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
-}
-
-async function metricValue(epp: Epp, name: string): Promise<number> {
-  const text = await (await fetch(epp.metrics)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
+const onlyDoor = process.argv.includes('--door') ? process.argv[process.argv.indexOf('--door') + 1] : undefined;
 
 function bodyOf(shape: Shape, tokens: number, iteration: number): Buffer {
   const { body } = prompt(shape, tokens, iteration);
@@ -115,13 +50,63 @@ async function viaGateway(epp: Epp, body: Buffer, id: string): Promise<{ status:
   return { status: response.status, promptTokens: json.usage?.prompt_tokens ?? 0 };
 }
 
-/** The seed: the cached part lands on a pod; resolves when its KV events are in the index. */
+/** One request through ext_proc (the EPP schedules it; no model server is involved). */
+async function viaExtProc(epp: Epp, client: ExtProcClient, body: Buffer, id: string): Promise<void> {
+  const answers = await exchange(client, body, { chunkBytes: 64 * 1024, headers: headersMessage('/v1/chat/completions', { 'x-request-id': id }) });
+  if (answers.some((answer) => answer.immediate_response)) throw new Error(`${id}: ext_proc answered immediately`);
+}
+
+/**
+ * Until the tokenizer is loaded in every pool worker and warm: the EPP loads it in the background
+ * after start (seconds on a loaded host), and a scoring that outlasts the director's 400 ms
+ * producer budget is routed without prefix — the seed would land anywhere and the first measured
+ * requests would time out. Small ext_proc requests until three in a row schedule under 20 ms.
+ */
+async function warmUp(epp: Epp): Promise<void> {
+  const client = extProcClient(epp.grpcPort);
+  let fast = 0;
+  try {
+    for (let i = 0; fast < 3; i++) {
+      if (i > 600) throw new Error('the EPP never scheduled a request under 20 ms');
+      const id = `warmup-${i}`;
+      await viaExtProc(epp, client, bodyOf('doc', 4000, 90_000 + i), id);
+      const ms = await poll('the warm-up log line', async () => epp.scheduling.get(id), 10_000);
+      fast = ms < 20 ? fast + 1 : 0;
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * The seed: the cached part lands on a pod. Resolves when the index answers every full block of
+ * the seed prompt — probed with the same body through ext_proc, watching the leading blocks the
+ * lookups found (llm_d_kv_cache_index_lookup_blocks_total). Counting index keys instead does not
+ * work: blocks the pod held already publish no event, and keys another pod holds are not new.
+ */
 async function seed(epp: Epp, shape: Shape, tokens: number): Promise<void> {
-  const before = await metricValue(epp, 'llm_d_kv_cache_index_size');
-  const { status, promptTokens } = await viaGateway(epp, bodyOf(shape, tokens, 0), `seed-${shape}-${tokens}`);
+  const body = bodyOf(shape, tokens, 0);
+  const { status, promptTokens } = await viaGateway(epp, body, `seed-${shape}-${tokens}`);
   if (status !== 200) throw new Error(`seed request answered ${status}`);
   const blocks = Math.floor(promptTokens / 16);
-  await poll('the seed blocks in the index', async () => ((await metricValue(epp, 'llm_d_kv_cache_index_size')) >= before + blocks ? true : undefined));
+  const client = extProcClient(epp.grpcPort);
+  let probe = 0;
+  try {
+    await poll(`the ${blocks} seed blocks in the index`, async () => {
+      const before = await metricValue(epp, 'llm_d_kv_cache_index_lookup_blocks_total');
+      const id = `probe-${shape}-${tokens}-${probe++}`;
+      await viaExtProc(epp, client, body, id);
+      await poll('the probe log line', async () => epp.scheduling.get(id), 10_000);
+      // The walk may outlast the producer budget on a long prompt: its lookups still count, later.
+      const found = await poll('the probe lookups', async () => {
+        const now = await metricValue(epp, 'llm_d_kv_cache_index_lookup_blocks_total');
+        return now - before >= blocks ? now - before : undefined;
+      }, 3_000).catch(() => 0);
+      return found >= blocks ? true : undefined;
+    }, 60_000);
+  } finally {
+    client.close();
+  }
 }
 
 function percentile(values: readonly number[], p: number): number {
@@ -131,11 +116,27 @@ function percentile(values: readonly number[], p: number): number {
 
 interface Row { door: string; scheduling: number[]; roundTrip: number[]; cpuMs: number }
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The idle EPP's background CPU rate, subtracted from every row's CPU per request. */
+async function measureIdle(epp: Epp): Promise<void> {
+  const [cpu0, t0] = [cpuNs(epp.child.pid!), performance.now()];
+  await sleep(3000);
+  epp.idleNsPerMs = (cpuNs(epp.child.pid!) - cpu0) / (performance.now() - t0);
+}
+
+/**
+ * Gateway requests are spaced this far apart (untimed): the KV events of a request's prompt are
+ * then applied before the next one is scheduled, as they would be between two requests of one
+ * client; their CPU is in the row's CPU per request all the same.
+ */
+const GATEWAY_GAP_MS = 100;
+
 async function measure(epp: Epp, door: 'gateway' | 'ext_proc', bodies: readonly Buffer[], label: string): Promise<Row> {
   const client = extProcClient(epp.grpcPort);
   const ids: string[] = [];
   const roundTrip: number[] = [];
-  const cpu0 = cpuNs(epp.child.pid!);
+  const [cpu0, wall0] = [cpuNs(epp.child.pid!), performance.now()];
   try {
     for (const [i, body] of bodies.entries()) {
       const id = `${label}-${door}-${i}`;
@@ -145,15 +146,16 @@ async function measure(epp: Epp, door: 'gateway' | 'ext_proc', bodies: readonly 
         const { status } = await viaGateway(epp, body, id);
         if (status !== 200) throw new Error(`${id}: gateway answered ${status}`);
       } else {
-        const answers = await exchange(client, body, { chunkBytes: 64 * 1024, headers: headersMessage('/v1/chat/completions', { 'x-request-id': id }) });
-        if (answers.some((answer) => answer.immediate_response)) throw new Error(`${id}: ext_proc answered immediately`);
+        await viaExtProc(epp, client, body, id);
       }
       roundTrip.push(performance.now() - t0);
+      if (door === 'gateway') await sleep(GATEWAY_GAP_MS);
     }
   } finally {
     client.close();
   }
-  const cpuMs = (cpuNs(epp.child.pid!) - cpu0) / 1e6 / bodies.length;
+  const busyNs = cpuNs(epp.child.pid!) - cpu0 - epp.idleNsPerMs * (performance.now() - wall0);
+  const cpuMs = Math.max(0, busyNs) / 1e6 / bodies.length;
   const scheduling = await poll('the request log lines', async () => {
     const values = ids.map((id) => epp.scheduling.get(id));
     return values.every((value) => value !== undefined) ? (values as number[]) : undefined;
@@ -167,12 +169,6 @@ async function main(): Promise<void> {
   const { prepareModels } = (await import(pathToFileURL(`${ROOT}/scripts/prepare-models.mjs`).href)) as { prepareModels: () => Promise<string> };
   const tokenizerDir = join(await prepareModels(), 'models--Qwen--Qwen3-0.6B');
   const cores = availableCores();
-  const kvPort = await freePort();
-  const kvEndpoint = `tcp://127.0.0.1:${kvPort}`;
-  const sims = await startSims({
-    sims: 4, maxNumSeqs: 8, kvCacheSize: 65_536, prefillMsPerToken: 0, interTokenLatencyMs: 0, timeFactorUnderLoad: 1, seed: 7,
-    tokenizer: tokenizerDir, maxModelLen: 1_000_000,
-  }, kvEndpoint);
   const dir = mkdtempSync(join(tmpdir(), 'pd-router-epp-long-'));
   console.log(`# epp-long-frontdoor — ${MODEL}, 4 simulators with its tokenizer, Node ${process.version}, ${cores} core(s); times in ms\n`);
   console.log('| shape | prompt | front door | pool | scheduling p50 | scheduling p99 | round trip p50 | EPP CPU/request | requests/s per core |');
@@ -184,28 +180,43 @@ async function main(): Promise<void> {
   let sweep = '';
   try {
     for (const workers of [...new Set([1, cores])]) {
+      // A fresh cluster per pool size: the new EPP's index starts empty, so the pods must too (a
+      // pod that already holds a seed publishes nothing when it serves it again).
+      const kvEndpoint = `tcp://127.0.0.1:${await freePort()}`;
+      // Caches large enough that nothing is evicted during the run: the sims publish one event per
+      // ZMQ message, so an eviction storm would be thousands of BlockRemoved messages per request
+      // (vLLM batches a step's events) and the EPP's CPU would measure that.
+      const sims = await startSims({
+        sims: 4, maxNumSeqs: 8, kvCacheSize: 1_048_576, prefillMsPerToken: 0, interTokenLatencyMs: 0, timeFactorUnderLoad: 1, seed: 7,
+        tokenizer: tokenizerDir, maxModelLen: 1_000_000,
+      }, kvEndpoint);
       const config = eppConfig('precise', kvEndpoint, tokenizerDir).replace('    tokenProcessorConfig:', `    tokenizerPool:\n      workers: ${workers}\n    tokenProcessorConfig:`);
       const epp = await startEpp(config, sims, dir);
       try {
+        await warmUp(epp);
+        await measureIdle(epp);
+        console.log(`<!-- pool ${workers}: idle EPP background CPU ${(epp.idleNsPerMs / 1e3).toFixed(1)} ms/s, subtracted -->`);
         for (const [shape, tokens, name] of cases) {
           if (only !== undefined && only !== `${shape}:${tokens}`) continue;
           await seed(epp, shape, tokens);
           const iterations = quick ? 4 : tokens >= 100_000 ? 10 : tokens >= 30_000 ? 20 : 40;
-          const bodies = Array.from({ length: iterations + 1 }, (_, i) => bodyOf(shape, tokens, 1000 + i));
-          await measure(epp, 'ext_proc', bodies.slice(0, 1), `warm-${shape}-${tokens}-${workers}`);
-          for (const door of ['gateway', 'ext_proc'] as const) {
-            const row = await measure(epp, door, bodies.slice(1), `${shape}-${tokens}-${workers}`);
+          await measure(epp, 'ext_proc', [bodyOf(shape, tokens, 999)], `warm-${shape}-${tokens}-${workers}`);
+          for (const [d, door] of (['gateway', 'ext_proc'] as const).entries()) {
+            if (onlyDoor !== undefined && onlyDoor !== door) continue;
+            // Unique bodies per door: a gateway request leaves its whole prompt cached on a pod.
+            const bodies = Array.from({ length: iterations }, (_, i) => bodyOf(shape, tokens, 1000 * (d + 1) + i));
+            const row = await measure(epp, door, bodies, `${shape}-${tokens}-${workers}`);
             const roundTrip = door === 'gateway' ? '(incl. model server)' : f(percentile(row.roundTrip, 0.5));
             console.log(`| ${shape} | ${name} | ${door} | ${workers} | ${f(percentile(row.scheduling, 0.5))} | ${f(percentile(row.scheduling, 0.99))} | ${roundTrip} | ${f(row.cpuMs)} | ${Math.round(1000 / row.cpuMs)} |`);
           }
         }
-        if (workers === cores && only === undefined) sweep = await sizeSweep(epp);
+        if (workers === cores && (only === undefined || only === 'sweep')) sweep = await sizeSweep(epp);
       } finally {
         await epp.close();
+        for (const sim of sims) await sim.close();
       }
     }
   } finally {
-    for (const sim of sims) await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
   if (sweep) console.log(`\n${sweep}`);

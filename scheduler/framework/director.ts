@@ -84,7 +84,10 @@ export class Director {
         this.options.metrics?.observePlugin('PreRequest', plugin, (performance.now() - t0) / 1000);
       }
       const destination = targets.map((endpoint) => endpoint.hostPort).join(',');
-      ctx.logger.debug({ model: request.targetModel, destination, prefill: request.headers.get(PREFILL_HEADER) ?? null, inputBytes: request.userInputBytes() }, 'scheduled');
+      // Guarded: userInputBytes() serialises the whole chat (milliseconds at 200 KB), wasted when debug is off.
+      if (ctx.logger.isLevelEnabled('debug')) {
+        ctx.logger.debug({ model: request.targetModel, destination, prefill: request.headers.get(PREFILL_HEADER) ?? null, inputBytes: request.userInputBytes() }, 'scheduled');
+      }
       this.options.metrics?.schedulerE2e.observe((performance.now() - started) / 1000);
       return { request, result, targets, destination, ctx };
     });

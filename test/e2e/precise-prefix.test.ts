@@ -237,8 +237,9 @@ describe('parity with simulators that tokenize differently from the EPP', () => 
   let stack: PdStack | undefined;
   beforeAll(async () => {
     // The sims use their simulated tokenizer; the EPP tokenizes the same model name with Qwen3's.
-    // (A different engine block size or hash seed does not break parity: the EPP re-keys the
-    // events' token ids at its own block size.)
+    // (A different engine hash seed does not break parity, nor a different block size on turns
+    // aligned to ours: the EPP re-keys the events' token ids at its own block size. The misaligned
+    // case is in test/kvcache/precise/service.test.ts.)
     const qwen3 = resolveTokenizerDir(join(await ensureModels(), `models--${QWEN3.replace('/', '--')}`))!;
     ({ stack } = await startPreciseStack({ tokenizer: { type: 'local', modelTokenizerMap: { [MODEL]: qwen3 } } }));
   });

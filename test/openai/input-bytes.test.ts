@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { goJsonString, goMessagesJson, userInputBytes } from '../../src/openai/input-bytes.js';
+import { goJsonString, goJsonStringBytes, goMessagesJson, userInputBytes } from '../../src/openai/input-bytes.js';
+import { seededRandom } from '../../src/random.js';
 import { parseInferenceBody } from '../../src/openai/parse.js';
 
 function chatBytes(messages: unknown[]): number {
@@ -37,5 +38,31 @@ describe('user input bytes', () => {
   it('counts responses input', () => {
     expect(userInputBytes(parseInferenceBody('responses', '{"model":"m","input":"abc"}'))).toBe(3);
     expect(userInputBytes(parseInferenceBody('responses', '{"model":"m","input":[{"role":"user","content":"a"}]}'))).toBe(Buffer.byteLength('[{"content":"a","role":"user"}]'));
+  });
+
+  it('the byte count equals the serialised messages\' bytes, and the escaping equals a character-by-character reference (random text)', () => {
+    const next = seededRandom(3);
+    const alphabet = ['a', 'Z', ' ', '\n', '\t', '\r', '\u0000', '\u001f', '\b', '\f', '"', '\\', '<', '>', '&', '\u2028', '\u2029', 'é', '漢', '🙂', '\ud800', '/', "'"];
+    const text = (length: number) => Array.from({ length }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+    /** Go's HTML-safe escaping, one character at a time. */
+    const reference = (value: string) => `"${[...value].map((char) => {
+      const c = char.charCodeAt(0);
+      const short: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x08: '\\b', 0x0c: '\\f' };
+      if (short[c] !== undefined) return short[c];
+      if (c < 0x20 || char === '<' || char === '>' || char === '&' || c === 0x2028 || c === 0x2029) return `\\u${c.toString(16).padStart(4, '0')}`;
+      return char;
+    }).join('')}"`;
+    for (let i = 0; i < 200; i++) {
+      const value = text(Math.floor(next() * 40));
+      expect(goJsonString(value)).toBe(reference(value));
+      expect(goJsonStringBytes(value)).toBe(Buffer.byteLength(reference(value), 'utf8'));
+      const messages = [
+        { role: next() < 0.2 ? '' : text(3), content: value },
+        { role: 'user', content: next() < 0.5 ? null : [{ type: 'text', text: text(5) }] },
+      ];
+      const body = parseInferenceBody('chat_completions', JSON.stringify({ model: 'm', messages }));
+      const bytes = userInputBytes(body);
+      expect(bytes).toBe(Buffer.byteLength(goMessagesJson(body.body.messages as never), 'utf8'));
+    }
   });
 });

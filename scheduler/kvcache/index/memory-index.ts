@@ -70,18 +70,27 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
         engines = new LruMap(this.capacity);
         this.engines.set(pod, engines);
       }
-      for (const [engineKey, mapped] of engineMapping(engineKeys, requestKeys)) engines.set(engineKey, mapped);
+      if (engineKeys.length === requestKeys.length) {
+        // Same block size as the engine (the usual case): 1:1, no pairing tables.
+        for (let i = 0; i < engineKeys.length; i++) engines.set(engineKeys[i]!, [requestKeys[i]!]);
+      } else {
+        for (const [engineKey, mapped] of engineMapping(engineKeys, requestKeys)) engines.set(engineKey, mapped);
+      }
     }
+    // The same entries go on every key: their fields and stored copies are made once per call
+    // (a 200 KB prompt's event is ~4k keys). Stored entries are never mutated, so sharing is safe.
+    const fields = entries.map(podEntryField);
+    const stored = entries.map(normalise);
     for (const key of requestKeys) {
       let cache = this.keys.get(key);
       if (cache === undefined) {
         cache = new Map();
         this.keys.set(key, cache);
       }
-      for (const entry of entries) {
-        const field = podEntryField(entry);
+      for (let i = 0; i < fields.length; i++) {
+        const field = fields[i]!;
         cache.delete(field); // re-adding refreshes: the entry becomes the newest
-        cache.set(field, normalise(entry));
+        cache.set(field, stored[i]!);
         if (cache.size > this.podCacheSize) cache.delete(cache.keys().next().value!);
       }
     }

@@ -2,7 +2,8 @@
  * The PrecisePrefixCache service through the scorer plugin: back-pressure (a pool of one worker
  * and a queue of one: concurrent requests beyond it are scored without precise prefix, counted),
  * the tail estimate learning from the response's usage.prompt_tokens (real Qwen3 tokenizer), and parity — the metric
- * stays 1 when the pod's events carry our keys and drops (with a warning) when they never yield them.
+ * stays 1 when the pod's events carry our keys and drops (with a warning) when they never yield them,
+ * including a simulator KV cache with another block size and hash seed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { blockKeys, rootKey } from '../../../src/kvblock/keys.js';
@@ -16,6 +17,7 @@ import { TINY_MODEL, TINY_MODEL_DIR } from '../../fixtures/tiny-model/build.js';
 import { ensureModels, QWEN3 } from '../../helpers/models.js';
 import { captureLogger, makeContext, makeEndpoint, makeHandle, makeRequest, WARN_LEVEL } from '../../scheduler/helpers.js';
 import { message, metricValue, range, stored, waitFor } from '../events/helpers.js';
+import { KvCache } from '../../../src/sim/kv-cache.js';
 
 const MODEL = 'test-model';
 const BLOCK = 4;
@@ -132,6 +134,46 @@ describe('parity', () => {
     await routeAndStore(plugin, 2); // 2-token engine blocks: no full 4-token block in any event
     await waitFor(async () => (await metricValue(metrics.registry, 'pd_router_precise_prefix_parity_samples_total', { model: MODEL })) === 1, 'the parity sample');
     expect(await metricValue(metrics.registry, 'pd_router_precise_prefix_parity_ratio', { model: MODEL })).toBe(0);
+    expect(records.some((r) => r.level === WARN_LEVEL && String(r.msg).includes('disagree'))).toBe(true);
+  });
+
+  it('a simulator KV cache with half our block size and another hash seed: 1 while cached prefixes end on our block boundaries, below the threshold (warning) when one ends inside our block', async () => {
+    const metrics = new EppMetrics();
+    const { logger, records } = captureLogger();
+    const plugin = await build({ parity: { sampleEvery: 1, delay: '10ms' } }, { ...makeHandle({ logger }), metrics });
+    const ep = pod();
+    // The simulator's own cache (pd-router sim's prefix cache) publishes what it stores, as vLLM does.
+    const cache = new KvCache({
+      capacity: 1000, blockSize: BLOCK / 2, hashSeed: '42', loadedModels: [MODEL],
+      sink: {
+        blockStored: (event) => plugin.processor!.submit(message(ep.hostPort, [stored(event.blockHashes, event.parentBlockHash, event.tokenIds, event.blockSize)], MODEL)),
+        blockRemoved: () => {},
+        allCleared: () => {},
+      },
+    });
+    let served = 0;
+    const serve = async (prompt: number[]): Promise<void> => {
+      const request = makeRequest({ model: MODEL, prompt, max_tokens: 1 });
+      await plugin.produce(makeContext([ep]), request, [ep]);
+      cache.admit(`r${served++}`, prompt, MODEL);
+      await plugin.processor!.drain();
+      plugin.responseComplete(request, ok(prompt.length), [ep]);
+    };
+    const samples = () => metricValue(metrics.registry, 'pd_router_precise_prefix_parity_samples_total', { model: MODEL });
+    const ratio = () => metricValue(metrics.registry, 'pd_router_precise_prefix_parity_ratio', { model: MODEL });
+    // Turns of 8 then 16 tokens: the engine's events re-key to exactly our keys (block size and
+    // seed only shape the engine's own keys).
+    await serve(range(1, 8));
+    await serve(range(1, 16));
+    await waitFor(async () => (await samples()) === 2, 'two parity samples');
+    expect(await ratio()).toBe(1);
+    // Turns of 10 then 20 tokens: the pod's cached prefix ends mid-way through our third block, so
+    // its next event continues from a parent we can only place at our block boundary — the keys
+    // after it are not ours, and the monitor says so.
+    await serve(range(100, 10));
+    await serve(range(100, 20));
+    await waitFor(async () => (await samples()) === 4, 'four parity samples');
+    expect(await ratio()).toBeLessThan(0.9);
     expect(records.some((r) => r.level === WARN_LEVEL && String(r.msg).includes('disagree'))).toBe(true);
   });
 
