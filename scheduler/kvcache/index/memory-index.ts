@@ -82,11 +82,7 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
     const fields = entries.map(podEntryField);
     const stored = entries.map(normalise);
     for (const key of requestKeys) {
-      let cache = this.keys.get(key);
-      if (cache === undefined) {
-        cache = new Map();
-        this.keys.set(key, cache);
-      }
+      const cache = this.keys.getOrInsert(key, newPodCache);
       for (let i = 0; i < fields.length; i++) {
         const field = fields[i]!;
         cache.delete(field); // re-adding refreshes: the entry becomes the newest
@@ -151,6 +147,8 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
     return false;
   }
 }
+
+const newPodCache = (): PodCache => new Map();
 
 /** Stores a canonical copy so callers' objects are not retained and `speculative: false` equals absent. */
 function normalise(entry: PodEntry): PodEntry {
