@@ -6,7 +6,8 @@
  *
  *   npx tsc -p tsconfig.json && node dist/bench/kv-events.js [--quick]
  *
- * Rows (CPU µs per block, or per key for lookups; median of the rounds):
+ * Rows (CPU µs per block, or per key for lookups; the mean over the rounds, so garbage collection
+ * of what the index retains is counted):
  *   decode     decodeEventBatch of one payload
  *   keys       blockKeys over the event's tokens (canonical block 16)
  *   index.add  MemoryKvBlockIndex.add of (engine keys, request keys, one entry), a fresh document
@@ -22,7 +23,7 @@ import { encodeEventBatch } from '../src/sim/kv-events-publisher.js';
 const quick = process.argv.includes('--quick');
 const BLOCKS = 4096;
 const BLOCK_SIZE = 16;
-const ROUNDS = quick ? 5 : 15;
+const ROUNDS = quick ? 5 : 30;
 const MODEL = 'bench-model';
 const POD = '10.0.0.1:8000';
 
@@ -57,10 +58,6 @@ function doc(seed: number): Doc {
   return { payload, tokens, hashes };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** CPU time (user + system, µs) rather than wall time: the host is shared, and waiting for a core is not our cost. */
 async function timed(run: () => void | Promise<void>): Promise<number> {
@@ -77,9 +74,9 @@ const rows: Array<[string, number]> = [];
 async function row(name: string, per: number, run: (d: Doc, i: number) => void | Promise<void>): Promise<void> {
   await run(docs[0]!, 0); // warm-up
   await run(docs[1]!, 1);
-  const times: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) times.push(await timed(() => run(docs[i + 2]!, i + 2)));
-  rows.push([name, median(times) / per]);
+  let total = 0;
+  for (let i = 0; i < ROUNDS; i++) total += await timed(() => run(docs[i + 2]!, i + 2));
+  rows.push([name, total / ROUNDS / per]);
 }
 
 await row('decode', BLOCKS, (d) => void decodeEventBatch(d.payload));
@@ -105,7 +102,7 @@ const check = await processorIndex.lookup(requestKeys[ROUNDS + 1]! as BlockKey[]
 if (check.size !== BLOCKS) throw new Error(`processor stored ${check.size} of ${BLOCKS} keys`);
 await processor.close();
 
-console.log(`KV events: ${BLOCKS} blocks × ${BLOCK_SIZE} tokens per event, ${ROUNDS} rounds (median), node ${process.version}`);
+console.log(`KV events: ${BLOCKS} blocks × ${BLOCK_SIZE} tokens per event, ${ROUNDS} rounds (mean CPU time), node ${process.version}`);
 console.log('| stage | CPU µs per block |');
 console.log('|---|---:|');
 for (const [name, us] of rows) console.log(`| ${name} | ${us.toFixed(2)} |`);

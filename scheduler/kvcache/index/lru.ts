@@ -65,16 +65,18 @@ export class LruMap<K, V> {
     this.touch(node);
   }
 
-  /** The value (refreshed), or `create()`'s inserted as most recent: one hash lookup for a new key, not two. */
-  getOrInsert(key: K, create: () => V): V {
+  /**
+   * Sets `update(current value or undefined)` as the key's value, most recent (inserting when
+   * absent, evicting beyond capacity): one hash lookup where get + set would take two.
+   */
+  upsert(key: K, update: (current: V | undefined) => V): void {
     const node = this.map.get(key);
-    if (node !== undefined) {
-      this.touch(node);
-      return node.value;
+    if (node === undefined) {
+      this.insert(key, update(undefined));
+      return;
     }
-    const value = create();
-    this.insert(key, value);
-    return value;
+    node.value = update(node.value);
+    this.touch(node);
   }
 
   delete(key: K): boolean {

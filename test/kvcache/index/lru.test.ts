@@ -58,17 +58,20 @@ describe('LruMap', () => {
     expect(keysOf(lru)).toEqual([2]);
   });
 
-  it('getOrInsert creates once, refreshes afterwards, and evicts beyond capacity', () => {
-    let created = 0;
-    const create = () => ({ id: ++created });
-    const lru = new LruMap<bigint, { id: number }>(2);
-    const first = lru.getOrInsert(1n, create);
-    expect(lru.getOrInsert(1n, create)).toBe(first);
-    lru.getOrInsert(2n, create);
-    lru.getOrInsert(1n, create); // 1 is newest again
-    lru.getOrInsert(3n, create); // evicts 2
-    expect(created).toBe(3);
-    expect(keysOf(lru)).toEqual([1n, 3n]);
+  it('upsert passes the current value (undefined when absent), refreshes, and evicts beyond capacity', () => {
+    const seen: Array<number | undefined> = [];
+    const bump = (current: number | undefined) => {
+      seen.push(current);
+      return (current ?? 0) + 1;
+    };
+    const lru = new LruMap<bigint, number>(2);
+    lru.upsert(1n, bump);
+    lru.upsert(1n, bump);
+    lru.upsert(2n, bump);
+    lru.upsert(1n, bump); // 1 is newest again
+    lru.upsert(3n, bump); // evicts 2
+    expect(seen).toEqual([undefined, 1, undefined, 2, undefined]);
+    expect([...lru.entries()]).toEqual([[1n, 3], [3n, 1]]);
   });
 
   it('delete unlinks from either end and the middle; clear empties; the map stays usable', () => {
@@ -119,7 +122,8 @@ describe('LruMap', () => {
           lru.set(key, step);
           reference.set(key, step);
         } else if (op < 9) {
-          expect(lru.getOrInsert(key, () => step)).toBe(reference.get(key) ?? (reference.set(key, step), step));
+          lru.upsert(key, (current) => (current ?? 0) + step);
+          reference.set(key, (reference.map.get(key) ?? 0) + step);
         } else {
           expect(lru.delete(key)).toBe(reference.map.delete(key));
         }
