@@ -45,7 +45,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** An engine block hash as uint64. */
 export function toBlockHash(value: unknown, what: string): BlockKey {
-  if (typeof value === 'bigint') return BigInt.asUintN(64, value);
+  if (typeof value === 'bigint') return value >= 0n ? value : BigInt.asUintN(64, value);
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt.asUintN(64, BigInt(value));
   if (value instanceof Uint8Array) {
     if (value.length === 0) throw malformed(`${what}: empty byte-string hash`);
@@ -75,18 +75,32 @@ function optionalString(value: unknown, what: string): string | null {
   throw malformed(`${what}: expected a string, got ${describe(value)}`);
 }
 
+/**
+ * The decoded list itself, converted in place: it is ours (fresh from the decoder), and a 200 KB
+ * prompt's event carries ~4k hashes and ~65k token ids, so a copy per list is measurable.
+ * Non-negative uint64 hashes (the usual form) are kept as decoded, without a BigInt.asUintN copy.
+ */
 function hashList(value: unknown, what: string): BlockKey[] {
   if (!Array.isArray(value)) throw malformed(`${what}: expected a list of hashes, got ${describe(value)}`);
-  return value.map((hash, i) => toBlockHash(hash, `${what}[${i}]`));
+  const list = value as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const hash = list[i];
+    if (typeof hash !== 'bigint' || hash < 0n) list[i] = toBlockHash(hash, `${what}[${i}]`);
+  }
+  return list as BlockKey[];
 }
 
 function tokenList(value: unknown): number[] {
   if (!Array.isArray(value)) throw malformed(`token_ids: expected a list, got ${describe(value)}`);
-  return value.map((token, i) => {
+  const list = value as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const token = list[i];
+    if (typeof token === 'number' && token >= 0 && token <= 0xffffffff && Number.isInteger(token)) continue;
     const id = typeof token === 'bigint' ? Number(token) : token;
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw malformed(`token_ids[${i}]: not a uint32`);
-    return id;
-  });
+    list[i] = id;
+  }
+  return list as number[];
 }
 
 function extraKeyList(value: unknown): Array<unknown[] | null> | null {

@@ -10,7 +10,6 @@
 import { LruMap } from './lru.js';
 import {
   engineMapping,
-  podEntryField,
   singlePod,
   validateAdd,
   type BlockKey,
@@ -29,14 +28,22 @@ export interface MemoryIndexConfig {
 export const DEFAULT_MEMORY_INDEX_SIZE = 100_000_000;
 export const DEFAULT_POD_CACHE_SIZE = 10;
 
-/** Entries of one request key in add order (oldest first), keyed by `podEntryField`. */
-type PodCache = Map<string, PodEntry>;
+/**
+ * Entries of one request key in add order (oldest first), at most `podCacheSize` of them, no two
+ * equal (`indexOfEntry`): the entry itself when there is one (most keys: no allocation per key,
+ * the stored entry is shared), else a non-empty array. Not a Map keyed by field: a Map per key is
+ * several times the memory and allocation.
+ */
+type PodCache = PodEntry | PodEntry[];
+
+/** An engine key's request keys in chain order; a bare key in the usual 1:1 case (no array per block). */
+type Mapped = BlockKey | BlockKey[];
 
 export class MemoryKvBlockIndex implements KvBlockIndex {
   readonly capacity: number;
   readonly podCacheSize: number;
   private readonly keys: LruMap<BlockKey, PodCache>;
-  private readonly engines = new Map<string, LruMap<BlockKey, BlockKey[]>>();
+  private readonly engines = new Map<string, LruMap<BlockKey, Mapped>>();
 
   constructor(config: MemoryIndexConfig = {}) {
     this.capacity = config.size ?? DEFAULT_MEMORY_INDEX_SIZE;
@@ -52,9 +59,14 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
     const filtered = podFilter !== undefined && podFilter.size > 0;
     for (const key of requestKeys) {
       const cache = this.keys.get(key);
-      if (cache === undefined || cache.size === 0) break;
-      const pods: PodEntry[] = [];
-      for (const entry of cache.values()) if (!filtered || podFilter.has(entry.pod)) pods.push(entry);
+      if (cache === undefined) break;
+      let pods: PodEntry[];
+      if (!Array.isArray(cache)) pods = !filtered || podFilter.has(cache.pod) ? [cache] : [];
+      else if (!filtered) pods = cache.slice();
+      else {
+        pods = [];
+        for (const entry of cache) if (podFilter.has(entry.pod)) pods.push(entry);
+      }
       if (pods.length === 0) break;
       found.set(key, pods);
     }
@@ -72,28 +84,17 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
       }
       if (engineKeys.length === requestKeys.length) {
         // Same block size as the engine (the usual case): 1:1, no pairing tables.
-        for (let i = 0; i < engineKeys.length; i++) engines.set(engineKeys[i]!, [requestKeys[i]!]);
+        for (let i = 0; i < engineKeys.length; i++) engines.set(engineKeys[i]!, requestKeys[i]!);
       } else {
         for (const [engineKey, mapped] of engineMapping(engineKeys, requestKeys)) engines.set(engineKey, mapped);
       }
     }
-    // The same entries go on every key: their fields and stored copies are made once per call
-    // (a 200 KB prompt's event is ~4k keys). Stored entries are never mutated, so sharing is safe.
-    const fields = entries.map(podEntryField);
+    // The same entries go on every key: their stored copies are made once per call (a 200 KB
+    // prompt's event is ~4k keys). Stored entries are never mutated, so sharing is safe.
     const stored = entries.map(normalise);
-    for (const key of requestKeys) {
-      let cache = this.keys.get(key);
-      if (cache === undefined) {
-        cache = new Map();
-        this.keys.set(key, cache);
-      }
-      for (let i = 0; i < fields.length; i++) {
-        const field = fields[i]!;
-        cache.delete(field); // re-adding refreshes: the entry becomes the newest
-        cache.set(field, stored[i]!);
-        if (cache.size > this.podCacheSize) cache.delete(cache.keys().next().value!);
-      }
-    }
+    const limit = this.podCacheSize;
+    const update = (cache: PodCache | undefined): PodCache => withEntries(cache, stored, limit);
+    for (const key of requestKeys) this.keys.upsert(key, update);
   }
 
   async evict(key: BlockKey, keyType: KeyType, entries: readonly PodEntry[]): Promise<void> {
@@ -104,8 +105,9 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
     }
     const pod = singlePod(entries, 'evict');
     const engines = this.engines.get(pod);
-    const mapped = engines?.peek(key);
-    if (engines === undefined || mapped === undefined) return;
+    const value = engines?.peek(key);
+    if (engines === undefined || value === undefined) return;
+    const mapped = typeof value === 'bigint' ? [value] : value;
     for (const requestKey of mapped) this.removeEntries(requestKey, entries);
     if (!mapped.some((requestKey) => this.holdsConfirmed(requestKey, pod))) {
       engines.delete(key);
@@ -114,15 +116,21 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
   }
 
   async getRequestKeys(pod: string, engineKey: BlockKey): Promise<BlockKey[]> {
-    return [...(this.engines.get(pod)?.peek(engineKey) ?? [])];
+    const value = this.engines.get(pod)?.peek(engineKey);
+    if (value === undefined) return [];
+    return typeof value === 'bigint' ? [value] : [...value];
   }
 
   /** A full scan of the request keys: AllBlocksCleared is rare, and a per-pod reverse index would cost memory on every add. */
   async clear(pod: string): Promise<void> {
     const emptied: BlockKey[] = [];
     for (const [key, cache] of this.keys.entries()) {
-      for (const [field, entry] of cache) if (entry.pod === pod) cache.delete(field);
-      if (cache.size === 0) emptied.push(key);
+      if (!Array.isArray(cache)) {
+        if (cache.pod === pod) emptied.push(key);
+        continue;
+      }
+      for (let i = cache.length - 1; i >= 0; i--) if (cache[i]!.pod === pod) cache.splice(i, 1);
+      if (cache.length === 0) emptied.push(key);
     }
     for (const key of emptied) this.keys.delete(key);
     this.engines.delete(pod);
@@ -140,16 +148,52 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
   private removeEntries(key: BlockKey, entries: readonly PodEntry[]): void {
     const cache = this.keys.peek(key);
     if (cache === undefined) return;
-    for (const entry of entries) cache.delete(podEntryField(entry));
-    if (cache.size === 0) this.keys.delete(key);
+    if (!Array.isArray(cache)) {
+      if (entries.some((entry) => sameEntry(cache, entry))) this.keys.delete(key);
+      return;
+    }
+    for (const entry of entries) {
+      const at = indexOfEntry(cache, entry);
+      if (at >= 0) cache.splice(at, 1);
+    }
+    if (cache.length === 0) this.keys.delete(key);
   }
 
   private holdsConfirmed(key: BlockKey, pod: string): boolean {
     const cache = this.keys.peek(key);
     if (cache === undefined) return false;
-    for (const entry of cache.values()) if (entry.pod === pod && entry.speculative !== true) return true;
+    for (const entry of Array.isArray(cache) ? cache : [cache]) if (entry.pod === pod && entry.speculative !== true) return true;
     return false;
   }
+}
+
+/** The identity `podEntryField` names: pod, tier, speculative (false = absent). */
+function sameEntry(a: PodEntry, b: PodEntry): boolean {
+  return a.pod === b.pod && a.tier === b.tier && (a.speculative === true) === (b.speculative === true);
+}
+
+function indexOfEntry(list: readonly PodEntry[], entry: PodEntry): number {
+  for (let i = 0; i < list.length; i++) if (sameEntry(list[i]!, entry)) return i;
+  return -1;
+}
+
+/**
+ * `cache` with `stored` added in order: re-adding an entry refreshes it (it becomes the newest);
+ * beyond `limit` the oldest goes. Mutates an array cache in place.
+ */
+function withEntries(cache: PodCache | undefined, stored: readonly PodEntry[], limit: number): PodCache {
+  if (stored.length === 1) {
+    // The usual event: one pod entry on a key that is new or already holds just that entry.
+    if (cache === undefined || (!Array.isArray(cache) && sameEntry(cache, stored[0]!))) return stored[0]!;
+  }
+  const list = cache === undefined ? [] : Array.isArray(cache) ? cache : [cache];
+  for (const entry of stored) {
+    const at = indexOfEntry(list, entry);
+    if (at >= 0) list.splice(at, 1);
+    list.push(entry);
+    if (list.length > limit) list.shift();
+  }
+  return list.length === 1 ? list[0]! : list;
 }
 
 /** Stores a canonical copy so callers' objects are not retained and `speculative: false` equals absent. */

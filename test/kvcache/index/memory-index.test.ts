@@ -38,6 +38,28 @@ describe('MemoryKvBlockIndex caps (inMemoryConfig)', () => {
     expect((await index.lookup([1n])).get(1n)).toEqual([{ pod: 'a:1', tier: 'cpu' }, { pod: 'a:1', tier: '', speculative: true }]);
   });
 
+  it('one entry, several, back to one and none: lookups, evictions and clear agree at each step', async () => {
+    const index = new MemoryKvBlockIndex({ podCacheSize: 3 });
+    const cpu = (pod: string) => ({ pod, tier: 'cpu' });
+    await index.add(null, [1n, 2n], [gpu('a:1')]);
+    await index.add(null, [1n], [gpu('a:1')]); // same entry again: still one
+    expect((await index.lookup([1n])).get(1n)).toEqual([gpu('a:1')]);
+    await index.add(null, [1n], [cpu('a:1'), gpu('b:2')]);
+    expect((await index.lookup([1n])).get(1n)).toEqual([gpu('a:1'), cpu('a:1'), gpu('b:2')]);
+    await index.add(null, [1n], [gpu('a:1')]); // refresh: a:1@gpu becomes the newest
+    await index.add(null, [1n], [gpu('c:3')]); // the oldest (a:1@cpu) goes
+    expect((await index.lookup([1n])).get(1n)).toEqual([gpu('b:2'), gpu('a:1'), gpu('c:3')]);
+    expect((await index.lookup([1n], new Set(['c:3']))).get(1n)).toEqual([gpu('c:3')]);
+    await index.evict(1n, 'request', [gpu('b:2'), gpu('c:3')]);
+    expect((await index.lookup([1n])).get(1n)).toEqual([gpu('a:1')]);
+    await index.evict(2n, 'request', [cpu('a:1')]); // another tier: the key keeps its entry
+    expect((await index.lookup([2n])).get(2n)).toEqual([gpu('a:1')]);
+    expect((await index.lookup([2n], new Set(['b:2']))).size).toBe(0);
+    await index.add(null, [2n], [{ pod: 'a:1', tier: 'gpu', speculative: true }]);
+    await index.clear('a:1');
+    expect(await index.size()).toBe(0);
+  });
+
   it('rejects non-positive caps', () => {
     expect(() => new MemoryKvBlockIndex({ size: 0 })).toThrow(/positive/);
     expect(() => new MemoryKvBlockIndex({ podCacheSize: -1 })).toThrow(/positive/);
