@@ -13,6 +13,9 @@
  *   kvEventsConfig: { zmqEndpoint, topicFilter, concurrency, engineType, discoverPods, podDiscoveryConfig }
  *   speculativeIndexing: false
  *   speculativeTTL: "2s"
+ *   speculativeTail: true           pd-router extension, with speculativeIndexing only: after the pick,
+ *                                   guesses also for the prompt part the walk did not tokenize
+ *                                   (background, low priority: speculative-tail.ts)
  *   tokenizer:                      pd-router extension (llm-d calls vLLM's /render instead)
  *     type: local | simulated       local (default): the model's own tokenizer and chat template
  *     tokenizersDir: dir | [dirs]   searched for HF-cache `models--org--name` or `org/name`
@@ -68,12 +71,14 @@ export interface PrecisePrefixConfig {
   kvEvents: KvEventsConfig;
   speculativeIndexing: boolean;
   speculativeTtlMs: number;
+  /** With speculativeIndexing: also guess on the untokenized tail's keys, in the background. */
+  speculativeTail: boolean;
   tokenizer: TokenizerConfig;
   tokenizerPool: TokenizerPoolConfig;
   parity: ParityConfig;
 }
 
-const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'tokenizer', 'tokenizerPool', 'parity', 'mode']);
+const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'speculativeTail', 'tokenizer', 'tokenizerPool', 'parity', 'mode']);
 const INDEXER = new Set(['kvBlockIndexConfig', 'kvCacheBackendConfigs', 'tokenizersPoolConfig', 'tokenProcessorConfig', 'prefixStoreConfig']);
 
 type Fields = Record<string, unknown>;
@@ -252,6 +257,9 @@ export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, e
 
   const speculativeIndexing = params.speculativeIndexing ?? false;
   if (typeof speculativeIndexing !== 'boolean') throw new ConfigError('parameters.speculativeIndexing', 'must be a boolean');
+  const speculativeTail = params.speculativeTail ?? speculativeIndexing;
+  if (typeof speculativeTail !== 'boolean') throw new ConfigError('parameters.speculativeTail', 'must be a boolean');
+  if (speculativeTail && !speculativeIndexing) throw new ConfigError('parameters.speculativeTail', 'needs speculativeIndexing: true');
 
   return {
     blockSize,
@@ -262,6 +270,7 @@ export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, e
     kvEvents,
     speculativeIndexing,
     speculativeTtlMs: ttlOf(params.speculativeTTL),
+    speculativeTail,
     tokenizer: tokenizerOf(params.tokenizer, record(indexer?.tokenizersPoolConfig, 'indexerConfig.tokenizersPoolConfig'), env, logger),
     tokenizerPool: poolOf(params.tokenizerPool),
     parity: parityOf(params.parity),

@@ -27,6 +27,8 @@ export interface RequestTokenizer {
   stream(model: string, body: InferenceBody): Promise<TokenStream>;
   /** Loads the tokenizers of models known in advance, so their first request is not the slow one. */
   warm(): Promise<void>;
+  /** True when no tokenizer worker is idle (background work should not queue behind decisions). */
+  busy(): boolean;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,10 @@ export class SimulatedRequestTokenizer implements RequestTokenizer {
 
   async warm(): Promise<void> {}
 
+  busy(): boolean {
+    return false;
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -82,6 +88,10 @@ export class LocalRequestTokenizer implements RequestTokenizer {
     const results = await Promise.allSettled(this.known.map((model) => this.prompts.store.get(model)));
     const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  busy(): boolean {
+    return this.pool.pending >= this.pool.size;
   }
 
   async tokenize(model: string, body: InferenceBody): Promise<Uint32Array> {
