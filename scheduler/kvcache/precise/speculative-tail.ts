@@ -12,7 +12,8 @@
  * Low priority, never delaying decisions:
  *  - each encode is capped at `maxBatchChars` of new text (`TokenStream.capBatches`);
  *  - before each one, `busy()` (the tokenizer pool has no idle worker) ends the tail: it is
- *    skipped, not queued (`skipped_busy`; so is a pool that refuses the encode as overloaded);
+ *    skipped, not queued (`skipped_busy`; so is a pool that refuses the encode as overloaded,
+ *    and a tail that would be the `maxInFlight`+1-th at once);
  *  - keys are hashed at most `maxBlocksPerSlice` at a time, yielding to the event loop between
  *    slices, and each slice's guesses are added as soon as they are known.
  * Outcomes are counted (`pd_router_precise_prefix_speculative_tails_total{outcome}`).
@@ -34,6 +35,8 @@ export type TailOutcome = 'completed' | 'skipped_busy' | 'failed' | 'cancelled';
 export const TAIL_BATCH_CHARS = 4096;
 /** Blocks hashed between two yields to the event loop (~1 ms at ~3–4 µs per block). */
 export const TAIL_BLOCKS_PER_SLICE = 256;
+/** Tails running at once; more are skipped (a burst of long prompts must not pile up work). */
+export const TAIL_MAX_IN_FLIGHT = 8;
 
 export interface SpeculativeTailsOptions {
   entries: SpeculativeEntries;
@@ -45,6 +48,7 @@ export interface SpeculativeTailsOptions {
   logger?: Logger;
   maxBatchChars?: number;
   maxBlocksPerSlice?: number;
+  maxInFlight?: number;
 }
 
 function append(pending: Uint32Array, chunk: ArrayLike<number>): Uint32Array {
@@ -68,6 +72,10 @@ export class SpeculativeTails {
   /** Starts reading `tail` in the background and guessing `pods` (`ip:port`) on its keys. Returns at once. */
   start(tail: WalkContinuation, pods: readonly string[]): void {
     if (this.closed || pods.length === 0) return;
+    if (this.tasks.size >= (this.options.maxInFlight ?? TAIL_MAX_IN_FLIGHT)) {
+      this.options.count('skipped_busy');
+      return;
+    }
     const task: Promise<void> = this.run(tail, pods)
       .catch((err: unknown): TailOutcome => {
         this.options.logger?.debug({ err: (err as Error).message }, 'speculative tail failed');

@@ -3,8 +3,8 @@
  * first block no pod holds, so a long unseen document's keys are mostly never computed; with
  * `speculativeTail` the rest is hashed after the pick, in the background, and a second identical
  * request then scores the first one's pod with the whole document. Without it (or when the
- * tokenizer pool is busy: skipped and counted) only the tokenized head is guessed. `close()` with
- * tail work pending leaves no guesses in the index.
+ * tokenizer pool is busy, or too many tails run: skipped and counted) only the tokenized head is
+ * guessed. `close()` with tail work pending leaves no guesses in the index.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { rootKey } from '../../../src/kvblock/keys.js';
@@ -131,5 +131,22 @@ describe('SpeculativeTails.close', () => {
     // Closed: a new tail is not started.
     tails.start({ stream: new IdsStream(ids), parent: rootKey('', MODEL), pending: new Uint32Array(0) }, ['10.2.0.1:8000']);
     expect(tails.pending).toBe(0);
+  });
+
+  it('skips, and counts, a tail beyond maxInFlight', async () => {
+    const index = new MemoryKvBlockIndex();
+    closers.push(() => index.close());
+    const entries = new SpeculativeEntries(index, 60_000);
+    closers.push(() => entries.close());
+    const outcomes: TailOutcome[] = [];
+    const tails = new SpeculativeTails({ entries, blockSize: BLOCK, busy: () => false, count: (outcome) => outcomes.push(outcome), maxInFlight: 1 });
+    closers.push(() => tails.close());
+    const tail = () => ({ stream: new IdsStream(Array.from({ length: 400 }, (_, i) => i)), parent: rootKey('', MODEL), pending: new Uint32Array(0) });
+    tails.start(tail(), ['10.2.0.1:8000']);
+    tails.start(tail(), ['10.2.0.2:8000']);
+    expect(outcomes).toEqual(['skipped_busy']);
+    await tails.idle();
+    expect(outcomes).toEqual(['skipped_busy', 'completed']);
+    expect(await index.size()).toBe(100);
   });
 });
