@@ -32,11 +32,11 @@ import type { SpeculativeEntries } from './speculative.js';
 export type TailOutcome = 'completed' | 'skipped_busy' | 'failed' | 'cancelled';
 
 /** New text per background encode (~1k tokens of English: a few ms on a worker). */
-export const TAIL_BATCH_CHARS = 4096;
+const TAIL_BATCH_CHARS = 4096;
 /** Blocks hashed between two yields to the event loop (~1 ms at ~3–4 µs per block). */
-export const TAIL_BLOCKS_PER_SLICE = 256;
+const TAIL_BLOCKS_PER_SLICE = 256;
 /** Tails running at once; more are skipped (a burst of long prompts must not pile up work). */
-export const TAIL_MAX_IN_FLIGHT = 8;
+const TAIL_MAX_IN_FLIGHT = 8;
 
 export interface SpeculativeTailsOptions {
   entries: SpeculativeEntries;
