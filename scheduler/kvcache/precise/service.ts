@@ -173,7 +173,7 @@ export class PrecisePrefixCache {
       : undefined;
     const { keys, scores, cachedBlocks } = walk;
     if (walk.totalBlocks === 0) return { ...EMPTY, outcome: 'no_full_block', tokenCount };
-    const tail = running.tails !== undefined ? walk.continuation : undefined;
+    const tail = running.tails !== undefined && walk.estimatedTokens > 0 ? walk.continuation : undefined;
     return { keys, scores, cachedBlocks, outcome: 'scored', tokenCount, ...(estimate ? { estimate } : {}), ...(tail ? { tail } : {}) };
   }
 

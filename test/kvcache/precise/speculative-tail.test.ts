@@ -21,6 +21,7 @@ import { ConfigError } from '../../../scheduler/framework/errors.js';
 import { poll } from '../../helpers/poll.js';
 import { makeContext, makeEndpoint, makeHandle, makeRequest, makeResult, silentLogger } from '../../scheduler/helpers.js';
 import { metricValue } from '../events/helpers.js';
+import { ensureModels, QWEN3 } from '../../helpers/models.js';
 
 const MODEL = 'test-model';
 const BLOCK = 4;
@@ -73,6 +74,23 @@ describe('speculative tail', () => {
     // Guesses are not confirmed blocks: the P/D decider still sees nothing cached.
     expect(full.cachedBlocks.get(A.hostPort) ?? 0).toBe(0);
     expect(await poll(async () => await metricValue(metrics.registry, TAILS, { outcome: 'completed' }) >= 1, { what: 'a completed tail' })).toBe(true);
+  });
+
+  it('reads the tail through the tokenizer pool (Qwen3, one worker)', async () => {
+    const models = await ensureModels();
+    const { plugin, metrics } = await build({ speculativeIndexing: true, speculativeTTL: '60s', tokenizer: { tokenizersDir: models }, tokenizerPool: { workers: 1 } });
+    // ~25 KB of prose nobody holds: the walk stops after its first batch.
+    const prompt = Array.from({ length: 600 }, (_, i) => `Clause ${i} says the tenant shall keep the premises in good repair.`).join('\n');
+    const body = makeRequest({ model: QWEN3, prompt }).body;
+    const first = await plugin.cache.match(QWEN3, body, [A.hostPort, B.hostPort]);
+    expect(first.tail).toBeDefined();
+    plugin.cache.speculate(first, [A.hostPort]);
+    // Nothing else uses the pool meanwhile, so the tail is not skipped as busy.
+    await poll(async () => await metricValue(metrics.registry, TAILS, { outcome: 'completed' }) === 1, { what: 'the tail completed' });
+    const full = await plugin.cache.match(QWEN3, body, [A.hostPort, B.hostPort]);
+    expect(full.scores.get(A.hostPort)).toBe(1);
+    expect(full.keys.length).toBeGreaterThan(first.keys.length * 4);
+    expect(full.tokenCount).toBe(full.keys.length * BLOCK + (full.tokenCount! % BLOCK));
   });
 
   it('with speculativeTail: false only the tokenized head is guessed', async () => {
