@@ -91,6 +91,18 @@ function messages(group: number, index: number): Array<{ role: 'system' | 'user'
   return [{ role: 'system', content: system }, { role: 'user', content: `${doc}\n\n${question}` }];
 }
 
+/**
+ * One short request to each simulator and one through the EPP before measuring: tokenizers load
+ * (with `--tokenizer`, in every sim and the EPP's worker) outside the measured burst. Too short to
+ * fill a block, so no cache state is left behind.
+ */
+async function warmUp(gatewayUrl: string, sims: readonly RunningSimulator[]): Promise<void> {
+  const dispatcher = new Agent({ connections: sims.length + 1 });
+  const body = { model: MODEL, messages: [{ role: 'user', content: 'warm up' }], max_tokens: 1 };
+  await Promise.all([gatewayUrl, ...sims.map((sim) => `${sim.url}/v1/chat/completions`)].map((url) => streamChat(dispatcher, url, body)));
+  await dispatcher.close();
+}
+
 async function runGroups(url: string): Promise<Sent[]> {
   const dispatcher = new Agent({ connections: shape.groups * shape.fanout, pipelining: 0 });
   const sent: Sent[] = [];
@@ -144,6 +156,7 @@ async function runStrategy(strategy: Speculative): Promise<Row> {
     sims = await startSims(simShape, kvEndpoint);
     epp = await startRoutingEpp(eppConfig('precise', kvEndpoint, simShape.tokenizer, strategy), sims);
     await sleep(1000);
+    await warmUp(epp.gatewayUrl, sims);
     const delay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     delay.enable();
     const sent = await runGroups(epp.gatewayUrl);
