@@ -4,7 +4,6 @@
  * `cache_tracking` mapping, per-endpoint event sockets over real ZeroMQ, the real-tokenizer path
  * (tiny fixture model), spans, metrics and lifecycle.
  */
-import { createServer } from 'node:net';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +30,7 @@ import { TINY_MODEL, TINY_MODEL_DIR } from '../../../fixtures/tiny-model/build.j
 import { message, metricValue, range, stored, waitFor } from '../../../kvcache/events/helpers.js';
 import { captureLogger, makeContext, makeEndpoint, makeHandle, makeRequest, makeResult, scoresByName, silentLogger, WARN_LEVEL } from '../../helpers.js';
 import { captureSpans } from '../profiles/spans.js';
+import { freePort } from '../../../../src/http/free-port.js';
 
 const MODEL = 'test-model';
 const BLOCK = 4;
@@ -318,12 +318,7 @@ describe('speculative indexing', () => {
 describe('KV events in per-endpoint mode (real ZeroMQ)', () => {
   let port: number;
   beforeAll(async () => {
-    port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const address = server.address() as { port: number };
-        server.close(() => resolve(address.port));
-      });
-    });
+    port = await freePort();
   });
 
   it('connects to tcp://<address>:<socketPort> of each endpoint and follows the endpoint set', async () => {
