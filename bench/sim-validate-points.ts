@@ -32,6 +32,9 @@ const H100_8B: Partial<SimConfigInput> = { hardware: 'h100-sxm', modelProfile: '
 const L4_QWEN05: Partial<SimConfigInput> = { hardware: 'l40s', hbmCapacity: 24, hbmBandwidth: 300, peakFlops: 121, gpuMemoryUtilization: 0.6, maxModelLen: 8192,
   numLayers: 24, hiddenSize: 896, numAttentionHeads: 14, numKvHeads: 2, headDim: 64, intermediateSize: 4864, vocabSize: 151936, tensorParallelSize: 1 };
 
+/** Offline runs (`benchmark_latency`, the LLM class): no API server in front of the engine. */
+const OFFLINE: Partial<SimConfigInput> = { frontendOverhead: 0, frontendPromptTokenOverhead: 0, frontendTokenOverhead: 0 };
+
 /** vLLM's single-request H100 fit for Llama-3.1-8B, BF16 KV cache (v0.19.1): ITL = 4.37e-5 ms × input + 6.44 ms. */
 const fitItl = (inputTokens: number): number => 4.37e-5 * inputTokens + 6.44;
 
@@ -54,8 +57,8 @@ export const POINTS: Point[] = [
       lengthSpread: 0, ttftMs, perTokenMs, perToken: 'itl' })),
   // vLLM's own CI, "Latency tests" (offline `benchmark_latency`): one batch of 8 prompts, 32 tokens in, 128 out, median
   // end-to-end latency of the batch; H200, Llama 3.1 8B at TP1 and Llama 3 70B (same shape as 3.1) at TP4.
-  { source: VLLM_CI, setup: 'Llama-3.1-8B, H200, 8 × 32/128 (E2E)', config: { hardware: 'h200', modelProfile: 'llama-3.1-8b' }, concurrency: 8, requests: 8,
+  { source: VLLM_CI, setup: 'Llama-3.1-8B, H200, 8 × 32/128 (E2E)', config: { hardware: 'h200', modelProfile: 'llama-3.1-8b', ...OFFLINE }, concurrency: 8, requests: 8,
     inputTokens: 32, outputTokens: 128, lengthSpread: 0, e2eMs: 833.53 },
-  { source: VLLM_CI, setup: 'Llama-3-70B TP4, H200, 8 × 32/128 (E2E)', config: { hardware: 'h200', modelProfile: 'llama-3.1-70b' }, concurrency: 8, requests: 8,
+  { source: VLLM_CI, setup: 'Llama-3-70B TP4, H200, 8 × 32/128 (E2E)', config: { hardware: 'h200', modelProfile: 'llama-3.1-70b', ...OFFLINE }, concurrency: 8, requests: 8,
     inputTokens: 32, outputTokens: 128, lengthSpread: 0, e2eMs: 2077.56 },
 ];

@@ -11,6 +11,7 @@ import { nowNanos } from './random.js';
 import { HARDWARE_PRESETS, MODEL_PROFILES, resolveSpec, type StepSettings } from './step/presets.js';
 import { kvCapacityBlocks, weightBytesPerGpu } from './step/roofline.js';
 import { DEFAULT_KV_TRANSFER_BANDWIDTH_GBPS, DEFAULT_KV_TRANSFER_LATENCY_MS, DEFAULT_KV_TRANSFER_TIMEOUT_MS } from './step/transfer.js';
+import { DEFAULT_FRONTEND_SETTINGS, frontendSettingsError, type FrontendSettings } from './step/frontend.js';
 
 export type SimMode = 'echo' | 'random';
 export type SimRole = 'prefill' | 'decode' | 'both';
@@ -21,7 +22,7 @@ export type FailureType = (typeof FAILURE_TYPES)[number];
 
 export const BLOCK_SIZES = [8, 16, 32, 64, 128] as const;
 
-export interface SimConfig extends LatencySettings, StepSettings {
+export interface SimConfig extends LatencySettings, StepSettings, FrontendSettings {
   /** `latency`: independent per-request latencies (default); `step`: the step engine (docs/simulator.md). */
   engineModel: EngineModel;
   /** Step engine: token budget per step (resolved from the hardware when 0 is given). */
@@ -162,6 +163,7 @@ export function defaultConfig(): Omit<SimConfig, 'model'> {
     kvTransferBandwidth: DEFAULT_KV_TRANSFER_BANDWIDTH_GBPS,
     kvTransferLatency: DEFAULT_KV_TRANSFER_LATENCY_MS,
     kvTransferTimeout: DEFAULT_KV_TRANSFER_TIMEOUT_MS,
+    ...DEFAULT_FRONTEND_SETTINGS,
   };
 }
 
@@ -226,6 +228,7 @@ function validateStep(config: SimConfig): void {
   check(config.kvTransferBandwidth > 0, `kv-transfer-bandwidth must be positive, got ${config.kvTransferBandwidth}`);
   check(config.kvTransferLatency >= 0, 'kv-transfer-latency cannot be negative');
   check(config.kvTransferTimeout > 0, 'kv-transfer-timeout must be positive');
+  check(frontendSettingsError(config) === undefined, frontendSettingsError(config) ?? '');
   if (config.engineModel !== 'step') return;
   for (const key of LATENCY_KEYS) {
     check(config[key] === 0, `${key} has no effect with --engine-model step (latencies come from the step model): remove it`);

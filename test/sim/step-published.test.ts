@@ -1,10 +1,12 @@
 /**
- * The step engine against published vLLM serving measurements (bench/sim-validate-points.ts,
- * docs/simulator.md "Validation"), replayed in virtual time at the published load. Asserted: the
- * issue's ±25 % wherever the published number is GPU time — vLLM's own long-prompt H100 run (TTFT
- * and ITL), every per-token figure up to C=4 on the H100, the A100 and L4 ITL. Not asserted (the
- * docs give the numbers and why): TTFT of short prompts (the API server's and client's time per
- * request), InferenceBench at C ≥ 16 (its client's ceiling), the 2024 CI end-to-end rows.
+ * The step engine, behind the modelled vLLM API server at its defaults, against published vLLM
+ * serving measurements (bench/sim-validate-points.ts, docs/simulator.md "Validation"), replayed in
+ * virtual time at the published load. Asserted: the issue's ±25 % wherever the published number is
+ * GPU time plus that API server — vLLM's own long-prompt H100 run (TTFT and ITL), every per-token
+ * figure up to C=4 on the H100, the A100 and L4 ITL. Not asserted (the docs give the numbers and
+ * why): TTFT of short prompts (0.58 at C=1 on the H100, 0.27–0.30 on the L4 host: the client's time
+ * and front-end time beyond what the sources support), InferenceBench at C ≥ 16 (its client's
+ * ceiling), the 2024 CI end-to-end rows.
  */
 import { describe, expect, it } from 'vitest';
 import { POINTS, type Point } from '../../bench/sim-validate-points.js';

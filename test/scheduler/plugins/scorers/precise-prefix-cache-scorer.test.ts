@@ -6,7 +6,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { context } from '@opentelemetry/api';
@@ -36,6 +35,7 @@ import { message, metricValue, range, stored, waitFor } from '../../../kvcache/e
 import { captureLogger, makeContext, makeEndpoint, makeHandle, makeRequest, makeResult, scoresByName, silentLogger, WARN_LEVEL } from '../../helpers.js';
 import { captureSpans } from '../profiles/spans.js';
 import { poll } from '../../../helpers/poll.js';
+import { freePort } from '../../../../src/http/free-port.js';
 
 const MODEL = 'test-model';
 const BLOCK = 4;
@@ -327,12 +327,7 @@ describe('speculative indexing', () => {
 describe('KV events in per-endpoint mode (real ZeroMQ)', () => {
   let port: number;
   beforeAll(async () => {
-    port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const address = server.address() as { port: number };
-        server.close(() => resolve(address.port));
-      });
-    });
+    port = await freePort();
   });
 
   it('connects to tcp://<address>:<socketPort> of each endpoint and follows the endpoint set', async () => {
