@@ -8,7 +8,9 @@
  *
  * Lifecycle: `start()` builds everything and resolves when ready; a failure (Redis unreachable,
  * address in use) is logged and retried every 5 s in the background — until then `match` answers
- * `index_not_ready`. `close()` releases everything, also mid-start.
+ * `index_not_ready`. It also loads the tokenizers the config names in every worker
+ * (tokenizer-preload.ts); `whenReady()` waits for both, and rejects when a tokenizer cannot load.
+ * `close()` releases everything, also mid-start.
  */
 import { Registry } from 'prom-client';
 import { RootKeys, type BlockKey } from '../../../src/kvblock/keys.js';
@@ -28,6 +30,7 @@ import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkResult } 
 import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.js';
 import { SpeculativeEntries } from './speculative.js';
 import { BytesPerToken, type Pending } from './token-estimate.js';
+import { preloadTokenizers } from './tokenizer-preload.js';
 import { KvEventWritePath } from './write-path.js';
 
 const START_RETRY_MS = 5000;
@@ -77,6 +80,7 @@ export class PrecisePrefixCache {
   private readonly name: string;
   private running: Running | undefined;
   private starting: Promise<void> | undefined;
+  private tokenizersLoaded: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private closed = false;
@@ -96,18 +100,21 @@ export class PrecisePrefixCache {
     this.roots = new RootKeys(config.hashSeed);
   }
 
-  get index(): KvBlockIndex | undefined {
-    return this.running?.index;
-  }
-
-  get writePath(): KvEventWritePath | undefined {
-    return this.running?.writePath;
-  }
+  get index(): KvBlockIndex | undefined { return this.running?.index; }
+  get writePath(): KvEventWritePath | undefined { return this.running?.writePath; }
 
   /** Starts the index, event processing and sockets; resolves when ready, retries failures in the background. */
   start(): Promise<void> {
+    this.tokenizersLoaded ??= preloadTokenizers(this.tokenizer, { logger: this.logger, name: this.name, timeoutMs: this.config.tokenizerPool.loadTimeoutMs })
+      .catch((err: unknown) => { if (!this.closed) throw err; });
+    this.tokenizersLoaded.catch(() => {}); // whenReady() reports it
     this.starting ??= this.startLoop();
     return this.starting;
+  }
+
+  /** Started, and the configured tokenizers loaded in every worker; rejects when one cannot load. */
+  async whenReady(): Promise<void> {
+    await Promise.all([this.start(), this.tokenizersLoaded]);
   }
 
   /** Per-endpoint event mode: follows a changed endpoint set (cheap when unchanged). */
@@ -279,9 +286,6 @@ export class PrecisePrefixCache {
     logger.info({
       plugin: this.name, index: config.indexKind, events: writePath.sources.mode, endpoint: this.boundAddress, blockSize: config.blockSize, tokenizer: config.tokenizer.type,
     }, 'precise-prefix-cache-scorer ready');
-    this.tokenizer.warm().catch((err: unknown) => {
-      if (!this.closed) logger.warn({ plugin: this.name, err: (err as Error).message }, 'precise prefix-cache: a configured tokenizer did not load');
-    });
     return running;
   }
 }
