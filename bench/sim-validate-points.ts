@@ -1,7 +1,7 @@
 /**
  * Published vLLM serving measurements that bench/sim-validate.ts replays on the step engine
  * (docs/simulator.md "Validation" cites each one). Every point states the load as the source ran
- * it: closed loop of `concurrency` clients, input/output lengths (uniform within ± `lengthSpread`
+ * it: closed loop of `concurrency` clients (as many as `requests` when the source sent them all at once), input/output lengths (uniform within ± `lengthSpread`
  * when the source drew them at random), and which per-token figure it published (`itl`: median
  * gap between streamed tokens, as `vllm bench serve`'s ITL; `tpot`: median per request of
  * (end − first token) / (tokens − 1)).
@@ -27,8 +27,8 @@ export const MUSGRAVE = 'https://johnmusgrave.com/p/vllm-throughput-latency-swee
 export const WMX = 'https://ai.wmx.dev/benchmarks';
 export const VLLM_CI = 'https://buildkite.com/vllm/performance-benchmark/builds/9515';
 export const GPUSTACK_A100 = 'https://docs.gpustack.ai/latest/performance-lab/qwen3-14b/a100';
-export const GPUSTACK_H100 = 'https://docs.gpustack.ai/latest/performance-lab/qwen3-14b/h100';
-export const GPUSTACK_32B_A100 = 'https://docs.gpustack.ai/latest/performance-lab/qwen3-32b/a100';
+const GPUSTACK_H100 = 'https://docs.gpustack.ai/latest/performance-lab/qwen3-14b/h100';
+const GPUSTACK_32B_A100 = 'https://docs.gpustack.ai/latest/performance-lab/qwen3-32b/a100';
 
 const H100_8B: Partial<SimConfigInput> = { hardware: 'h100-sxm', modelProfile: 'llama-3.1-8b' };
 // Qwen2.5-0.5B-Instruct shape on an NVIDIA L4 (24 GB, 300 GB/s, 121 TFLOP/s dense BF16).

@@ -11,7 +11,7 @@
  * bandwidth) and Qwen3-32B TP1 rows (KV capacity of the decimal-GB preset).
  */
 import { describe, expect, it } from 'vitest';
-import { POINTS, type Point } from '../../bench/sim-validate-points.js';
+import { GPUSTACK_A100, POINTS, type Point } from '../../bench/sim-validate-points.js';
 import { runClosedLoop } from '../../src/sim/step/closed-loop.js';
 
 function within(simulated: number, published: number, what: string): void {
@@ -35,7 +35,7 @@ describe('step engine vs published vLLM measurements (±25 %)', () => {
   });
 
   it('GPUStack, Qwen3-14B on one A100, 32k/4k/2k prompts all sent at once: median TTFT and ITL', () => {
-    const published = POINTS.filter((p) => p.setup.startsWith('Qwen3-14B, A100,'));
+    const published = POINTS.filter((p) => p.source === GPUSTACK_A100);
     expect(published.length).toBe(3);
     for (const p of published) {
       const simulated = runClosedLoop(p);
