@@ -1,8 +1,9 @@
 /**
  * Published vLLM serving measurements that bench/sim-validate.ts replays on the step engine
  * (docs/simulator.md "Validation" cites each one). Every point states the load as the source ran
- * it: closed loop of `concurrency` clients (as many as `requests` when the source sent them all at once), input/output lengths (uniform within ± `lengthSpread`
- * when the source drew them at random), and which per-token figure it published (`itl`: median
+ * it: closed loop of `concurrency` clients (as many as `requests` when the source sent them all at
+ * once), input/output lengths (uniform within ± `lengthSpread` when the source drew them at
+ * random), and which per-token figure it published (`itl`: median
  * gap between streamed tokens, as `vllm bench serve`'s ITL; `tpot`: median per request of
  * (end − first token) / (tokens − 1)).
  */
