@@ -19,7 +19,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import type { RunningSimulator } from '../src/sim/simulator.js';
-import { eppConfig, freePort, MODEL, startRoutingEpp, startSims, type EppHandle, type SimShape, type Speculative } from './routing-cluster.js';
+import { freePort } from '../src/http/free-port.js';
+import { eppConfig, MODEL, startRoutingEpp, startSims, type EppHandle, type SimShape, type Speculative } from './routing-cluster.js';
 import { prng, streamChat, words, type TurnResult } from './routing-workload.js';
 
 const LOOP_RESOLUTION_MS = 10;

@@ -4,7 +4,6 @@
  * the oracle router that reads every simulator's KV cache directly.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEpp, type RunningEpp } from '../scheduler/main.js';
@@ -45,13 +44,6 @@ export type StrategyName = 'random' | 'load' | 'approx' | 'precise' | 'oracle';
 const silent = createLogger('bench', 'silent');
 
 /** A free TCP port on 127.0.0.1 (for the EPP's KV-event SUB socket, which the sims dial). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * Starts the simulators: echo mode (the answer repeats the last user message, so conversations are

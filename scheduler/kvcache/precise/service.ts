@@ -8,7 +8,9 @@
  *
  * Lifecycle: `start()` builds everything and resolves when ready; a failure (Redis unreachable,
  * address in use) is logged and retried every 5 s in the background — until then `match` answers
- * `index_not_ready`. `close()` releases everything, also mid-start.
+ * `index_not_ready`. It also loads the tokenizers the config names in every worker
+ * (tokenizer-preload.ts); `whenReady()` waits for both, and rejects when a tokenizer cannot load.
+ * `close()` releases everything, also mid-start.
  */
 import { Registry } from 'prom-client';
 import { RootKeys } from '../../../src/kvblock/keys.js';
@@ -30,6 +32,7 @@ import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.
 import { SpeculativeEntries } from './speculative.js';
 import { SpeculativeTails } from './speculative-tail.js';
 import { BytesPerToken, type Pending } from './token-estimate.js';
+import { preloadTokenizers } from './tokenizer-preload.js';
 import { KvEventWritePath } from './write-path.js';
 
 const START_RETRY_MS = 5000;
@@ -82,6 +85,7 @@ export class PrecisePrefixCache {
   private readonly name: string;
   private running: Running | undefined;
   private starting: Promise<void> | undefined;
+  private tokenizersLoaded: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private closed = false;
@@ -102,18 +106,21 @@ export class PrecisePrefixCache {
     this.roots = new RootKeys(config.hashSeed);
   }
 
-  get index(): KvBlockIndex | undefined {
-    return this.running?.index;
-  }
-
-  get writePath(): KvEventWritePath | undefined {
-    return this.running?.writePath;
-  }
+  get index(): KvBlockIndex | undefined { return this.running?.index; }
+  get writePath(): KvEventWritePath | undefined { return this.running?.writePath; }
 
   /** Starts the index, event processing and sockets; resolves when ready, retries failures in the background. */
   start(): Promise<void> {
+    this.tokenizersLoaded ??= preloadTokenizers(this.tokenizer, { logger: this.logger, name: this.name, timeoutMs: this.config.tokenizerPool.loadTimeoutMs })
+      .catch((err: unknown) => { if (!this.closed) throw err; });
+    this.tokenizersLoaded.catch(() => {}); // whenReady() reports it
     this.starting ??= this.startLoop();
     return this.starting;
+  }
+
+  /** Started, and the configured tokenizers loaded in every worker; rejects when one cannot load. */
+  async whenReady(): Promise<void> {
+    await Promise.all([this.start(), this.tokenizersLoaded]);
   }
 
   /** Per-endpoint event mode: follows a changed endpoint set (cheap when unchanged). */
@@ -205,11 +212,7 @@ export class PrecisePrefixCache {
     return { ...EMPTY, outcome: this.failures.outcome(model, err) };
   }
 
-  /**
-   * With `speculativeIndexing`: records `pods` (`ip:port`) as holding the match's keys for the
-   * speculative TTL; with `speculativeTail`, the keys of the part the walk did not tokenize follow
-   * in the background (speculative-tail.ts).
-   */
+  /** With `speculativeIndexing`: `pods` (`ip:port`) hold the match's keys for the TTL; with `speculativeTail` the untokenized rest's follow (speculative-tail.ts). */
   speculate(match: RequestMatch, pods: readonly string[]): void {
     this.running?.speculative?.add(match.keys, pods);
     if (match.tail !== undefined) this.running?.tails?.start(match.tail, pods);
@@ -281,9 +284,6 @@ export class PrecisePrefixCache {
     logger.info({
       plugin: this.name, index: config.indexKind, events: writePath.sources.mode, endpoint: this.boundAddress, blockSize: config.blockSize, tokenizer: config.tokenizer.type,
     }, 'precise-prefix-cache-scorer ready');
-    this.tokenizer.warm().catch((err: unknown) => {
-      if (!this.closed) logger.warn({ plugin: this.name, err: (err as Error).message }, 'precise prefix-cache: a configured tokenizer did not load');
-    });
     return running;
   }
 }

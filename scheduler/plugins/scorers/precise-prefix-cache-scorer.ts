@@ -27,7 +27,10 @@
  * The plugin is a thin adapter: the index, event subscriber and processor, tokenizer and
  * speculative entries belong to the PrecisePrefixCache service (scheduler/kvcache/precise/),
  * which the factory starts in the background (it is synchronous) — until it is ready every
- * endpoint scores 0, and start-up failures are logged and retried every 5 s. `close()` releases it.
+ * endpoint scores 0, and start-up failures are logged and retried every 5 s. The EPP reports ready
+ * only once `whenReady()` resolves: the service started and the tokenizers the config names loaded
+ * in every worker (a tokenizer that cannot load fails start-up). `close()` releases it.
+ * Every request's outcome is counted in `pd_router_precise_prefix_matches_total{outcome}`.
  *
  * Endpoint events (listed under an `endpoint-notification-source`, per-endpoint KV events only):
  * the KV-event sockets follow the source's events instead of polling the endpoint set — add/update
@@ -50,7 +53,7 @@ import { withSpan, type Span } from '../../../src/telemetry/tracing.js';
 import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo, type SchedulingContext } from '../../framework/cycle-state.js';
 import { EPP_TRACER } from '../../framework/director.js';
 import type { Endpoint } from '../../framework/endpoint.js';
-import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, Scorer, SchedulingResult } from '../../framework/plugins.js';
+import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, Scorer, SchedulingResult, StartsUp } from '../../framework/plugins.js';
 import type { PluginFactory } from '../../framework/registry.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import type { Logger } from '../../../src/log.js';
@@ -79,7 +82,7 @@ interface RequestState {
   abandoned: boolean;
 }
 
-export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreRequest, ResponseComplete, EndpointExtractor {
+export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreRequest, ResponseComplete, EndpointExtractor, StartsUp {
   readonly type = PRECISE_PREFIX_CACHE_SCORER_TYPE;
   readonly category: ScorerCategory = 'affinity';
   readonly produces = [PREFIX_CACHE_MATCH_INFO] as const;
@@ -124,6 +127,10 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
 
   start(): Promise<void> {
     return this.cache.start();
+  }
+
+  whenReady(): Promise<void> {
+    return this.cache.whenReady();
   }
 
   produce(ctx: SchedulingContext, request: InferenceRequest, endpoints: readonly Endpoint[]): Promise<void> {
@@ -177,6 +184,7 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     this.cache.syncEndpoints();
     const progress: Omit<RequestState, 'promise'> = { match: undefined, abandoned: false };
     const promise = this.match(request, candidates, tokenizedPromptOf(ctx)?.tokenIds).then((match) => {
+      this.cache.precise.matches.inc({ outcome: progress.abandoned ? 'late' : match.outcome });
       if (!progress.abandoned) {
         progress.match = match;
         this.matches.set(request, match);
