@@ -15,6 +15,8 @@
  *   kvEventsConfig: { zmqEndpoint, topicFilter, concurrency, engineType, discoverPods, podDiscoveryConfig }
  *   speculativeIndexing: false
  *   speculativeTTL: "2s"
+ *   speculativeTail: true           pd-router extension, with speculativeIndexing only: also guess on the
+ *                                   keys the walk did not tokenize, after the pick (speculative-tail.ts)
  *   tokenizer:                      pd-router extension (llm-d calls vLLM's /render instead)
  *     type: local | simulated       local (default): the model's own tokenizer and chat template
  *     tokenizersDir: dir | [dirs]   searched for HF-cache `models--org--name` or `org/name`
@@ -76,12 +78,13 @@ export interface PrecisePrefixConfig {
   kvEvents: KvEventsConfig;
   speculativeIndexing: boolean;
   speculativeTtlMs: number;
+  speculativeTail: boolean;
   tokenizer: TokenizerConfig;
   tokenizerPool: TokenizerPoolConfig;
   parity: ParityConfig;
 }
 
-const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'tokenizer', 'tokenizerPool', 'parity', 'mode']);
+const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'speculativeTail', 'tokenizer', 'tokenizerPool', 'parity', 'mode']);
 const INDEXER = new Set(['kvBlockIndexConfig', 'kvCacheBackendConfigs', 'tokenizersPoolConfig', 'tokenProcessorConfig', 'prefixStoreConfig']);
 
 type Fields = Record<string, unknown>;
@@ -272,6 +275,8 @@ export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, e
 
   const speculativeIndexing = params.speculativeIndexing ?? false;
   if (typeof speculativeIndexing !== 'boolean') throw new ConfigError('parameters.speculativeIndexing', 'must be a boolean');
+  const speculativeTail = params.speculativeTail ?? speculativeIndexing;
+  if (typeof speculativeTail !== 'boolean' || (speculativeTail && !speculativeIndexing)) throw new ConfigError('parameters.speculativeTail', 'must be a boolean, true only with speculativeIndexing: true');
 
   return {
     blockSize,
@@ -282,6 +287,7 @@ export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, e
     kvEvents,
     speculativeIndexing,
     speculativeTtlMs: ttlOf(params.speculativeTTL),
+    speculativeTail,
     tokenizer: tokenizerOf(params.tokenizer, record(indexer?.tokenizersPoolConfig, 'indexerConfig.tokenizersPoolConfig'), env, logger),
     tokenizerPool: poolOf(params.tokenizerPool),
     parity: parityOf(params.parity),

@@ -37,6 +37,8 @@ export interface RequestTokenizer {
    * it was looked for.
    */
   warm(): Promise<void>;
+  /** True when no tokenizer worker is idle (background work should not queue behind decisions). */
+  busy(): boolean;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,10 @@ export class SimulatedRequestTokenizer implements RequestTokenizer {
 
   async warm(): Promise<void> {}
 
+  busy(): boolean {
+    return false;
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -103,6 +109,10 @@ export class LocalRequestTokenizer implements RequestTokenizer {
     const { modelDirs, searchDirs, defaultDir } = this.config.locations;
     const places = modelDirs?.[model] ?? [...(searchDirs ?? []), ...(defaultDir !== undefined ? [defaultDir] : [])].join(', ');
     throw new TokenizationError('model_not_found', `no tokenizer.json for model ${JSON.stringify(model)} in ${places || 'no directory'}`, { cause: err });
+  }
+
+  busy(): boolean {
+    return this.pool.pending >= this.pool.size;
   }
 
   async tokenize(model: string, body: InferenceBody): Promise<Uint32Array> {

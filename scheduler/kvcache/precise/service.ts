@@ -13,10 +13,10 @@
  * `close()` releases everything, also mid-start.
  */
 import { Registry } from 'prom-client';
-import { RootKeys, type BlockKey } from '../../../src/kvblock/keys.js';
+import { RootKeys } from '../../../src/kvblock/keys.js';
 import type { Logger } from '../../../src/log.js';
 import type { InferenceBody } from '../../../src/openai/types.js';
-import { OVERLOADED, TokenizationError } from '../../../src/tokenization/errors.js';
+import { TokenizationError } from '../../../src/tokenization/errors.js';
 import { IdsStream, type TokenStream } from '../../../src/tokenization/token-stream.js';
 import { withSpan } from '../../../src/telemetry/tracing.js';
 import type { Endpoint } from '../../framework/endpoint.js';
@@ -26,9 +26,11 @@ import type { KvBlockIndex } from '../index/types.js';
 import type { PrecisePrefixConfig } from './config.js';
 import { ParityMonitor } from './parity.js';
 import { precisePrefixMetrics, type PrecisePrefixMetrics } from './metrics.js';
-import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkResult } from './read-path.js';
+import { NotTokenized } from './not-tokenized.js';
+import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkContinuation, type WalkResult } from './read-path.js';
 import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.js';
 import { SpeculativeEntries } from './speculative.js';
+import { SpeculativeTails } from './speculative-tail.js';
 import { BytesPerToken, type Pending } from './token-estimate.js';
 import { preloadTokenizers } from './tokenizer-preload.js';
 import { KvEventWritePath } from './write-path.js';
@@ -44,6 +46,8 @@ export interface RequestMatch extends PrefixMatchResult {
   readonly tokenCount?: number;
   /** What was estimated, when the walk stopped early (for observePromptTokens). */
   readonly estimate?: Pending;
+  /** With speculative tails: where the walk stopped, for the guesses after the pick (speculate). */
+  readonly tail?: WalkContinuation;
 }
 
 export interface PrecisePrefixCacheOptions {
@@ -65,6 +69,7 @@ interface Running {
   readonly index: KvBlockIndex;
   readonly writePath: KvEventWritePath;
   readonly speculative: SpeculativeEntries | undefined;
+  readonly tails: SpeculativeTails | undefined;
   readonly parity: ParityMonitor;
 }
 
@@ -86,7 +91,7 @@ export class PrecisePrefixCache {
   private closed = false;
   /** Global mode: the address the SUB is bound to (port resolved), once started. */
   boundAddress: string | undefined;
-  private readonly warnedTokenization = new Set<string>();
+  private readonly failures: NotTokenized;
   /** Set by followEndpoints(): the endpoint set from lifecycle events replaces polling `options.endpoints`. */
   private followed: (() => readonly Endpoint[]) | undefined;
 
@@ -96,6 +101,7 @@ export class PrecisePrefixCache {
     const registry = options.registry ?? new Registry();
     this.metrics = kvCacheMetrics(registry);
     this.precise = precisePrefixMetrics(registry);
+    this.failures = new NotTokenized(this.logger, this.name, this.precise);
     this.tokenizer = options.tokenizer ?? createRequestTokenizer(config.tokenizer, config.tokenizerPool);
     this.roots = new RootKeys(config.hashSeed);
   }
@@ -153,6 +159,7 @@ export class PrecisePrefixCache {
         throw err instanceof TokenizationError ? err : new TokenizationError('encode', (err as Error).message, { cause: err });
       }),
       rest: () => inner.rest(),
+      capBatches: (chars) => inner.capBatches?.(chars),
     };
     let walk: WalkResult;
     try {
@@ -173,7 +180,8 @@ export class PrecisePrefixCache {
       : undefined;
     const { keys, scores, cachedBlocks } = walk;
     if (walk.totalBlocks === 0) return { ...EMPTY, outcome: 'no_full_block', tokenCount };
-    return { keys, scores, cachedBlocks, outcome: 'scored', tokenCount, ...(estimate ? { estimate } : {}) };
+    const tail = running.tails !== undefined && walk.estimatedTokens > 0 ? walk.continuation : undefined;
+    return { keys, scores, cachedBlocks, outcome: 'scored', tokenCount, ...(estimate ? { estimate } : {}), ...(tail ? { tail } : {}) };
   }
 
   /**
@@ -201,17 +209,13 @@ export class PrecisePrefixCache {
   }
 
   private notTokenized(model: string, err: unknown): RequestMatch {
-    if ((err as { code?: unknown }).code === OVERLOADED) {
-      this.precise.skipped.inc({ reason: 'overloaded' });
-      return { ...EMPTY, outcome: 'overloaded' };
-    }
-    this.warnTokenization(model, err);
-    return { ...EMPTY, outcome: 'tokenization_failed' };
+    return { ...EMPTY, outcome: this.failures.outcome(model, err) };
   }
 
-  /** With `speculativeIndexing`: records `pods` (`ip:port`) as holding `keys` for the speculative TTL. */
-  speculate(keys: readonly BlockKey[], pods: readonly string[]): void {
-    this.running?.speculative?.add(keys, pods);
+  /** With `speculativeIndexing`: `pods` (`ip:port`) hold the match's keys for the TTL; with `speculativeTail` the untokenized rest's follow (speculative-tail.ts). */
+  speculate(match: RequestMatch, pods: readonly string[]): void {
+    this.running?.speculative?.add(match.keys, pods);
+    if (match.tail !== undefined) this.running?.tails?.start(match.tail, pods);
   }
 
   async close(): Promise<void> {
@@ -225,16 +229,6 @@ export class PrecisePrefixCache {
     if (running !== undefined) await shutdown(running);
     else await this.options.index?.close();
     await this.tokenizer.close();
-  }
-
-  /** Warns once per (model, reason); later failures are debug (a model without a tokenizer would flood the log). */
-  private warnTokenization(model: string, err: unknown): void {
-    const code = (err as { code?: string }).code ?? 'error';
-    const message = err instanceof Error ? err.message : String(err);
-    const key = `${model}\u0000${code}`;
-    const level = this.warnedTokenization.has(key) ? 'debug' : 'warn';
-    this.warnedTokenization.add(key);
-    this.logger[level]({ plugin: this.name, model, code, err: message }, 'precise prefix-cache: request not tokenized, scoring 0');
   }
 
   private async startLoop(): Promise<void> {
@@ -271,8 +265,12 @@ export class PrecisePrefixCache {
     });
     if (this.followed !== undefined) writePath.sources.follow(this.followed);
     const speculative = config.speculativeIndexing ? new SpeculativeEntries(index, config.speculativeTtlMs, logger) : undefined;
+    const tails = speculative !== undefined && config.speculativeTail ? new SpeculativeTails({
+      entries: speculative, blockSize: config.blockSize, busy: () => this.tokenizer.busy(), logger,
+      count: (outcome) => this.precise.speculativeTails.inc({ outcome }),
+    }) : undefined;
     const parity = new ParityMonitor(index, config.parity, this.precise, logger);
-    const running: Running = { index, writePath, speculative, parity };
+    const running: Running = { index, writePath, speculative, tails, parity };
     try {
       this.boundAddress = await writePath.start();
     } catch (err) {
@@ -293,6 +291,7 @@ export class PrecisePrefixCache {
 async function shutdown(running: Running, closeIndex = true): Promise<void> {
   await running.parity.close();
   await running.writePath.close();
+  await running.tails?.close();
   await running.speculative?.close();
   if (closeIndex) await running.index.close();
 }

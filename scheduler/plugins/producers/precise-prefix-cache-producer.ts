@@ -10,12 +10,13 @@
  * else the service's own in-process tokenizer → block keys (`tokenProcessorConfig.blockSize`
  * tokens per block, tail dropped) → index lookup over the candidates → matchBlocks = the leading
  * blocks each endpoint's events confirmed. PreRequest with `speculativeIndexing`: the chosen primary
- * and `prefill` targets are recorded as holding the keys for `speculativeTTL`.
+ * and `prefill` targets are recorded as holding the keys for `speculativeTTL` (with `speculativeTail`,
+ * also the keys of the untokenized rest, in the background).
  *
  * Parameters: exactly those of `precise-prefix-cache-scorer` (scheduler/kvcache/precise/config.ts:
  * `tokenProcessorConfig` {blockSize | blockSizeTokens, hashSeed}, `indexerConfig`
  * {kvBlockIndexConfig, kvCacheBackendConfigs}, `kvEventsConfig`, `speculativeIndexing`,
- * `speculativeTTL`, and pd-router's `tokenizer` / `tokenizerPool` / `parity`).
+ * `speculativeTTL`, and pd-router's `speculativeTail` / `tokenizer` / `tokenizerPool` / `parity`).
  * Listed under an `endpoint-notification-source` (llm-d Router's samples do), its per-endpoint
  * KV-event sockets follow that source's add/delete events (see precise-prefix-cache-scorer.ts).
  * Differences from llm-d Router: without a token-producer it still works (it tokenizes itself)

@@ -17,7 +17,8 @@
  * full block, or when it cannot be tokenized. Category: affinity; llm-d's profiles weigh it 2–3.
  *
  * PreRequest (only with `speculativeIndexing`): records the primary and `prefill` targets as
- * holding the keys that were tokenized for `speculativeTTL`.
+ * holding the keys that were tokenized for `speculativeTTL`; with `speculativeTail` (default) the
+ * keys of the untokenized rest follow in the background, off the decision's path.
  *
  * ResponseComplete: the pod's `usage.prompt_tokens` teaches the service's bytes-per-token estimate
  * of untokenized prompt tails, and a sample of completed requests is checked for parity (did the
@@ -159,7 +160,7 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
       const target = result.profileResults.get(profile)?.targets[0];
       if (target) pods.add(target.hostPort);
     }
-    this.cache.speculate(match.keys, [...pods]);
+    this.cache.speculate(match, [...pods]);
   }
 
   /** The pod's usage.prompt_tokens teaches the tail estimate; a completed request may be a parity sample. */
