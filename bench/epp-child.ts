@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { RunningSimulator } from '../src/sim/simulator.js';
-import { freePort } from './routing-cluster.js';
+import { freePort } from '../src/http/free-port.js';
 
 export const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../..' : '..', import.meta.url));
 

@@ -32,7 +32,8 @@ import { availableCores } from '../src/tokenization/cores.js';
 import { cpuNs, metricValue, poll, ROOT, startEpp, type Epp } from './epp-child.js';
 import { exchange, extProcClient, headersMessage, type ExtProcClient } from './extproc-client.js';
 import { MODEL, prompt, type Shape } from './long-prompts.js';
-import { eppConfig, freePort, startSims } from './routing-cluster.js';
+import { eppConfig, startSims } from './routing-cluster.js';
+import { freePort } from '../src/http/free-port.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;

@@ -1,9 +1,9 @@
 /** A reference pass-through proxy: nginx (Debian package) with upstream keep-alive, one worker. */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../src/http/free-port.js';
 
 export function nginxBinary(): string | undefined {
   for (const candidate of ['/usr/sbin/nginx', '/usr/bin/nginx']) {
@@ -17,16 +17,6 @@ export function nginxBinary(): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 export interface RunningNginx {
   port: number;

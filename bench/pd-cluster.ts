@@ -6,9 +6,10 @@
  * scheduling profile) or `pods − 1` decode pods behind sidecars plus one prefill pod.
  *
  * Time scale S: the sims run on a GPU S times slower (HBM bandwidth, FLOP/s and KV-transfer
- * bandwidth ÷ S, step overhead and transfer latency × S), so every step takes S times longer on
- * the wall clock and the host CPU does S times less work per simulated second. The client divides
- * what it measures by S; rates are given in H200 requests/s and sent at rate / S.
+ * bandwidth ÷ S; step overhead, transfer latency and the modelled API server's costs × S), so every
+ * step takes S times longer on the wall clock and the host CPU does S times less work per simulated
+ * second. The client divides what it measures by S; rates are given in H200 requests/s and sent at
+ * rate / S.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import type { RunningEpp } from '../scheduler/main.js';
 import { startBenchEpp } from './routing-cluster.js';
 import { createLogger } from '../src/log.js';
 import { startSimulator, type RunningSimulator } from '../src/sim/simulator.js';
+import { DEFAULT_FRONTEND_SETTINGS } from '../src/sim/step/frontend.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/main.js';
 
 export const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
@@ -71,6 +73,10 @@ async function startStepSim(role: 'prefill' | 'decode' | 'both', index: number, 
     stepOverhead: H200.stepOverheadMs * scale,
     kvTransferBandwidth: H200.kvTransferGBps / scale,
     kvTransferLatency: H200.kvTransferLatencyMs * scale,
+    // vLLM's API server (docs/simulator.md "Front end") on the same time scale.
+    frontendOverhead: DEFAULT_FRONTEND_SETTINGS.frontendOverhead * scale,
+    frontendPromptTokenOverhead: DEFAULT_FRONTEND_SETTINGS.frontendPromptTokenOverhead * scale,
+    frontendTokenOverhead: DEFAULT_FRONTEND_SETTINGS.frontendTokenOverhead * scale,
   }, { logger: silent });
 }
 

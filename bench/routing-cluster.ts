@@ -4,7 +4,6 @@
  * the oracle router that reads every simulator's KV cache directly.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEpp, type RunningEpp } from '../scheduler/main.js';
@@ -13,6 +12,8 @@ import { kvEventsTopic, ZmqKvEventPublisher } from '../src/sim/kv-events-publish
 import { startSimulator, type RunningSimulator } from '../src/sim/simulator.js';
 import type { ChatCompletionsBody, ChatMessage as OpenAIChatMessage } from '../src/openai/types.js';
 import { resolveTokenizerDir } from '../src/sim/real-tokenizer.js';
+import type { KvEventSink } from '../src/sim/kv-events.js';
+import { DelayedKvEventSink } from './delayed-kv-sink.js';
 import type { ChatMessage } from './routing-workload.js';
 
 export const MODEL = 'Qwen/Qwen3-0.6B';
@@ -34,6 +35,8 @@ export interface SimShape {
   tokenizer?: string;
   /** Context window of each sim (default 32768). */
   maxModelLen?: number;
+  /** KV events reach the EPP this much after admission (vLLM: after the prefill; default 0). */
+  kvEventDelayMs?: number;
 }
 
 export type StrategyName = 'random' | 'load' | 'approx' | 'precise' | 'oracle';
@@ -41,13 +44,6 @@ export type StrategyName = 'random' | 'load' | 'approx' | 'precise' | 'oracle';
 const silent = createLogger('bench', 'silent');
 
 /** A free TCP port on 127.0.0.1 (for the EPP's KV-event SUB socket, which the sims dial). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * Starts the simulators: echo mode (the answer repeats the last user message, so conversations are
@@ -80,7 +76,7 @@ export async function startSims(shape: SimShape, kvEventsEndpoint?: string): Pro
     }, {
       logger: silent,
       ...(kvEventsEndpoint ? {
-        kvEventSink: ({ port }: { port: number }) => ZmqKvEventPublisher.open({
+        kvEventSink: async ({ port }: { port: number }) => delayed(await ZmqKvEventPublisher.open({
           endpoint: kvEventsEndpoint,
           topic: kvEventsTopic('127.0.0.1', port, MODEL),
           bind: false,
@@ -89,11 +85,15 @@ export async function startSims(shape: SimShape, kvEventsEndpoint?: string): Pro
           dataParallelRank: 0,
           reconnectIntervalMs: 100,
           logger: silent,
-        }),
+        }), shape.kvEventDelayMs ?? 0),
       } : {}),
     }));
   }
   return sims;
+}
+
+function delayed(sink: KvEventSink, delayMs: number): KvEventSink {
+  return delayMs > 0 ? new DelayedKvEventSink(sink, delayMs) : sink;
 }
 
 const HEADER = 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n';
@@ -109,8 +109,16 @@ function profile(plugins: Array<[string, number?]>): string {
 const LOAD_PLUGINS = '- type: queue-scorer\n- type: kv-cache-utilization-scorer\n- type: max-score-picker\n';
 const LOAD_REFS: Array<[string, number?]> = [['queue-scorer', WEIGHTS.queue], ['kv-cache-utilization-scorer', WEIGHTS.kvUtilization], ['max-score-picker']];
 
+/** Precise only: speculative guesses off, for the tokenized part only (`head`), or with the background tail. */
+export type Speculative = 'off' | 'head' | 'tail';
+
+function speculativeParameters(speculative: Speculative): string {
+  if (speculative === 'off') return '';
+  return `    speculativeIndexing: true\n    speculativeTail: ${speculative === 'tail'}\n`;
+}
+
 /** The EndpointPickerConfig of each EPP strategy. */
-export function eppConfig(strategy: Exclude<StrategyName, 'oracle'>, kvEventsEndpoint: string, tokenizer?: string): string {
+export function eppConfig(strategy: Exclude<StrategyName, 'oracle'>, kvEventsEndpoint: string, tokenizer?: string, speculative: Speculative = 'off'): string {
   switch (strategy) {
     case 'random':
       return `${HEADER}plugins:\n- type: random-picker\n${profile([['random-picker']])}`;
@@ -127,7 +135,7 @@ export function eppConfig(strategy: Exclude<StrategyName, 'oracle'>, kvEventsEnd
       return `${HEADER}plugins:\n- type: precise-prefix-cache-scorer\n  parameters:\n    tokenizer:\n` +
         (tokenizer ? `      type: local\n      modelTokenizerMap:\n        ${MODEL}: ${JSON.stringify(resolveTokenizerDir(tokenizer))}\n` : '      type: simulated\n') +
         `    tokenProcessorConfig:\n      blockSize: ${BLOCK_SIZE}\n      hashSeed: ""\n` +
-        `    kvEventsConfig:\n      zmqEndpoint: ${kvEventsEndpoint}\n      topicFilter: "kv@"\n      discoverPods: false\n` +
+        `    kvEventsConfig:\n      zmqEndpoint: ${kvEventsEndpoint}\n      topicFilter: "kv@"\n      discoverPods: false\n` + speculativeParameters(speculative) +
         `${LOAD_PLUGINS}${profile([['precise-prefix-cache-scorer', WEIGHTS.prefix], ...LOAD_REFS])}`;
   }
 }

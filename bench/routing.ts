@@ -17,7 +17,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createDefaultRegistry } from '../scheduler/plugins/index.js';
 import type { RunningSimulator } from '../src/sim/simulator.js';
-import { eppConfig, freePort, MODEL, oracleRoute, startRoutingEpp, startSims, type EppHandle, type SimShape, type StrategyName } from './routing-cluster.js';
+import { eppConfig, MODEL, oracleRoute, startRoutingEpp, startSims, type EppHandle, type SimShape, type StrategyName } from './routing-cluster.js';
+import { freePort } from '../src/http/free-port.js';
 import { runWorkload, type TurnResult, type WorkloadShape } from './routing-workload.js';
 
 const LOOP_RESOLUTION_MS = 10;

@@ -18,6 +18,7 @@ import { ExtProcStreamMetrics } from './extproc/stream-metrics.js';
 import { startHealthServer } from './extproc/health.js';
 import { Director } from './framework/director.js';
 import type { Plugin } from './framework/plugins.js';
+import { startPlugins, type PluginStartup } from './framework/startup.js';
 import { Gateway } from './gateway/server.js';
 import { EppMetrics } from './metrics.js';
 import { startMetricsServer } from './metrics-server.js';
@@ -35,6 +36,11 @@ export interface RunningEpp {
   /** Listener ports actually bound (port 0 resolved); undefined when that listener is off. */
   readonly ports: { gateway?: number; grpc?: number; health?: number; metrics?: number };
   readonly gatewayUrl?: string;
+  /**
+   * Resolves once every plugin with start-up work is ready (e.g. configured tokenizers loaded in
+   * every worker; until then health is NOT_SERVING); rejects when one never will: the EPP cannot serve as configured.
+   */
+  readonly started: Promise<void>;
   /** Health turns NOT_SERVING; everything else keeps serving (`--drain-timeout`, before close()). */
   drain(): void;
   close(): Promise<void>;
@@ -59,7 +65,8 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
     const store = new EndpointStore();
     let isServing = (): boolean => store.synced;
     let draining = false;
-    const ready = (): boolean => !draining && isServing();
+    let pluginStartup: PluginStartup | undefined;
+    const ready = (): boolean => !draining && pluginStartup?.done === true && isServing();
     let kubeObjective: ((name: string) => number | undefined) | undefined;
     const poolName = config.pool?.poolName;
     if (config.pool && (poolName || config.pool.endpointSelector)) {
@@ -85,6 +92,8 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       scrape: { intervalMs: config.refreshMetricsIntervalMs, timeoutMs: config.metricsTimeoutMs, maxBodyBytes: config.metricsMaxBodyBytes },
       pool: poolName, objectives: objectivesOf(config, kubeObjective), file: config.configText === undefined ? config.configFile : undefined });
     closers.push(() => loaded.close());
+    const startup = startPlugins(loaded.plugins.values(), logger);
+    pluginStartup = startup;
     // A declared mock-metrics-source replaces the /metrics scrape; a metrics-data-source configures it.
     const mockSource = [...loaded.plugins.values()].find(isMockMetricsSource);
     if (mockSource) {
@@ -147,7 +156,7 @@ export async function startEpp(partial: Partial<EppConfig>, logger: Logger = cre
       ports.metrics = server.port;
       logger.info({ url: `${server.url}/metrics`, port: server.port, listener: 'metrics' }, 'listening');
     }
-    return { director, store, metrics, plugins: loaded.plugins, ports, gatewayUrl, drain: () => { draining = true; }, close: closeAll };
+    return { director, store, metrics, plugins: loaded.plugins, ports, gatewayUrl, started: startup.promise, drain: () => { draining = true; }, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
@@ -170,20 +179,26 @@ export async function runEpp(config: EppConfig): Promise<void> {
   logger.debug({ settings: { ...config, configText: config.configText === undefined ? undefined : `${config.configText.length} chars` } }, 'epp settings');
   if (config.ignoredFlags?.length) logger.warn({ flags: config.ignoredFlags }, `upstream EPP flags with no effect in pd-router (accepted for compatibility): ${config.ignoredFlags.join(', ')}`);
   const telemetry = await startTelemetry('llm-d-router/epp', { force: config.tracing, logger });
-  let epp: RunningEpp;
-  try {
-    epp = await startEpp(config, logger);
-  } catch (err) {
+  const failStart = async (err: unknown, epp?: RunningEpp): Promise<never> => {
     const message = err instanceof Error ? err.message : String(err);
     logger.fatal({ err: message, code: (err as NodeJS.ErrnoException).code }, 'epp failed to start');
     // The log is buffered: flush it before exiting, and say it on stderr too (a terminal or a
     // parent process that only relays stderr still sees why).
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.stderr.write(`pd-router epp: failed to start: ${message}\n`);
+    await epp?.close();
     await telemetry.shutdown();
     process.exit(1);
+  };
+  let epp: RunningEpp;
+  try {
+    epp = await startEpp(config, logger);
+  } catch (err) {
+    return failStart(err);
   }
   let stopping = false;
+  // Listeners are up (health NOT_SERVING) while plugins start; one that cannot start ends the process.
+  epp.started.catch((err: unknown) => { if (!stopping) void failStart(err, epp); });
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;

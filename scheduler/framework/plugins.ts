@@ -137,6 +137,15 @@ export interface Decider extends Plugin {
   decide(ctx: SchedulingContext, request: InferenceRequest, decodeEndpoint: Endpoint | undefined): PdDecision;
 }
 
+/**
+ * A plugin with start-up work the EPP waits for before it reports ready (gRPC health SERVING), e.g.
+ * loading the tokenizers its config names in every worker.
+ */
+export interface StartsUp extends Plugin {
+  /** Resolves once the plugin serves as configured; rejects when it never will (the EPP then fails to start). */
+  whenReady(): Promise<void>;
+}
+
 /** Plugins that declare which attributes they read, so missing producers can be injected. */
 export interface ConsumesAttributes {
   readonly consumes: readonly string[];
@@ -153,6 +162,7 @@ export const isResponseComplete = (p: Plugin): p is ResponseComplete => hasMetho
 export const isResponseReporter = (p: Plugin): p is ResponseReporter => hasMethod(p, 'reportResponse');
 export const isDataProducer = (p: Plugin): p is DataProducer => hasMethod(p, 'produce') && Array.isArray((p as DataProducer).produces);
 export const isDecider = (p: Plugin): p is Decider => hasMethod(p, 'decide');
+export const startsUp = (p: Plugin): p is StartsUp => hasMethod(p, 'whenReady');
 export const consumesOf = (p: Plugin): readonly string[] => {
   const consumes = (p as Partial<ConsumesAttributes>).consumes;
   return Array.isArray(consumes) ? consumes : [];

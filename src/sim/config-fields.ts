@@ -114,6 +114,9 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: 'kv-transfer-bandwidth', key: 'kvTransferBandwidth', kind: 'number', description: 'step engine, P/D: KV transfer bandwidth per GPU, GB/s', placeholder: '<GB/s>', defaultText: '40' },
   { flag: 'kv-transfer-latency', key: 'kvTransferLatency', kind: 'duration', description: 'step engine, P/D: fixed cost of one KV transfer', placeholder: '<duration>', defaultText: '2ms' },
   { flag: 'kv-transfer-timeout', key: 'kvTransferTimeout', kind: 'duration', description: 'step engine, P/D: a prefill pod frees a finished prompt\'s blocks after this when no decode pod pulled them', placeholder: '<duration>', defaultText: '60s' },
+  { flag: 'frontend-overhead', key: 'frontendOverhead', kind: 'duration', description: 'step engine: vLLM API server time per request before the engine sees it (HTTP, chat template, engine-core IPC); one loop, so it queues under load', placeholder: '<duration>', defaultText: '1ms' },
+  { flag: 'frontend-prompt-token-overhead', key: 'frontendPromptTokenOverhead', kind: 'duration', description: 'step engine: vLLM API server tokenization time per prompt token', placeholder: '<duration>', defaultText: '1µs' },
+  { flag: 'frontend-token-overhead', key: 'frontendTokenOverhead', kind: 'duration', description: 'step engine: vLLM API server time per streamed token (detokenize, SSE) before the client sees it', placeholder: '<duration>', defaultText: '7.7µs' },
   // Upstream vLLM flags that deployments pass; accepted and ignored.
   { flag: 'enforce-eager', key: null, kind: 'bool', description: 'ignored (vLLM compatibility)', negatable: true },
   { flag: 'enable-prefix-caching', key: null, kind: 'bool', description: 'ignored (vLLM compatibility)', negatable: true },

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { asConfigError, ConfigError } from '../config-error.js';
 import { completeConfig, type SimConfig, type SimConfigInput } from './config.js';
 import { attributeName, CONFIG_FIELDS, coerceField } from './config-fields.js';
+import { rejectStepOnly } from './step/settings-check.js';
 
 /** commander's `getOptionValueSource` values. */
 export type ValueSource = 'cli' | 'env' | 'default' | 'config' | 'implied' | undefined;
@@ -78,5 +79,6 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   input.podName = env.POD_NAME ?? '';
   input.podNamespace = env.POD_NAMESPACE ?? '';
   if (typeof input.model !== 'string' || input.model === '') throw new ConfigError([], 'model parameter is empty (use --model or SIM_MODEL)');
+  if (input.engineModel !== 'step') rejectStepOnly(String(input.engineModel ?? 'latency'), input);
   return { config: completeConfig(input as SimConfigInput), warnings };
 }

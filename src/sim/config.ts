@@ -8,9 +8,10 @@ import type { FakeMetricsConfig } from './fake-metrics.js';
 import { LATENCY_CALCULATORS, type LatencySettings } from './latency.js';
 import type { LoraModule } from './lora.js';
 import { nowNanos } from './random.js';
-import { HARDWARE_PRESETS, MODEL_PROFILES, resolveSpec, type StepSettings } from './step/presets.js';
-import { kvCapacityBlocks, weightBytesPerGpu } from './step/roofline.js';
+import type { StepSettings } from './step/presets.js';
+import { completeStep, validateStep } from './step/settings-check.js';
 import { DEFAULT_KV_TRANSFER_BANDWIDTH_GBPS, DEFAULT_KV_TRANSFER_LATENCY_MS, DEFAULT_KV_TRANSFER_TIMEOUT_MS } from './step/transfer.js';
+import { DEFAULT_FRONTEND_SETTINGS, type FrontendSettings } from './step/frontend.js';
 
 export type SimMode = 'echo' | 'random';
 export type SimRole = 'prefill' | 'decode' | 'both';
@@ -21,7 +22,7 @@ export type FailureType = (typeof FAILURE_TYPES)[number];
 
 export const BLOCK_SIZES = [8, 16, 32, 64, 128] as const;
 
-export interface SimConfig extends LatencySettings, StepSettings {
+export interface SimConfig extends LatencySettings, StepSettings, FrontendSettings {
   /** `latency`: independent per-request latencies (default); `step`: the step engine (docs/simulator.md). */
   engineModel: EngineModel;
   /** Step engine: token budget per step (resolved from the hardware when 0 is given). */
@@ -162,6 +163,7 @@ export function defaultConfig(): Omit<SimConfig, 'model'> {
     kvTransferBandwidth: DEFAULT_KV_TRANSFER_BANDWIDTH_GBPS,
     kvTransferLatency: DEFAULT_KV_TRANSFER_LATENCY_MS,
     kvTransferTimeout: DEFAULT_KV_TRANSFER_TIMEOUT_MS,
+    ...DEFAULT_FRONTEND_SETTINGS,
   };
 }
 
@@ -203,49 +205,6 @@ export function validateConfig(config: SimConfig): void {
   check(config.maxRequestBodySizeMb >= 1 && config.maxRequestBodySizeMb <= 512,
     `max-request-body-size-mb must be between 1 MB and 512 MB, got ${config.maxRequestBodySizeMb}`);
   validateStep(config);
-}
-
-const LATENCY_KEYS = ['timeToFirstToken', 'timeToFirstTokenStdDev', 'interTokenLatency', 'interTokenLatencyStdDev', 'kvCacheTransferLatency',
-  'kvCacheTransferLatencyStdDev', 'prefillOverhead', 'prefillTimePerToken', 'prefillTimeStdDev', 'kvCacheTransferTimePerToken', 'kvCacheTransferTimeStdDev'] as const;
-
-/** The step engine's settings (checked whatever the engine, so a typo never waits for a switch). */
-function validateStep(config: SimConfig): void {
-  check(config.engineModel === 'latency' || config.engineModel === 'step', `invalid engine-model '${config.engineModel}', valid values are 'latency' and 'step'`);
-  check(Object.hasOwn(HARDWARE_PRESETS, config.hardware), `unknown hardware '${config.hardware}', valid values are: ${Object.keys(HARDWARE_PRESETS).join(', ')}`);
-  check(Object.hasOwn(MODEL_PROFILES, config.modelProfile), `unknown model profile '${config.modelProfile}', valid values are: ${Object.keys(MODEL_PROFILES).join(', ')}`);
-  for (const [name, value] of [['hbm-bandwidth', config.hbmBandwidth], ['hbm-capacity', config.hbmCapacity], ['peak-flops', config.peakFlops], ['interconnect-bandwidth', config.interconnectBandwidth]] as const) {
-    check(Number.isFinite(value) && value >= 0, `${name} cannot be negative (0 = the --hardware preset)`);
-  }
-  const shape = { 'num-layers': config.numLayers, 'hidden-size': config.hiddenSize, 'num-attention-heads': config.numAttentionHeads, 'num-kv-heads': config.numKvHeads,
-    'head-dim': config.headDim, 'intermediate-size': config.intermediateSize, 'vocab-size': config.vocabSize, 'tensor-parallel-size': config.tensorParallelSize, 'max-num-batched-tokens': config.maxNumBatchedTokens };
-  for (const [name, value] of Object.entries(shape)) check(Number.isInteger(value) && value >= 0, `${name} must be a non-negative integer (0 = the preset)`);
-  check(config.computeEfficiency > 0 && config.computeEfficiency <= 1, `compute-efficiency must be in (0, 1], got ${config.computeEfficiency}`);
-  check(config.memoryEfficiency > 0 && config.memoryEfficiency <= 1, `memory-efficiency must be in (0, 1], got ${config.memoryEfficiency}`);
-  check(config.gpuMemoryUtilization > 0 && config.gpuMemoryUtilization <= 1, `gpu-memory-utilization must be in (0, 1], got ${config.gpuMemoryUtilization}`);
-  check(config.stepOverhead >= 0, 'step-overhead cannot be negative');
-  check(config.kvTransferBandwidth > 0, `kv-transfer-bandwidth must be positive, got ${config.kvTransferBandwidth}`);
-  check(config.kvTransferLatency >= 0, 'kv-transfer-latency cannot be negative');
-  check(config.kvTransferTimeout > 0, 'kv-transfer-timeout must be positive');
-  if (config.engineModel !== 'step') return;
-  for (const key of LATENCY_KEYS) {
-    check(config[key] === 0, `${key} has no effect with --engine-model step (latencies come from the step model): remove it`);
-  }
-  const spec = resolveSpec(config);
-  check(spec.shape.numAttentionHeads % spec.tensorParallelSize === 0,
-    `tensor-parallel-size ${spec.tensorParallelSize} must divide the ${spec.shape.numAttentionHeads} attention heads`);
-  check(kvCapacityBlocks(spec, config.blockSize) >= 1 || config.kvCacheSize >= 1,
-    `the model does not fit: ${(weightBytesPerGpu(spec) / 1e9).toFixed(1)} GB of weights per GPU, ${(spec.hardware.hbmBytes * spec.gpuMemoryUtilization / 1e9).toFixed(1)} GB usable (HBM × gpu-memory-utilization)`);
-  check(config.kvCacheSize >= 1, 'kv-cache-size must be at least 1 block with --engine-model step');
-}
-
-/** Step engine: vLLM's defaults for what was not given (batch limits, context window, KV capacity). */
-function completeStep(config: SimConfig, input: SimConfigInput): void {
-  const spec = resolveSpec(config);
-  if (config.tensorParallelSize === 0) config.tensorParallelSize = spec.tensorParallelSize;
-  if (config.maxNumBatchedTokens === 0) config.maxNumBatchedTokens = spec.hardware.maxNumBatchedTokens;
-  if (input.maxNumSeqs === undefined) config.maxNumSeqs = spec.hardware.maxNumSeqs;
-  if (input.maxModelLen === undefined) config.maxModelLen = spec.shape.maxModelLen;
-  if (input.kvCacheSize === undefined) config.kvCacheSize = kvCapacityBlocks(spec, config.blockSize);
 }
 
 export function validateLatency(config: LatencySettings): void {

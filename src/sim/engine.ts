@@ -75,6 +75,7 @@ export class Engine {
           transfer: { bandwidth: config.kvTransferBandwidth * 1e9, latencyMs: config.kvTransferLatency },
           holdTimeoutMs: config.kvTransferTimeout,
           kvEventSink: this.sink,
+          frontend: config,
           metrics: this.metrics,
         })
       : null;

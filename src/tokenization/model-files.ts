@@ -3,7 +3,8 @@
  * needs. A router must never reach a model hub at run time, so models
  * are found only in directories the operator configured:
  *
- *  1. an explicit `modelDirs[model]` (like llm-d's `modelTokenizerMap`);
+ *  1. an explicit `modelDirs[model]` (like llm-d's `modelTokenizerMap`), itself or, when it is a
+ *     Hugging Face cache model directory (`models--org--name`), its snapshot;
  *  2. in each search directory, the Hugging Face cache layout `models--org--name` (also under
  *     `hub/`, i.e. an `HF_HOME`), whose `refs/main` names the snapshot to use;
  *  3. in each search directory, the model name as a relative path (`<dir>/org/name/tokenizer.json`);
@@ -114,7 +115,7 @@ export function resolveTokenizerDir(dir: string): string | undefined {
 /** The directory holding `model`'s tokenizer.json, or undefined when no configured place has it. */
 export async function findModelDir(model: string, locations: ModelLocations): Promise<string | undefined> {
   const explicit = locations.modelDirs?.[model];
-  if (explicit !== undefined) return explicit;
+  if (explicit !== undefined) return resolveTokenizerDir(explicit) ?? explicit;
   if (isSafeModelName(model)) {
     for (const root of locations.searchDirs ?? []) {
       for (const cacheDir of [join(root, hubCacheName(model)), join(root, 'hub', hubCacheName(model))]) {

@@ -25,6 +25,12 @@ export interface TokenStream {
   next(): Promise<ArrayLike<number> | undefined>;
   /** What is left after the chunks returned so far. */
   rest(): TokenStreamRest;
+  /**
+   * Caps the new text of each later batch at about `chars` (batches stop growing): a background
+   * reader keeps each encode short, so a decision queued behind it waits little. Optional: a stream
+   * without encoding work has nothing to cap.
+   */
+  capBatches?(chars: number): void;
 }
 
 /**
@@ -69,6 +75,7 @@ export type PieceKnown = (index: number) => boolean;
 export class PieceStream implements TokenStream {
   private index = 0;
   private budget: number;
+  private maxBudget = Number.POSITIVE_INFINITY;
   private prefixSent = false;
   private suffixSent = false;
 
@@ -103,7 +110,7 @@ export class PieceStream implements TokenStream {
       else if (this.known === undefined || !this.known(at)) chars += piece.length;
     }
     this.index = to;
-    this.budget *= GROWTH;
+    this.budget = Math.min(this.budget * GROWTH, this.maxBudget);
     const ids = await this.encode(this.pieces, from, to);
     if (this.prefixSent || this.prefix.length === 0) return ids;
     this.prefixSent = true;
@@ -111,6 +118,11 @@ export class PieceStream implements TokenStream {
     out.set(this.prefix);
     out.set(ids, this.prefix.length);
     return out;
+  }
+
+  capBatches(chars: number): void {
+    this.maxBudget = Math.max(1, chars);
+    this.budget = Math.min(this.budget, this.maxBudget);
   }
 
   rest(): TokenStreamRest {

@@ -6,7 +6,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { describe, expect, it, vi, afterEach } from 'vitest';
 import type { Command } from 'commander';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +18,7 @@ import { attributeName } from '../../src/cli/options.js';
 import { buildEppCommand, eppConfigFromCommand } from '../../scheduler/options.js';
 import { buildSidecarCommand, sidecarLaunchFromCommand } from '../../sidecar/options.js';
 import { CLI, startCli } from '../helpers/processes.js';
+import { freePort } from '../../src/http/free-port.js';
 
 interface UpstreamFlags {
   commit: string;
@@ -58,13 +58,6 @@ function refused(build: () => Command, flags: Record<string, string>): string[] 
   return failures;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('upstream flag list (fixture)', () => {
   it('is pinned to an upstream commit and not trivially small', () => {

@@ -12,7 +12,6 @@
  *  - real Qwen3 tokenizer in the sims (`--tokenizer`) and in the EPP, when the sim has that flag.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +24,7 @@ import type { RunningProcess } from '../helpers/processes.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
 import { MODEL, metricValue, startEppProcess, startPdStack, type PdStack } from './stack.js';
 import { poll } from '../helpers/poll.js';
+import { freePort } from '../../src/http/free-port.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../config/precise-prefix-epp-config.yaml', import.meta.url));
 const PRECISE = 'precise-prefix-cache-scorer';
@@ -54,14 +54,6 @@ function writeConfig(overrides: PreciseOverrides): string {
   return file;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
   await poll(condition, { what, timeoutMs, intervalMs: 25 });

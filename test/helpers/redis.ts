@@ -4,8 +4,8 @@
  * throws with instructions instead of letting the Redis tests skip silently (CI installs it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { freePort } from '../../src/http/free-port.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -16,17 +16,6 @@ export interface RedisServer {
 
 const BINARY = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function assertInstalled(): void {
   const probe = spawnSync(BINARY, ['--version'], { encoding: 'utf8' });

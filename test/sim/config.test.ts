@@ -75,6 +75,8 @@ describe('configuration sources', () => {
     ]);
     expect(config.interTokenLatency).toBe(1500);
     expect(config.timeToFirstToken).toBe(90_000);
+    const frontend = (await parse(['--model', 'm', '--engine-model', 'step', '--frontend-overhead', '2ms', '--frontend-prompt-token-overhead', '1us', '--frontend-token-overhead', '7.7µs'])).config;
+    expect([frontend.frontendOverhead, frontend.frontendPromptTokenOverhead, frontend.frontendTokenOverhead]).toEqual([2, 0.001, expect.closeTo(0.0077, 9)]);
     expect(config.enableKvcache).toBe(true);
     expect(config.latencyWholeMs).toBe(false);
     expect(config.loraModules).toEqual([{ name: 'l1', path: '/p1', base_model_name: '' }, { name: 'l2', path: '', base_model_name: '' }]);
@@ -118,6 +120,9 @@ describe('configuration sources', () => {
       [['--model', 'm', '--max-num-seqs', 'x'], /max-num-seqs: "x" is not an integer/],
       [['--model', 'm', '--inter-token-latency', '5'], /inter-token-latency/],
       [['--model', 'm', '--mode', 'loud'], /mode/],
+      [['--model', 'm', '--engine-model', 'step', '--frontend-token-overhead', '-1us'], /frontend-token-overhead cannot be negative/],
+      [['--model', 'm', '--hardware', 'h200', '--kv-transfer-latency', '1ms'], /hardware, kv-transfer-latency: only the step engine reads these settings and the engine model is 'latency'/],
+      [['--model', 'm', '--frontend-overhead', '2'], /frontend-overhead/],
     ];
     for (const [args, message] of cases) await expect(parse(args), args.join(' ')).rejects.toThrow(message);
   });

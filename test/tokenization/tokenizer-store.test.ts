@@ -41,6 +41,9 @@ describe('findModelDir', () => {
   it('resolves explicit dirs, the HF cache layout (refs/main, else newest snapshot), relative dirs, then the default', async () => {
     const searchDirs = [join(root, 'cache'), join(root, 'hf-home'), join(root, 'plain')];
     expect(await findModelDir('x', { modelDirs: { x: '/somewhere' }, searchDirs })).toBe('/somewhere');
+    // An explicit HF cache model directory means its snapshot.
+    expect(await findModelDir('x', { modelDirs: { x: join(root, 'cache', 'models--org--hub-model') } })).toBe(join(root, 'cache', 'models--org--hub-model', 'snapshots', 'abc'));
+    expect(await findModelDir('x', { modelDirs: { x: join(root, 'plain', 'org', 'plain-model') } })).toBe(join(root, 'plain', 'org', 'plain-model'));
     expect(await findModelDir('org/hub-model', { searchDirs })).toBe(join(root, 'cache', 'models--org--hub-model', 'snapshots', 'abc'));
     expect(await findModelDir('org/noref', { searchDirs })).toBe(join(root, 'hf-home', 'hub', 'models--org--noref', 'snapshots', 'newer'));
     expect(await findModelDir('org/plain-model', { searchDirs })).toBe(join(root, 'plain', 'org', 'plain-model'));

@@ -8,11 +8,15 @@
  *   indexerConfig:
  *     kvBlockIndexConfig: { inMemoryConfig | redisConfig | valkeyConfig, … }   (index/config.ts)
  *     kvCacheBackendConfigs: [ {name: gpu, weight: 1.0}, {name: cpu, weight: 0.8} ]
- *     tokenizersPoolConfig: deprecated; `local.autoDiscoveryDir` and `modelTokenizerMap` are used
+ *     tokenizersPoolConfig: deprecated; `local.autoDiscoveryDir` and `modelTokenizerMap` are used, and
+ *                           `modelName` (as llm-d's pool: every request is tokenized with that
+ *                           model's tokenizer; loaded at start)
  *     tokenProcessorConfig: KVM-0.4's place for it (the top-level one wins)
  *   kvEventsConfig: { zmqEndpoint, topicFilter, concurrency, engineType, discoverPods, podDiscoveryConfig }
  *   speculativeIndexing: false
  *   speculativeTTL: "2s"
+ *   speculativeTail: true           pd-router extension, with speculativeIndexing only: also guess on the
+ *                                   keys the walk did not tokenize, after the pick (speculative-tail.ts)
  *   tokenizer:                      pd-router extension (llm-d calls vLLM's /render instead)
  *     type: local | simulated       local (default): the model's own tokenizer and chat template
  *     tokenizersDir: dir | [dirs]   searched for HF-cache `models--org--name` or `org/name`
@@ -24,6 +28,9 @@
  *                                   cgroup-aware — src/tokenization/cores.ts)
  *     maxQueue: n                   encode calls outstanding before requests are scored without
  *                                   precise prefix (default 16 per worker)
+ *     loadTimeout: "2m"             how long the tokenizers named in the config (modelTokenizerMap,
+ *                                   modelName) may take to load in every worker at start; the EPP
+ *                                   reports ready only after, and fails to start past it
  *   parity:                         pd-router extension (parity.ts)
  *     sampleEvery: 16               check one completed request in n (0 = off)
  *     delay: "2s"                   how long after the response the pod's events are checked
@@ -46,15 +53,18 @@ import { TOKENIZER_FILE } from '../../../src/tokenization/model-files.js';
 export const DEFAULT_BLOCK_SIZE = 16;
 export const DEFAULT_SPECULATIVE_TTL_MS = 2000;
 export const DEFAULT_TOKENIZERS_DIR = '/mnt/models';
+export const DEFAULT_TOKENIZER_LOAD_TIMEOUT_MS = 120_000;
 
 export type TokenizerConfig =
   | { type: 'simulated' }
-  | { type: 'local'; locations: ModelLocations };
+  /** `modelName`: the one model whose tokenizer tokenizes every request (llm-d's pool), when given. */
+  | { type: 'local'; locations: ModelLocations; modelName?: string };
 
-/** `tokenizerPool`: worker threads (default: the cores available) and outstanding encodes before back-pressure. */
+/** `tokenizerPool`: worker threads (default: the cores available), outstanding encodes before back-pressure, start-up load bound. */
 export interface TokenizerPoolConfig {
   workers?: number;
   maxQueue?: number;
+  loadTimeoutMs?: number;
 }
 
 export interface PrecisePrefixConfig {
@@ -68,12 +78,13 @@ export interface PrecisePrefixConfig {
   kvEvents: KvEventsConfig;
   speculativeIndexing: boolean;
   speculativeTtlMs: number;
+  speculativeTail: boolean;
   tokenizer: TokenizerConfig;
   tokenizerPool: TokenizerPoolConfig;
   parity: ParityConfig;
 }
 
-const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'tokenizer', 'tokenizerPool', 'parity', 'mode']);
+const TOP_LEVEL = new Set(['tokenProcessorConfig', 'indexerConfig', 'kvEventsConfig', 'speculativeIndexing', 'speculativeTTL', 'speculativeTail', 'tokenizer', 'tokenizerPool', 'parity', 'mode']);
 const INDEXER = new Set(['kvBlockIndexConfig', 'kvCacheBackendConfigs', 'tokenizersPoolConfig', 'tokenProcessorConfig', 'prefixStoreConfig']);
 
 type Fields = Record<string, unknown>;
@@ -194,7 +205,10 @@ function tokenizerOf(raw: unknown, pool: Fields | undefined, env: NodeJS.Process
     if (typeof tokenizer.defaultDir !== 'string' || tokenizer.defaultDir === '') throw new ConfigError('parameters.tokenizer.defaultDir', 'must be a directory');
     locations.defaultDir = tokenizer.defaultDir;
   }
-  return { type: 'local', locations };
+  const modelName = pool?.modelName;
+  if (modelName === undefined || modelName === null) return { type: 'local', locations };
+  if (typeof modelName !== 'string' || modelName === '') throw new ConfigError('parameters.indexerConfig.tokenizersPoolConfig.modelName', 'must be a non-empty model name');
+  return { type: 'local', locations, modelName };
 }
 
 function positiveInt(value: unknown, path: string, min = 1): number | undefined {
@@ -203,25 +217,34 @@ function positiveInt(value: unknown, path: string, min = 1): number | undefined 
   return value;
 }
 
+function durationMs(value: unknown, path: string, zeroAllowed = false): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new ConfigError(`parameters.${path}`, 'must be a Go duration such as "2s"');
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (err) {
+    throw new ConfigError(`parameters.${path}`, (err as Error).message);
+  }
+  if (!(ms > 0 || (zeroAllowed && ms === 0))) throw new ConfigError(`parameters.${path}`, zeroAllowed ? 'must not be negative' : 'must be positive');
+  return ms;
+}
+
 function poolOf(raw: unknown): TokenizerPoolConfig {
   const pool = record(raw, 'tokenizerPool') ?? {};
+  for (const key of Object.keys(pool)) {
+    if (!['workers', 'maxQueue', 'loadTimeout'].includes(key)) throw new ConfigError(`parameters.tokenizerPool.${key}`, 'unknown parameter (known: workers, maxQueue, loadTimeout)');
+  }
   const workers = positiveInt(pool.workers, 'tokenizerPool.workers');
   const maxQueue = positiveInt(pool.maxQueue, 'tokenizerPool.maxQueue');
-  return { ...(workers !== undefined ? { workers } : {}), ...(maxQueue !== undefined ? { maxQueue } : {}) };
+  const loadTimeoutMs = durationMs(pool.loadTimeout, 'tokenizerPool.loadTimeout');
+  return { ...(workers !== undefined ? { workers } : {}), ...(maxQueue !== undefined ? { maxQueue } : {}), ...(loadTimeoutMs !== undefined ? { loadTimeoutMs } : {}) };
 }
 
 function parityOf(raw: unknown): ParityConfig {
   const parity = record(raw, 'parity') ?? {};
   const sampleEvery = positiveInt(parity.sampleEvery, 'parity.sampleEvery', 0) ?? DEFAULT_PARITY.sampleEvery;
-  let delayMs = DEFAULT_PARITY.delayMs;
-  if (parity.delay !== undefined) {
-    if (typeof parity.delay !== 'string') throw new ConfigError('parameters.parity.delay', 'must be a Go duration such as "2s"');
-    try {
-      delayMs = parseDuration(parity.delay);
-    } catch (err) {
-      throw new ConfigError('parameters.parity.delay', (err as Error).message);
-    }
-  }
+  const delayMs = durationMs(parity.delay, 'parity.delay', true) ?? DEFAULT_PARITY.delayMs;
   const threshold = parity.threshold ?? DEFAULT_PARITY.threshold;
   if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1)) throw new ConfigError('parameters.parity.threshold', 'must be a number in [0, 1]');
   return { sampleEvery, delayMs, threshold };
@@ -252,6 +275,8 @@ export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, e
 
   const speculativeIndexing = params.speculativeIndexing ?? false;
   if (typeof speculativeIndexing !== 'boolean') throw new ConfigError('parameters.speculativeIndexing', 'must be a boolean');
+  const speculativeTail = params.speculativeTail ?? speculativeIndexing;
+  if (typeof speculativeTail !== 'boolean' || (speculativeTail && !speculativeIndexing)) throw new ConfigError('parameters.speculativeTail', 'must be a boolean, true only with speculativeIndexing: true');
 
   return {
     blockSize,
@@ -262,6 +287,7 @@ export function parsePrecisePrefixConfig(parameters: unknown, logger?: Logger, e
     kvEvents,
     speculativeIndexing,
     speculativeTtlMs: ttlOf(params.speculativeTTL),
+    speculativeTail,
     tokenizer: tokenizerOf(params.tokenizer, record(indexer?.tokenizersPoolConfig, 'indexerConfig.tokenizersPoolConfig'), env, logger),
     tokenizerPool: poolOf(params.tokenizerPool),
     parity: parityOf(params.parity),

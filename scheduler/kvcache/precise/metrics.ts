@@ -9,6 +9,14 @@
  *   pd_router_precise_prefix_bytes_per_token{model}        gauge     the learned ratio the estimate uses
  *   pd_router_precise_prefix_skipped_total{reason}         counter   requests scored without precise prefix because
  *                                                                    tokenization was `overloaded` (back-pressure)
+ *   pd_router_precise_prefix_matches_total{outcome}        counter   every request's match by outcome: `scored`,
+ *                                                                    `index_not_ready`, `tokenization_failed`, `overloaded`,
+ *                                                                    `no_full_block`, `lookup_failed`, or `late` (it outlasted
+ *                                                                    the Director's producer budget: scored 0)
+ *   pd_router_precise_prefix_speculative_tails_total{outcome}
+ *                                                          counter   background tails of speculative guesses (the part the
+ *                                                                    walk did not tokenize): `completed`, `skipped_busy` (no
+ *                                                                    idle tokenizer worker), `failed`, `cancelled` (close)
  *   pd_router_precise_prefix_parity_ratio{model}           gauge     share of a sample of routed requests' block keys
  *                                                                    that the chosen pod's KV events confirmed (1 = our
  *                                                                    tokenization and hashing match the engine's)
@@ -21,6 +29,8 @@ export class PrecisePrefixMetrics {
   readonly estimateError: Histogram<'model'>;
   readonly bytesPerToken: Gauge<'model'>;
   readonly skipped: Counter<'reason'>;
+  readonly matches: Counter<'outcome'>;
+  readonly speculativeTails: Counter<'outcome'>;
   readonly parity: Gauge<'model'>;
   readonly paritySamples: Counter<'model'>;
 
@@ -33,6 +43,10 @@ export class PrecisePrefixMetrics {
     });
     this.bytesPerToken = new Gauge({ name: 'pd_router_precise_prefix_bytes_per_token', help: 'Learned UTF-8 bytes per token used for the estimate', labelNames: ['model'], registers });
     this.skipped = new Counter({ name: 'pd_router_precise_prefix_skipped_total', help: 'Requests scored without precise prefix', labelNames: ['reason'], registers });
+    this.matches = new Counter({ name: 'pd_router_precise_prefix_matches_total', help: 'Precise prefix matches of requests by outcome (late: after the producer budget, not used)', labelNames: ['outcome'], registers });
+    this.speculativeTails = new Counter({
+      name: 'pd_router_precise_prefix_speculative_tails_total', help: 'Background speculative-guess tails (prompt part the walk did not tokenize) by outcome', labelNames: ['outcome'], registers,
+    });
     this.parity = new Gauge({ name: 'pd_router_precise_prefix_parity_ratio', help: 'Share of sampled request block keys confirmed by the chosen pod\'s KV events', labelNames: ['model'], registers });
     this.paritySamples = new Counter({ name: 'pd_router_precise_prefix_parity_samples_total', help: 'Parity samples taken', labelNames: ['model'], registers });
   }

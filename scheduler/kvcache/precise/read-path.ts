@@ -46,6 +46,15 @@ export interface WalkResult extends PrefixMatchResult {
   readonly restBytes: number;
   /** The full-block count the scores are normalised by (exact + estimated tokens). */
   readonly totalBlocks: number;
+  /** Where the walk stopped, when it stopped early: the rest of the prompt can still be read from here. */
+  readonly continuation?: WalkContinuation;
+}
+
+/** A stopped walk's state: the stream (positioned after the last batch), the last key, the tokens short of a block. */
+export interface WalkContinuation {
+  readonly stream: TokenStream;
+  readonly parent: BlockKey;
+  readonly pending: Uint32Array;
 }
 
 export interface WalkOptions {
@@ -133,6 +142,7 @@ export function walkPrefix(index: KvBlockIndex, model: string, stream: TokenStre
       'llm_d.kv_cache.blocks_found': hits.size,
       'llm_d.kv_cache.block_hit_ratio': totalBlocks > 0 ? best / totalBlocks : 0,
     });
-    return { ...result, exactTokens, estimatedTokens, restBytes: rest.textBytes, totalBlocks };
+    const continuation: WalkContinuation | undefined = stopped ? { stream, parent, pending } : undefined;
+    return { ...result, exactTokens, estimatedTokens, restBytes: rest.textBytes, totalBlocks, ...(continuation ? { continuation } : {}) };
   });
 }

@@ -8,13 +8,15 @@
  *
  * Lifecycle: `start()` builds everything and resolves when ready; a failure (Redis unreachable,
  * address in use) is logged and retried every 5 s in the background — until then `match` answers
- * `index_not_ready`. `close()` releases everything, also mid-start.
+ * `index_not_ready`. It also loads the tokenizers the config names in every worker
+ * (tokenizer-preload.ts); `whenReady()` waits for both, and rejects when a tokenizer cannot load.
+ * `close()` releases everything, also mid-start.
  */
 import { Registry } from 'prom-client';
-import { RootKeys, type BlockKey } from '../../../src/kvblock/keys.js';
+import { RootKeys } from '../../../src/kvblock/keys.js';
 import type { Logger } from '../../../src/log.js';
 import type { InferenceBody } from '../../../src/openai/types.js';
-import { OVERLOADED, TokenizationError } from '../../../src/tokenization/errors.js';
+import { TokenizationError } from '../../../src/tokenization/errors.js';
 import { IdsStream, type TokenStream } from '../../../src/tokenization/token-stream.js';
 import { withSpan } from '../../../src/telemetry/tracing.js';
 import type { Endpoint } from '../../framework/endpoint.js';
@@ -24,10 +26,13 @@ import type { KvBlockIndex } from '../index/types.js';
 import type { PrecisePrefixConfig } from './config.js';
 import { ParityMonitor } from './parity.js';
 import { precisePrefixMetrics, type PrecisePrefixMetrics } from './metrics.js';
-import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkResult } from './read-path.js';
+import { NotTokenized } from './not-tokenized.js';
+import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkContinuation, type WalkResult } from './read-path.js';
 import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.js';
 import { SpeculativeEntries } from './speculative.js';
+import { SpeculativeTails } from './speculative-tail.js';
 import { BytesPerToken, type Pending } from './token-estimate.js';
+import { preloadTokenizers } from './tokenizer-preload.js';
 import { KvEventWritePath } from './write-path.js';
 
 const START_RETRY_MS = 5000;
@@ -41,6 +46,8 @@ export interface RequestMatch extends PrefixMatchResult {
   readonly tokenCount?: number;
   /** What was estimated, when the walk stopped early (for observePromptTokens). */
   readonly estimate?: Pending;
+  /** With speculative tails: where the walk stopped, for the guesses after the pick (speculate). */
+  readonly tail?: WalkContinuation;
 }
 
 export interface PrecisePrefixCacheOptions {
@@ -62,6 +69,7 @@ interface Running {
   readonly index: KvBlockIndex;
   readonly writePath: KvEventWritePath;
   readonly speculative: SpeculativeEntries | undefined;
+  readonly tails: SpeculativeTails | undefined;
   readonly parity: ParityMonitor;
 }
 
@@ -77,12 +85,13 @@ export class PrecisePrefixCache {
   private readonly name: string;
   private running: Running | undefined;
   private starting: Promise<void> | undefined;
+  private tokenizersLoaded: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private closed = false;
   /** Global mode: the address the SUB is bound to (port resolved), once started. */
   boundAddress: string | undefined;
-  private readonly warnedTokenization = new Set<string>();
+  private readonly failures: NotTokenized;
   /** Set by followEndpoints(): the endpoint set from lifecycle events replaces polling `options.endpoints`. */
   private followed: (() => readonly Endpoint[]) | undefined;
 
@@ -92,22 +101,26 @@ export class PrecisePrefixCache {
     const registry = options.registry ?? new Registry();
     this.metrics = kvCacheMetrics(registry);
     this.precise = precisePrefixMetrics(registry);
+    this.failures = new NotTokenized(this.logger, this.name, this.precise);
     this.tokenizer = options.tokenizer ?? createRequestTokenizer(config.tokenizer, config.tokenizerPool);
     this.roots = new RootKeys(config.hashSeed);
   }
 
-  get index(): KvBlockIndex | undefined {
-    return this.running?.index;
-  }
-
-  get writePath(): KvEventWritePath | undefined {
-    return this.running?.writePath;
-  }
+  get index(): KvBlockIndex | undefined { return this.running?.index; }
+  get writePath(): KvEventWritePath | undefined { return this.running?.writePath; }
 
   /** Starts the index, event processing and sockets; resolves when ready, retries failures in the background. */
   start(): Promise<void> {
+    this.tokenizersLoaded ??= preloadTokenizers(this.tokenizer, { logger: this.logger, name: this.name, timeoutMs: this.config.tokenizerPool.loadTimeoutMs })
+      .catch((err: unknown) => { if (!this.closed) throw err; });
+    this.tokenizersLoaded.catch(() => {}); // whenReady() reports it
     this.starting ??= this.startLoop();
     return this.starting;
+  }
+
+  /** Started, and the configured tokenizers loaded in every worker; rejects when one cannot load. */
+  async whenReady(): Promise<void> {
+    await Promise.all([this.start(), this.tokenizersLoaded]);
   }
 
   /** Per-endpoint event mode: follows a changed endpoint set (cheap when unchanged). */
@@ -146,6 +159,7 @@ export class PrecisePrefixCache {
         throw err instanceof TokenizationError ? err : new TokenizationError('encode', (err as Error).message, { cause: err });
       }),
       rest: () => inner.rest(),
+      capBatches: (chars) => inner.capBatches?.(chars),
     };
     let walk: WalkResult;
     try {
@@ -166,7 +180,8 @@ export class PrecisePrefixCache {
       : undefined;
     const { keys, scores, cachedBlocks } = walk;
     if (walk.totalBlocks === 0) return { ...EMPTY, outcome: 'no_full_block', tokenCount };
-    return { keys, scores, cachedBlocks, outcome: 'scored', tokenCount, ...(estimate ? { estimate } : {}) };
+    const tail = running.tails !== undefined && walk.estimatedTokens > 0 ? walk.continuation : undefined;
+    return { keys, scores, cachedBlocks, outcome: 'scored', tokenCount, ...(estimate ? { estimate } : {}), ...(tail ? { tail } : {}) };
   }
 
   /**
@@ -194,17 +209,13 @@ export class PrecisePrefixCache {
   }
 
   private notTokenized(model: string, err: unknown): RequestMatch {
-    if ((err as { code?: unknown }).code === OVERLOADED) {
-      this.precise.skipped.inc({ reason: 'overloaded' });
-      return { ...EMPTY, outcome: 'overloaded' };
-    }
-    this.warnTokenization(model, err);
-    return { ...EMPTY, outcome: 'tokenization_failed' };
+    return { ...EMPTY, outcome: this.failures.outcome(model, err) };
   }
 
-  /** With `speculativeIndexing`: records `pods` (`ip:port`) as holding `keys` for the speculative TTL. */
-  speculate(keys: readonly BlockKey[], pods: readonly string[]): void {
-    this.running?.speculative?.add(keys, pods);
+  /** With `speculativeIndexing`: `pods` (`ip:port`) hold the match's keys for the TTL; with `speculativeTail` the untokenized rest's follow (speculative-tail.ts). */
+  speculate(match: RequestMatch, pods: readonly string[]): void {
+    this.running?.speculative?.add(match.keys, pods);
+    if (match.tail !== undefined) this.running?.tails?.start(match.tail, pods);
   }
 
   async close(): Promise<void> {
@@ -218,16 +229,6 @@ export class PrecisePrefixCache {
     if (running !== undefined) await shutdown(running);
     else await this.options.index?.close();
     await this.tokenizer.close();
-  }
-
-  /** Warns once per (model, reason); later failures are debug (a model without a tokenizer would flood the log). */
-  private warnTokenization(model: string, err: unknown): void {
-    const code = (err as { code?: string }).code ?? 'error';
-    const message = err instanceof Error ? err.message : String(err);
-    const key = `${model}\u0000${code}`;
-    const level = this.warnedTokenization.has(key) ? 'debug' : 'warn';
-    this.warnedTokenization.add(key);
-    this.logger[level]({ plugin: this.name, model, code, err: message }, 'precise prefix-cache: request not tokenized, scoring 0');
   }
 
   private async startLoop(): Promise<void> {
@@ -264,8 +265,12 @@ export class PrecisePrefixCache {
     });
     if (this.followed !== undefined) writePath.sources.follow(this.followed);
     const speculative = config.speculativeIndexing ? new SpeculativeEntries(index, config.speculativeTtlMs, logger) : undefined;
+    const tails = speculative !== undefined && config.speculativeTail ? new SpeculativeTails({
+      entries: speculative, blockSize: config.blockSize, busy: () => this.tokenizer.busy(), logger,
+      count: (outcome) => this.precise.speculativeTails.inc({ outcome }),
+    }) : undefined;
     const parity = new ParityMonitor(index, config.parity, this.precise, logger);
-    const running: Running = { index, writePath, speculative, parity };
+    const running: Running = { index, writePath, speculative, tails, parity };
     try {
       this.boundAddress = await writePath.start();
     } catch (err) {
@@ -279,9 +284,6 @@ export class PrecisePrefixCache {
     logger.info({
       plugin: this.name, index: config.indexKind, events: writePath.sources.mode, endpoint: this.boundAddress, blockSize: config.blockSize, tokenizer: config.tokenizer.type,
     }, 'precise-prefix-cache-scorer ready');
-    this.tokenizer.warm().catch((err: unknown) => {
-      if (!this.closed) logger.warn({ plugin: this.name, err: (err as Error).message }, 'precise prefix-cache: a configured tokenizer did not load');
-    });
     return running;
   }
 }
@@ -289,6 +291,7 @@ export class PrecisePrefixCache {
 async function shutdown(running: Running, closeIndex = true): Promise<void> {
   await running.parity.close();
   await running.writePath.close();
+  await running.tails?.close();
   await running.speculative?.close();
   if (closeIndex) await running.index.close();
 }

@@ -10,12 +10,13 @@
  * else the service's own in-process tokenizer → block keys (`tokenProcessorConfig.blockSize`
  * tokens per block, tail dropped) → index lookup over the candidates → matchBlocks = the leading
  * blocks each endpoint's events confirmed. PreRequest with `speculativeIndexing`: the chosen primary
- * and `prefill` targets are recorded as holding the keys for `speculativeTTL`.
+ * and `prefill` targets are recorded as holding the keys for `speculativeTTL` (with `speculativeTail`,
+ * also the keys of the untokenized rest, in the background).
  *
  * Parameters: exactly those of `precise-prefix-cache-scorer` (scheduler/kvcache/precise/config.ts:
  * `tokenProcessorConfig` {blockSize | blockSizeTokens, hashSeed}, `indexerConfig`
  * {kvBlockIndexConfig, kvCacheBackendConfigs}, `kvEventsConfig`, `speculativeIndexing`,
- * `speculativeTTL`, and pd-router's `tokenizer` / `tokenizerPool` / `parity`).
+ * `speculativeTTL`, and pd-router's `speculativeTail` / `tokenizer` / `tokenizerPool` / `parity`).
  * Listed under an `endpoint-notification-source` (llm-d Router's samples do), its per-endpoint
  * KV-event sockets follow that source's add/delete events (see precise-prefix-cache-scorer.ts).
  * Differences from llm-d Router: without a token-producer it still works (it tokenizes itself)
@@ -34,7 +35,7 @@
 import type { EndpointEvent, EndpointExtractor } from '../../datalayer/endpoint-events.js';
 import { PREFIX_CACHE_MATCH_INFO, type SchedulingContext } from '../../framework/cycle-state.js';
 import type { Endpoint } from '../../framework/endpoint.js';
-import type { ConsumesAttributes, DataProducer, PreRequest, ResponseComplete, ResponseInfo, SchedulingResult } from '../../framework/plugins.js';
+import type { ConsumesAttributes, DataProducer, PreRequest, ResponseComplete, ResponseInfo, SchedulingResult, StartsUp } from '../../framework/plugins.js';
 import type { PluginFactory } from '../../framework/registry.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import type { PrecisePrefixCache } from '../../kvcache/precise/service.js';
@@ -43,7 +44,7 @@ import { TOKENIZED_PROMPT } from './tokenized-prompt.js';
 
 export const PRECISE_PREFIX_CACHE_PRODUCER_TYPE = 'precise-prefix-cache-producer';
 
-export class PrecisePrefixCacheProducer implements DataProducer, PreRequest, ResponseComplete, ConsumesAttributes, EndpointExtractor {
+export class PrecisePrefixCacheProducer implements DataProducer, PreRequest, ResponseComplete, ConsumesAttributes, EndpointExtractor, StartsUp {
   readonly type = PRECISE_PREFIX_CACHE_PRODUCER_TYPE;
   readonly produces = [PREFIX_CACHE_MATCH_INFO] as const;
   /** Read when present (orders a token-producer first); absent is fine, see the header. */
@@ -55,6 +56,7 @@ export class PrecisePrefixCacheProducer implements DataProducer, PreRequest, Res
   get cache(): PrecisePrefixCache { return this.inner.cache; }
 
   start(): Promise<void> { return this.inner.start(); }
+  whenReady(): Promise<void> { return this.inner.whenReady(); }
 
   produce(ctx: SchedulingContext, request: InferenceRequest, endpoints: readonly Endpoint[]): Promise<void> {
     return this.inner.produce(ctx, request, endpoints);

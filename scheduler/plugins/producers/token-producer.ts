@@ -12,6 +12,9 @@
  *    (scheduler/kvcache/precise/request-tokens.ts) for `modelName`, else the request's model.
  *    Each fallback counts in `pd_router_token_producer_render_fallbacks_total{reason}`.
  * When both fail nothing is published and consumers score as if they had no data.
+ * Start-up: the in-process tokenizers the config names (`tokenizer.modelTokenizerMap`, and
+ * `modelName` when there is no `vllm` block) are loaded in every worker before the EPP reports
+ * ready; one that cannot load fails start-up (scheduler/kvcache/precise/tokenizer-preload.ts).
  * Note: data producers get 400 ms per request (scheduler/framework/director.ts); a slower render is
  * abandoned there, so keep `vllm.timeout` below that to get the in-process fallback in time.
  *
@@ -35,13 +38,15 @@
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import { parseDuration } from '../../../src/duration.js';
+import type { Logger } from '../../../src/log.js';
 import type { SchedulingContext } from '../../framework/cycle-state.js';
 import { ConfigError } from '../../framework/errors.js';
-import type { DataProducer } from '../../framework/plugins.js';
+import type { DataProducer, StartsUp } from '../../framework/plugins.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import { parseTokenizerSection } from '../../kvcache/precise/config.js';
 import { createRequestTokenizer, type RequestTokenizer } from '../../kvcache/precise/request-tokens.js';
+import { preloadTokenizers } from '../../kvcache/precise/tokenizer-preload.js';
 import { TOKENIZED_PROMPT, type TokenizedPrompt } from './tokenized-prompt.js';
 import { RenderError, renderTokenIds, type RenderOptions } from './vllm-render.js';
 
@@ -60,11 +65,12 @@ const TokenProducerParameters = z.object({
   tokenizerPool: z.unknown().optional(),
 });
 
-export class TokenProducer implements DataProducer {
+export class TokenProducer implements DataProducer, StartsUp {
   readonly type = TOKEN_PRODUCER_TYPE;
   readonly produces = [TOKENIZED_PROMPT] as const;
   /** Render failures that fell back to the in-process tokenizer (also the metric). */
   fallbacks = 0;
+  private loaded: Promise<void> | undefined;
 
   constructor(
     readonly name: string,
@@ -72,7 +78,14 @@ export class TokenProducer implements DataProducer {
     readonly render: RenderOptions | undefined,
     private readonly tokenizer: RequestTokenizer,
     private readonly fallbackCounter?: Counter<'reason'>,
+    private readonly preload?: { logger: Logger; timeoutMs?: number },
   ) {}
+
+  /** The configured in-process tokenizers, loaded in every worker (at once without `preload`). */
+  whenReady(): Promise<void> {
+    this.loaded ??= this.preload ? preloadTokenizers(this.tokenizer, { ...this.preload, name: this.name }) : Promise.resolve();
+    return this.loaded;
+  }
 
   async produce(ctx: SchedulingContext, request: InferenceRequest): Promise<void> {
     if (ctx.state.has(TOKENIZED_PROMPT)) return;
@@ -128,5 +141,8 @@ export const tokenProducerFactory: PluginFactory = (name, parameters, handle) =>
       mmTimeoutMs: vllm.mmTimeout ? parseDuration(vllm.mmTimeout) : DEFAULT_RENDER_MM_TIMEOUT_MS,
     };
   }
-  return new TokenProducer(name, modelName, render, createRequestTokenizer(tokenizer, tokenizerPool), fallbackCounter(handle.metrics?.registry));
+  // Without a render endpoint, modelName's tokenizer serves every request: loaded at start too.
+  const inProcess = tokenizer.type === 'local' && modelName !== undefined && render === undefined ? { ...tokenizer, modelName } : tokenizer;
+  return new TokenProducer(name, modelName, render, createRequestTokenizer(inProcess, tokenizerPool), fallbackCounter(handle.metrics?.registry),
+    { logger: handle.logger, ...(tokenizerPool.loadTimeoutMs !== undefined ? { timeoutMs: tokenizerPool.loadTimeoutMs } : {}) });
 };

@@ -17,7 +17,8 @@
  * full block, or when it cannot be tokenized. Category: affinity; llm-d's profiles weigh it 2–3.
  *
  * PreRequest (only with `speculativeIndexing`): records the primary and `prefill` targets as
- * holding the keys that were tokenized for `speculativeTTL`.
+ * holding the keys that were tokenized for `speculativeTTL`; with `speculativeTail` (default) the
+ * keys of the untokenized rest follow in the background, off the decision's path.
  *
  * ResponseComplete: the pod's `usage.prompt_tokens` teaches the service's bytes-per-token estimate
  * of untokenized prompt tails, and a sample of completed requests is checked for parity (did the
@@ -26,7 +27,10 @@
  * The plugin is a thin adapter: the index, event subscriber and processor, tokenizer and
  * speculative entries belong to the PrecisePrefixCache service (scheduler/kvcache/precise/),
  * which the factory starts in the background (it is synchronous) — until it is ready every
- * endpoint scores 0, and start-up failures are logged and retried every 5 s. `close()` releases it.
+ * endpoint scores 0, and start-up failures are logged and retried every 5 s. The EPP reports ready
+ * only once `whenReady()` resolves: the service started and the tokenizers the config names loaded
+ * in every worker (a tokenizer that cannot load fails start-up). `close()` releases it.
+ * Every request's outcome is counted in `pd_router_precise_prefix_matches_total{outcome}`.
  *
  * Endpoint events (listed under an `endpoint-notification-source`, per-endpoint KV events only):
  * the KV-event sockets follow the source's events instead of polling the endpoint set — add/update
@@ -49,7 +53,7 @@ import { withSpan, type Span } from '../../../src/telemetry/tracing.js';
 import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo, type SchedulingContext } from '../../framework/cycle-state.js';
 import { EPP_TRACER } from '../../framework/director.js';
 import type { Endpoint } from '../../framework/endpoint.js';
-import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, Scorer, SchedulingResult } from '../../framework/plugins.js';
+import type { DataProducer, PreRequest, ResponseComplete, ResponseInfo, Scorer, SchedulingResult, StartsUp } from '../../framework/plugins.js';
 import type { PluginFactory } from '../../framework/registry.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import type { Logger } from '../../../src/log.js';
@@ -78,7 +82,7 @@ interface RequestState {
   abandoned: boolean;
 }
 
-export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreRequest, ResponseComplete, EndpointExtractor {
+export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreRequest, ResponseComplete, EndpointExtractor, StartsUp {
   readonly type = PRECISE_PREFIX_CACHE_SCORER_TYPE;
   readonly category: ScorerCategory = 'affinity';
   readonly produces = [PREFIX_CACHE_MATCH_INFO] as const;
@@ -125,6 +129,10 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     return this.cache.start();
   }
 
+  whenReady(): Promise<void> {
+    return this.cache.whenReady();
+  }
+
   produce(ctx: SchedulingContext, request: InferenceRequest, endpoints: readonly Endpoint[]): Promise<void> {
     return this.stateFor(ctx, request, endpoints).promise.then(() => undefined);
   }
@@ -152,7 +160,7 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
       const target = result.profileResults.get(profile)?.targets[0];
       if (target) pods.add(target.hostPort);
     }
-    this.cache.speculate(match.keys, [...pods]);
+    this.cache.speculate(match, [...pods]);
   }
 
   /** The pod's usage.prompt_tokens teaches the tail estimate; a completed request may be a parity sample. */
@@ -176,6 +184,7 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     this.cache.syncEndpoints();
     const progress: Omit<RequestState, 'promise'> = { match: undefined, abandoned: false };
     const promise = this.match(request, candidates, tokenizedPromptOf(ctx)?.tokenIds).then((match) => {
+      this.cache.precise.matches.inc({ outcome: progress.abandoned ? 'late' : match.outcome });
       if (!progress.abandoned) {
         progress.match = match;
         this.matches.set(request, match);

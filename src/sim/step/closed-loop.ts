@@ -4,7 +4,8 @@
  * previous one finished, until `requests` were sent. Prompts are distinct random token ids (no
  * prefix hits, as the random dataset); input and output lengths are uniform within ± `lengthSpread`
  * of their means (0 = fixed). Returns the medians `vllm bench serve` prints: TTFT, ITL (every gap
- * between streamed tokens), TPOT (per request: (last − first token) / (tokens − 1)) and end-to-end.
+ * between streamed tokens), TPOT (per request: (last − first token) / (tokens − 1)) and end-to-end,
+ * as a client sees them: behind the modelled API server (`--frontend-*`, frontend.ts).
  * Used by bench/sim-validate.ts and the published-measurement test (docs/simulator.md "Validation").
  */
 import { completeConfig, type SimConfigInput } from '../config.js';
@@ -43,6 +44,7 @@ export function runClosedLoop(load: ClosedLoopLoad): ClosedLoopMedians {
   const engine = new StepEngine({
     spec: resolveSpec(config), clock, blockSize: config.blockSize, kvCacheBlocks: config.kvCacheSize, maxNumBatchedTokens: config.maxNumBatchedTokens,
     maxNumSeqs: config.maxNumSeqs, maxWaitingQueueLength: 100_000, hashSeed: '', transfer: { bandwidth: 40e9, latencyMs: 2 }, holdTimeoutMs: 1, kvEventSink: NOOP_KV_EVENT_SINK,
+    frontend: config,
   });
   const random = new Random(load.seed ?? 42);
   const length = (mean: number): number => Math.max(1, Math.round(mean * (1 + load.lengthSpread * (2 * random.float() - 1))));

@@ -10,6 +10,9 @@
  * decode pod pulled them, kv-pull.ts) or the hold timeout; a decode leg (`do_remote_prefill`) gets
  * blocks for its prompt, waits for the transfer (transfer.ts), reports it done (`onTransferred`:
  * the pull notice) and then only decodes.
+ *
+ * In front of it, vLLM's API server (frontend.ts): a request reaches the engine after its input
+ * processing, and each step's tokens reach the clients after their output processing.
  */
 import { OpenAIError } from '../../openai/errors.js';
 import { blockKeys, RootKeys } from '../../kvblock/keys.js';
@@ -20,35 +23,14 @@ import { QUEUE_FULL_MESSAGE } from '../dispatcher.js';
 import { BlockPool } from './block-pool.js';
 import { HeldBlocks } from './held.js';
 import type { EngineClock, Timer } from './clock.js';
+import { Frontend, NO_FRONTEND, type FrontendSettings } from './frontend.js';
 import type { EngineSpec } from './presets.js';
 import { stepTime, type StepCost } from './roofline.js';
 import { knownTokens, planStep, type SchedRequest, type ScheduledEntry } from './scheduler.js';
 import { transferMs, type TransferSettings } from './transfer.js';
+import { recordFinished, type Live, type StepJob } from './job.js';
 
-export interface StepSink {
-  started(): void;
-  /** The `index`-th generated token is out. */
-  token(index: number): void;
-  finished(outcome: { cachedTokens: number; preemptions: number }): void;
-  failed(error: OpenAIError): void;
-}
-
-export interface StepJob {
-  id: string;
-  promptIds: readonly number[];
-  /** The tokens this request will generate (their count is the output length). */
-  outputIds: readonly number[];
-  /** Block-key root: the model (or LoRA) name. */
-  model: string;
-  lora?: { id: number; name: string } | undefined;
-  remotePrefill: boolean;
-  remoteDecode: boolean;
-  /** The id a pull releases a prefill leg's blocks by (the HTTP request's; default `id`). */
-  releaseId?: string;
-  /** Decode leg: the prompt's KV arrived (the blocks were read from the prefill pod). */
-  onTransferred?: (() => void) | undefined;
-  sink: StepSink;
-}
+export type { StepJob, StepSink } from './job.js';
 
 export interface StepEngineOptions {
   spec: EngineSpec;
@@ -63,18 +45,11 @@ export interface StepEngineOptions {
   /** Prefill legs' blocks are freed after this if nobody pulled them, ms. */
   holdTimeoutMs: number;
   kvEventSink: KvEventSink;
+  /** vLLM's API server costs (default none: the engine alone). */
+  frontend?: FrontendSettings;
   metrics?: SimMetrics;
   /** Called with every executed step (benchmarks, tests). */
   onStep?: (batch: readonly ScheduledEntry[], cost: StepCost) => void;
-}
-
-interface Live extends SchedRequest {
-  job: StepJob;
-  arrivedAt: number;
-  scheduledAt: number;
-  firstTokenAt: number;
-  lastTokenAt: number;
-  preemptions: number;
 }
 
 /** Steps chain on the engine's own timeline unless the real clock fell this far behind. */
@@ -86,6 +61,7 @@ export class StepEngine {
   private readonly waiting: Live[] = [];
   private readonly held: HeldBlocks<Live>;
   private readonly roots: RootKeys;
+  private readonly frontend: Frontend;
   private stepTimer: Timer | undefined;
   private timelineEnd = 0;
   private transfers = new Set<Timer>();
@@ -95,6 +71,7 @@ export class StepEngine {
   constructor(private readonly options: StepEngineOptions) {
     this.pool = new BlockPool(options.kvCacheBlocks, options.blockSize, options.kvEventSink);
     this.roots = new RootKeys(options.hashSeed);
+    this.frontend = new Frontend(options.clock, options.frontend ?? NO_FRONTEND);
     this.held = new HeldBlocks(options.clock, options.holdTimeoutMs, (request) => {
       this.pool.free(request);
       this.gauges();
@@ -146,11 +123,15 @@ export class StepEngine {
       remotePrefill: job.remotePrefill, loading: false, loaded: false, cachedTokens: -1,
       keys: blockKeys(tokenIds, this.options.blockSize, this.roots.get(job.model)), tokenIds,
       loraId: job.lora?.id ?? null, loraName: job.lora?.name ?? null, blocks: [], committed: 0,
-      arrivedAt: now, scheduledAt: -1, firstTokenAt: -1, lastTokenAt: -1, preemptions: 0,
+      arrivedAt: now, queuedAt: now, scheduledAt: -1, firstTokenAt: -1, lastTokenAt: -1, preemptions: 0,
     };
-    this.waiting.push(request);
-    this.gauges();
-    this.kick();
+    this.frontend.admit(request.promptTokens, (startedAt) => {
+      request.arrivedAt = startedAt;
+      request.queuedAt = this.options.clock.now();
+      this.waiting.push(request);
+      this.gauges();
+      this.kick();
+    });
   }
 
   /** A decode pod pulled a prefill leg's blocks: free them now. False when none are held. */
@@ -164,12 +145,13 @@ export class StepEngine {
   }
 
   whenIdle(): Promise<void> {
-    if (this.running.length === 0 && this.waiting.length === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Ends every request now with `error` (shutdown) and frees held blocks. */
   abort(error: OpenAIError = simError(503, 'server is shutting down')): void {
+    this.frontend.flush();
     this.stepTimer?.cancel();
     this.stepTimer = undefined;
     for (const timer of this.transfers) timer.cancel();
@@ -240,6 +222,8 @@ export class StepEngine {
 
   private completeStep(batch: readonly ScheduledEntry[], end: number): void {
     const metrics = this.options.metrics;
+    const out: Array<() => void> = [];
+    let tokens = 0;
     for (const entry of batch) {
       const request = entry.request as Live;
       if (!this.running.includes(request)) continue;
@@ -247,39 +231,40 @@ export class StepEngine {
       this.pool.commit(request, request.computed);
       if (request.computed !== knownTokens(request)) continue;
       const index = request.emitted++;
+      const sink = request.job.sink;
       if (index === 0) {
         request.firstTokenAt = end;
         metrics?.ttft((end - request.arrivedAt) / 1000);
         metrics?.prefill((end - request.scheduledAt) / 1000);
-        request.job.sink.started();
+        out.push(() => sink.started());
       } else {
         metrics?.interToken((end - request.lastTokenAt) / 1000);
       }
       request.lastTokenAt = end;
-      request.job.sink.token(index);
-      if (request.emitted >= request.job.outputIds.length) this.finish(request, end);
+      out.push(() => sink.token(index));
+      tokens++;
+      if (request.emitted >= request.job.outputIds.length) out.push(this.finish(request, end));
     }
     this.gauges();
+    if (tokens === 0) return;
+    // The clients see this step's tokens once the API server has streamed them.
+    this.frontend.deliver(tokens, () => {
+      for (const event of out) event();
+      this.settle();
+    });
   }
 
-  private finish(request: Live, end: number): void {
+  /** Ends a request in the engine; returns its `finished` event for the clients. */
+  private finish(request: Live, end: number): () => void {
     this.running.splice(this.running.indexOf(request), 1);
-    const metrics = this.options.metrics;
-    if (metrics) {
-      const decodeSeconds = (end - request.firstTokenAt) / 1000;
-      const gaps = request.emitted - 1;
-      metrics.requestTimePerOutputToken(gaps > 0 ? decodeSeconds / gaps : 0);
-      metrics.decode(decodeSeconds);
-      metrics.queued((request.scheduledAt - request.arrivedAt) / 1000);
-      metrics.inference((end - request.scheduledAt) / 1000);
-      metrics.e2eLatency((end - request.arrivedAt) / 1000);
-    }
+    if (this.options.metrics) recordFinished(this.options.metrics, request, end);
     if (request.job.remoteDecode) {
       this.held.hold(request.job.releaseId ?? request.id, request);
     } else {
       this.pool.free(request);
     }
-    request.job.sink.finished({ cachedTokens: Math.max(0, request.cachedTokens), preemptions: request.preemptions });
+    const outcome = { cachedTokens: Math.max(0, request.cachedTokens), preemptions: request.preemptions };
+    return () => request.job.sink.finished(outcome);
   }
 
   private gauges(): void {
@@ -287,8 +272,12 @@ export class StepEngine {
     this.options.metrics?.setKvUsage(this.pool.usage);
   }
 
+  private get idle(): boolean {
+    return this.running.length === 0 && this.waiting.length === 0 && this.frontend.pending === 0;
+  }
+
   private settle(): void {
-    if (this.running.length > 0 || this.waiting.length > 0) return;
+    if (!this.idle) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }

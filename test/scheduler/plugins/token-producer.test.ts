@@ -16,6 +16,7 @@ import type { EppMetrics } from '../../../scheduler/metrics.js';
 import { closeAll, sim } from '../../sim/helpers.js';
 import { chatRequest, makeContext, makeEndpoint, makeHandle, makeRequest } from '../helpers.js';
 import type { RunningSimulator } from '../../../src/sim/simulator.js';
+import { TINY_MODEL, TINY_MODEL_DIR } from '../../fixtures/tiny-model/build.js';
 
 const PROMPT = 'the quick brown fox jumps over the lazy dog';
 let simulator: RunningSimulator;
@@ -88,6 +89,15 @@ describe('token-producer', () => {
     expect(Array.from(tokenizedPromptOf(ctx)!.tokenIds)).toEqual([7]);
     // The simulated tokenizer does not serve the responses API.
     expect(await produced(plugin, makeRequest({ model: 'm', input: PROMPT }))).toBeUndefined();
+  });
+
+  it('loads the in-process tokenizer of modelName (no vllm block) before it is ready; a missing one fails start-up', async () => {
+    const local = producer({ modelName: TINY_MODEL, tokenizer: { modelTokenizerMap: { [TINY_MODEL]: TINY_MODEL_DIR } }, tokenizerPool: { workers: 1 } });
+    await local.whenReady();
+    expect(Array.from((await produced(local, makeRequest({ model: 'any-adapter', prompt: 'hello world' })))!.tokenIds)).toEqual([1, 3, 4]);
+    await expect(producer({ modelName: 'org/not-here', tokenizer: { tokenizersDir: TINY_MODEL_DIR } }).whenReady()).rejects.toThrow(/no tokenizer\.json for model "org\/not-here" in .*tiny-model/);
+    // With a render endpoint the in-process tokenizer is only a fallback: nothing to load.
+    await producer({ modelName: 'org/not-here', vllm: { url: simulator.url } }).whenReady();
   });
 
   it('parses its parameters strictly', () => {

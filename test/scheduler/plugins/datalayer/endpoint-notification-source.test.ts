@@ -3,7 +3,6 @@
  * extractors wired under it. The precise prefix-cache producer follows them with real ZeroMQ
  * sockets (added → subscribed, removed → socket closed and index entries cleared).
  */
-import { createServer } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blockKeys, rootKey } from '../../../../src/kvblock/keys.js';
 import { ZmqKvEventPublisher, kvEventsTopic } from '../../../../src/sim/kv-events-publisher.js';
@@ -16,6 +15,7 @@ import type { MmEmbeddingsCacheProducer } from '../../../../scheduler/plugins/pr
 import type { PrecisePrefixCacheProducer } from '../../../../scheduler/plugins/producers/precise-prefix-cache-producer.js';
 import { range, waitFor } from '../../../kvcache/events/helpers.js';
 import { makeContext, makeEndpoint, makeRequest, makeResult, silentLogger } from '../../helpers.js';
+import { freePort } from '../../../../src/http/free-port.js';
 
 const MODEL = 'test-model';
 const BLOCK = 4;
@@ -52,12 +52,7 @@ describe('diffEndpoints', () => {
 describe('precise-prefix-cache-producer under endpoint-notification-source (real ZeroMQ)', () => {
   let port: number;
   beforeAll(async () => {
-    port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const address = server.address() as { port: number };
-        server.close(() => resolve(address.port));
-      });
-    });
+    port = await freePort();
   });
 
   it('an added endpoint is subscribed at once; a removed one is closed and its blocks forgotten', async () => {

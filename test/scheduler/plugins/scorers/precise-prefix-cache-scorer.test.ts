@@ -4,7 +4,10 @@
  * `cache_tracking` mapping, per-endpoint event sockets over real ZeroMQ, the real-tokenizer path
  * (tiny fixture model), spans, metrics and lifecycle.
  */
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +34,8 @@ import { TINY_MODEL, TINY_MODEL_DIR } from '../../../fixtures/tiny-model/build.j
 import { message, metricValue, range, stored, waitFor } from '../../../kvcache/events/helpers.js';
 import { captureLogger, makeContext, makeEndpoint, makeHandle, makeRequest, makeResult, scoresByName, silentLogger, WARN_LEVEL } from '../../helpers.js';
 import { captureSpans } from '../profiles/spans.js';
+import { poll } from '../../../helpers/poll.js';
+import { freePort } from '../../../../src/http/free-port.js';
 
 const MODEL = 'test-model';
 const BLOCK = 4;
@@ -121,6 +126,10 @@ describe('parameters', () => {
     [{ speculativeTTL: 'soon' }, 'parameters.speculativeTTL'],
     [{ tokenizer: { type: 'remote' } }, 'parameters.tokenizer.type'],
     [{ tokenizer: { tokenizersDir: 3 } }, 'parameters.tokenizer.tokenizersDir'],
+    [{ indexerConfig: { tokenizersPoolConfig: { modelName: 7 } } }, 'parameters.indexerConfig.tokenizersPoolConfig.modelName'],
+    [{ tokenizerPool: { loadTimeout: 'soon' } }, 'parameters.tokenizerPool.loadTimeout'],
+    [{ tokenizerPool: { loadTimeout: '0s' } }, 'parameters.tokenizerPool.loadTimeout: must be positive'],
+    [{ tokenizerPool: { workerCount: 2 } }, 'parameters.tokenizerPool.workerCount: unknown parameter'],
   ])('rejects %j naming %s', (parameters, where) => {
     expect(() => parsePrecisePrefixConfig(parameters, silentLogger, {})).toThrow(ConfigError);
     expect(() => parsePrecisePrefixConfig(parameters, silentLogger, {})).toThrow(where);
@@ -318,12 +327,7 @@ describe('speculative indexing', () => {
 describe('KV events in per-endpoint mode (real ZeroMQ)', () => {
   let port: number;
   beforeAll(async () => {
-    port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const address = server.address() as { port: number };
-        server.close(() => resolve(address.port));
-      });
-    });
+    port = await freePort();
   });
 
   it('connects to tcp://<address>:<socketPort> of each endpoint and follows the endpoint set', async () => {
@@ -377,6 +381,35 @@ describe('local tokenizer (tiny fixture model: template + tokenizer in process)'
     const [pod] = endpoints(1);
     await store(plugin, pod!.hostPort, tokens.slice(0, 8), 'GPU', TINY_MODEL, 2);
     expect(await scoreAll(plugin, [pod!], makeRequest(body))).toEqual({ e0: 0.8 });
+  });
+
+  it('tokenizersPoolConfig.modelName: its tokenizer, loaded in every worker before whenReady, serves requests naming any model', async () => {
+    const { logger, records } = captureLogger('info');
+    const plugin = await build({
+      tokenProcessorConfig: { blockSize: 2 }, indexerConfig: { tokenizersPoolConfig: { modelName: TINY_MODEL } },
+      tokenizer: { modelTokenizerMap: { [TINY_MODEL]: TINY_MODEL_DIR } }, tokenizerPool: { workers: 2, loadTimeout: '30s' },
+    }, makeHandle({ logger }));
+    await plugin.whenReady();
+    expect(records.find((r) => r.msg === 'tokenizers loaded in every worker')).toMatchObject({ plugin: 'precise', models: [TINY_MODEL], workers: 2 });
+    // A LoRA adapter of the base model: no tokenizer of its own; keys still carry the request's model.
+    const adapter = 'tiny-adapter';
+    const body = { model: adapter, messages: [{ role: 'user', content: 'hello world how are you' }] };
+    const prompts = new PromptTokenizer({ modelDirs: { [TINY_MODEL]: TINY_MODEL_DIR } });
+    const tokens = [...(await prompts.tokenizeRequest(TINY_MODEL, { api: 'chat_completions', body } as never)).tokens];
+    await prompts.close();
+    const [pod] = endpoints(1);
+    await store(plugin, pod!.hostPort, tokens.slice(0, 8), 'GPU', adapter, 2);
+    expect(await scoreAll(plugin, [pod!], makeRequest(body))).toEqual({ e0: 0.8 });
+  });
+
+  it('whenReady rejects past tokenizerPool.loadTimeout, naming the models', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'precise-slow-'));
+    execFileSync('mkfifo', [join(dir, 'tokenizer.json')]); // read by the worker, never written: the load never ends
+    const plugin = await build({ tokenizer: { modelTokenizerMap: { slow: dir } }, tokenizerPool: { workers: 1, loadTimeout: '50ms' } });
+    await expect(plugin.whenReady()).rejects.toThrow(/"slow" did not load in every worker within 50 ms \(tokenizerPool\.loadTimeout\)/);
+    // Let the worker's read end (end-of-file) so that closing it does not wait on the pipe.
+    const writer = await poll(() => { try { return openSync(join(dir, 'tokenizer.json'), constants.O_WRONLY | constants.O_NONBLOCK); } catch { return undefined; } }, { what: 'the worker reading the pipe' });
+    closeSync(writer);
   });
 
   it('a model without a tokenizer scores 0 and warns once', async () => {
