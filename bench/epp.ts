@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { loadEndpointPickerConfig } from '../scheduler/config/loader.js';
+import { BodyBytes } from '../src/http/body-bytes.js';
 import { EndpointStore } from '../scheduler/datalayer/store.js';
 import { startExtProcServer } from '../scheduler/extproc/server.js';
 import { loadProtos, type ProcessingRequest, type ProcessingResponse } from '../scheduler/extproc/proto.js';
@@ -70,7 +71,7 @@ async function inProcess(director: Director, iterations: number): Promise<{ deci
     const t0 = performance.now();
     const body = parseInferenceBody('chat_completions', raw);
     const t1 = performance.now();
-    const request = createInferenceRequest({ id: `r${i}`, path: '/v1/chat/completions', headers: new Map(), body, rawBody: raw });
+    const request = createInferenceRequest({ id: `r${i}`, path: '/v1/chat/completions', headers: new Map(), body, rawBody: BodyBytes.of(raw) });
     const t2 = performance.now();
     await director.handleRequest(request);
     decide.push(performance.now() - t2);
@@ -81,7 +82,7 @@ async function inProcess(director: Director, iterations: number): Promise<{ deci
   // Throughput: back-to-back decisions on pre-built requests.
   const requests = Array.from({ length: 2000 }, (_, i) => {
     const raw = Buffer.from(chatBody(iterations + i));
-    return createInferenceRequest({ id: `t${i}`, path: '/v1/chat/completions', headers: new Map(), body: parseInferenceBody('chat_completions', raw), rawBody: raw });
+    return createInferenceRequest({ id: `t${i}`, path: '/v1/chat/completions', headers: new Map(), body: parseInferenceBody('chat_completions', raw), rawBody: BodyBytes.of(raw) });
   });
   // Throughput counts deferred work too: yield to the event loop after every decision.
   const started = performance.now();

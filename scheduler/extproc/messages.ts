@@ -1,6 +1,7 @@
 /**
  * Builders for the ProcessingResponse messages the EPP sends (see docs/extproc.md).
  */
+import { BodyBytes } from '../../src/http/body-bytes.js';
 import type { OpenAIError } from '../../src/openai/errors.js';
 import { REQUEST_ID_HEADER } from '../../src/wire/headers.js';
 import { DESTINATION_HEADER } from '../framework/director.js';
@@ -57,21 +58,16 @@ export function requestHeadersResponse(route: RouteHeaders): ProcessingResponse 
 }
 
 /**
- * A body as streamed_response chunks of at most 62000 bytes; only the last carries `endOfStream`.
- * An empty body is one empty chunk.
+ * A body as streamed_response chunks of at most 62000 bytes (views of the body's own chunks where
+ * they are large enough, src/http/body-bytes.ts); only the last carries `endOfStream`. An empty
+ * body is one empty chunk.
  */
-export function bodyChunks(phase: 'request_body' | 'response_body', body: Buffer, endOfStream: boolean): ProcessingResponse[] {
-  const out: ProcessingResponse[] = [];
-  let offset = 0;
-  do {
-    const end = Math.min(body.length, offset + BODY_CHUNK_BYTES);
-    const last = end >= body.length;
-    out.push({
-      [phase]: { response: { body_mutation: { streamed_response: { body: body.subarray(offset, end), end_of_stream: last && endOfStream } } } },
-    });
-    offset = end;
-  } while (offset < body.length);
-  return out;
+export function bodyChunks(phase: 'request_body' | 'response_body', body: Buffer | BodyBytes, endOfStream: boolean): ProcessingResponse[] {
+  const slices = (Buffer.isBuffer(body) ? BodyBytes.of(body) : body).slices(BODY_CHUNK_BYTES);
+  if (slices.length === 0) slices.push(Buffer.alloc(0));
+  return slices.map((slice, i) => ({
+    [phase]: { response: { body_mutation: { streamed_response: { body: slice, end_of_stream: endOfStream && i === slices.length - 1 } } } },
+  }));
 }
 
 /** An error reply instead of forwarding: Envoy answers the client with it and the stream ends. */

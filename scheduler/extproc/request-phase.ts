@@ -5,6 +5,7 @@
  * the body as streamed chunks.
  */
 import type { Context } from '@opentelemetry/api';
+import { BodyBytes } from '../../src/http/body-bytes.js';
 import { OpenAIError } from '../../src/openai/errors.js';
 import { barePath } from '../../src/openai/apis.js';
 import { injectContext } from '../../src/telemetry/tracing.js';
@@ -112,7 +113,8 @@ export class RequestPhase {
    * the last body chunk, ended the body (the trailers then end the stream).
    */
   async route(lifecycle: RequestLifecycle, bodyEndOfStream = true): Promise<RoutedRequest> {
-    const rawBody = Buffer.concat(this.chunks, this.size);
+    // Not joined: the parser decodes the chunks, and they go back to Envoy as views (body-bytes.ts).
+    const rawBody = BodyBytes.from(this.chunks);
     this.chunks = [];
     const path = barePath(requestPath(this.headers));
     const rewrite = this.headers.get(MODEL_REWRITE_HEADER) || undefined;

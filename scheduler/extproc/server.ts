@@ -15,6 +15,7 @@ import type { EppMetrics } from '../metrics.js';
 import { defaultParsers } from '../config/parsers.js';
 import type { RequestParser } from '../plugins/parsers/request-parser.js';
 import { bind, shutdown } from './listen.js';
+import { withBodyChunkEncoding } from './body-wire.js';
 import { addHealthService } from './health.js';
 import type { ExtProcStreamMetrics } from './stream-metrics.js';
 import { loadProtos } from './proto.js';
@@ -99,7 +100,9 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     admission: options.admission,
     reporters: options.reporters ?? [],
   };
-  server.addService(extProc, {
+  // Body chunks skip proto-loader's encode-then-copy (body-wire.ts); grpc-js frames what it gets.
+  const process = extProc.Process!;
+  server.addService({ ...extProc, Process: { ...process, responseSerialize: withBodyChunkEncoding(process.responseSerialize) } }, {
     Process: (call: ProcessCall) => {
       options.streamMetrics?.track(call);
       new ExtProcStream(call, streamOptions).start();

@@ -8,6 +8,7 @@
  * every payload-aware plugin sees no prompt — prefix match 0, token counts 0 — and the P/D
  * profile handlers keep it decode-only (`reason: unparsed`).
  */
+import type { BodyBytes } from '../../src/http/body-bytes.js';
 import type { InferenceApi } from '../../src/openai/apis.js';
 import type { InferenceBody } from '../../src/openai/types.js';
 import { userInputBytes } from '../../src/openai/input-bytes.js';
@@ -28,7 +29,8 @@ export interface InferenceRequest {
   readonly headers: Map<string, string>;
   /** The OpenAI view of the body (a Messages body as its chat equivalent). */
   readonly body: InferenceBody;
-  readonly rawBody: Buffer;
+  /** The body's bytes as received (src/http/body-bytes.ts). */
+  readonly rawBody: BodyBytes;
   /** UTF-8 bytes of the user input (see docs/configuration.md); computed once on first use. */
   userInputBytes(): number;
 }
@@ -42,7 +44,7 @@ export function createInferenceRequest(init: {
   /** The parsed body and its API; undefined for an unparsed request. */
   body: InferenceBody | undefined;
   api?: InferenceApi;
-  rawBody: Buffer;
+  rawBody: BodyBytes;
   targetModel?: string;
 }): InferenceRequest {
   let inputBytes: number | undefined;

@@ -12,6 +12,7 @@
  * An unparsed request (passthrough parser) is forwarded exactly as received: its body was not
  * read, so neither edit applies (a sidecar still drops a client's `kv_transfer_params` itself).
  */
+import { BodyBytes } from '../../src/http/body-bytes.js';
 import { patchMembers } from '../../src/openai/raw-json.js';
 import type { InferenceRequest } from '../framework/request.js';
 
@@ -22,11 +23,11 @@ export interface BodyPolicy {
   trustClientKvTransferParams: boolean;
 }
 
-export function forwardedBody(request: InferenceRequest, policy: BodyPolicy): Buffer {
+export function forwardedBody(request: InferenceRequest, policy: BodyPolicy): BodyBytes {
   if (request.unparsed) return request.rawBody;
   const changes: Record<string, string | undefined> = {};
   if (request.targetModel !== request.model) changes.model = JSON.stringify(request.targetModel);
   if (!policy.trustClientKvTransferParams && Object.hasOwn(request.body.body, KV_TRANSFER_PARAMS)) changes[KV_TRANSFER_PARAMS] = undefined;
   if (Object.keys(changes).length === 0) return request.rawBody;
-  return Buffer.from(patchMembers(request.rawBody.toString('utf8'), changes), 'utf8');
+  return BodyBytes.of(Buffer.from(patchMembers(request.rawBody.text(), changes), 'utf8'));
 }

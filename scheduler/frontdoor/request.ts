@@ -9,6 +9,7 @@
  *
  * The body-size limit and the body timeout are the front door's, before this runs.
  */
+import type { BodyBytes } from '../../src/http/body-bytes.js';
 import { OpenAIError } from '../../src/openai/errors.js';
 import { createInferenceRequest, type InferenceRequest } from '../framework/request.js';
 import { resolveParser, type RequestParser } from '../plugins/parsers/request-parser.js';
@@ -18,7 +19,7 @@ export interface RequestInput {
   /** The request path without its query string. */
   path: string;
   headers: Map<string, string>;
-  rawBody: Buffer;
+  rawBody: BodyBytes;
   /** `x-gateway-model-name-rewrite`, when set. */
   targetModel?: string;
 }

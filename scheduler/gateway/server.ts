@@ -17,6 +17,7 @@ import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Logger } from '../../src/log.js';
 import { DEFAULT_BODY_LIMIT } from '../../src/http/body.js';
+import { BodyBytes } from '../../src/http/body-bytes.js';
 import { forwardRequestHeaders, type HeaderRecord } from '../../src/http/headers.js';
 import { listen, type ListeningServer } from '../../src/http/server.js';
 import { normalizeOrigin, UpstreamPools } from '../../src/http/upstream.js';
@@ -106,7 +107,7 @@ export class Gateway {
     // Before reading the body: a POST no parser claims is no route of this gateway (ext_proc answers
     // llm-d's 400 instead, frontdoor/request.ts).
     if (!resolveParser(this.parsers, c.req.path)) throw new OpenAIError(404, `no route for POST ${c.req.path}`);
-    const rawBody = await this.readBody(incoming);
+    const rawBody = BodyBytes.of(await this.readBody(incoming));
     const headers = singleValuedHeaders(incoming);
     headers.set(REQUEST_ID_HEADER, life.id);
     const request = readInferenceRequest(this.parsers, { id: life.id, path: c.req.path, headers, rawBody, targetModel: headers.get(MODEL_REWRITE_HEADER) || undefined });
@@ -126,7 +127,7 @@ export class Gateway {
       method: 'POST',
       path: c.req.path + (new URL(c.req.url).search || ''),
       headers: forwardHeaders,
-      body: forwardedBody(request, { trustClientKvTransferParams: this.options.trustClientKvTransferParams ?? false }),
+      body: forwardedBody(request, { trustClientKvTransferParams: this.options.trustClientKvTransferParams ?? false }).buffer(),
       outgoing,
       recordError: (error) => life.fail(error),
     });

@@ -8,6 +8,7 @@ import { createInferenceRequest, type InferenceRequest } from '../../scheduler/f
 import { SchedulingContext } from '../../scheduler/framework/cycle-state.js';
 import type { PluginHandle } from '../../scheduler/framework/registry.js';
 import type { Plugin, ProfileRunResult, ScoredEndpoint, SchedulingResult } from '../../scheduler/framework/plugins.js';
+import { BodyBytes } from '../../src/http/body-bytes.js';
 import { parseInferenceBody } from '../../src/openai/parse.js';
 import type { ApiKind } from '../../src/openai/types.js';
 import { seededRandom } from '../../src/random.js';
@@ -90,7 +91,7 @@ export function makeRequest(body: Record<string, unknown> | string, init: Reques
     path: PATHS[api],
     headers,
     body: parseInferenceBody(api, raw),
-    rawBody: Buffer.from(raw),
+    rawBody: BodyBytes.of(Buffer.from(raw)),
     ...(init.targetModel !== undefined ? { targetModel: init.targetModel } : {}),
   });
 }

@@ -13,6 +13,7 @@
  * ```
  */
 import { z } from 'zod';
+import type { BodyBytes } from '../../../src/http/body-bytes.js';
 import { apiForPathSuffix, parseApiBody, type ParsedApiBody } from '../../../src/openai/apis.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { RequestParser } from './request-parser.js';
@@ -24,8 +25,8 @@ export class AnthropicParser implements RequestParser {
   readonly claims: readonly string[] = ['/messages', '/messages/count_tokens'];
   constructor(readonly name: string = ANTHROPIC_PARSER_TYPE) {}
 
-  parse(path: string, raw: Buffer): ParsedApiBody | undefined {
-    return apiForPathSuffix(path) === 'messages' ? parseApiBody('messages', raw) : undefined;
+  parse(path: string, raw: BodyBytes): ParsedApiBody | undefined {
+    return apiForPathSuffix(path) === 'messages' ? parseApiBody('messages', raw.text()) : undefined;
   }
 }
 

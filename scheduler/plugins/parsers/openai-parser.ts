@@ -14,6 +14,7 @@
  * ```
  */
 import { z } from 'zod';
+import type { BodyBytes } from '../../../src/http/body-bytes.js';
 import { apiForPathSuffix, parseApiBody, type ParsedApiBody } from '../../../src/openai/apis.js';
 import { parseParameters, type PluginFactory } from '../../framework/registry.js';
 import type { RequestParser } from './request-parser.js';
@@ -30,9 +31,9 @@ export class OpenAiParser implements RequestParser {
   readonly claims: readonly string[] = CLAIMS;
   constructor(readonly name: string = OPENAI_PARSER_TYPE) {}
 
-  parse(path: string, raw: Buffer): ParsedApiBody | undefined {
+  parse(path: string, raw: BodyBytes): ParsedApiBody | undefined {
     const api = apiForPathSuffix(path);
-    return api === undefined || api === 'messages' ? undefined : parseApiBody(api, raw);
+    return api === undefined || api === 'messages' ? undefined : parseApiBody(api, raw.text());
   }
 }
 

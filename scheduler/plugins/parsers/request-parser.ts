@@ -8,6 +8,7 @@
  * reached (the loader warns). With no fallback, a path no parser claims is refused (400, as
  * llm-d Router's "no parser registered matching path suffix").
  */
+import type { BodyBytes } from '../../../src/http/body-bytes.js';
 import { suffixPath, type ParsedApiBody } from '../../../src/openai/apis.js';
 import type { Plugin } from '../../framework/plugins.js';
 
@@ -18,7 +19,7 @@ export interface RequestParser extends Plugin {
    * Reads the body of a request on `path` (query already dropped): its parsed view, or undefined
    * to forward it unread (scheduled without a prompt). Throws a 400 OpenAIError when invalid.
    */
-  parse(path: string, raw: Buffer): ParsedApiBody | undefined;
+  parse(path: string, raw: BodyBytes): ParsedApiBody | undefined;
 }
 
 export const isRequestParser = (plugin: Plugin): plugin is RequestParser =>

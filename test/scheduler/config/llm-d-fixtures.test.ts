@@ -64,7 +64,7 @@ async function loadAndRoute(file: string): Promise<number> {
     // the pod's sidecar would forward there, so the test does.
     const hostPort = request.headers.get(DATA_PARALLEL_HEADER) ?? target!.hostPort;
     const response = await fetch(`http://${hostPort}${request.path}`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: request.rawBody,
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: request.rawBody.buffer(),
     });
     await response.arrayBuffer();
     return response.status;

@@ -51,7 +51,7 @@ function chatBody(content: string, extra = ''): string {
 }
 
 /** Request headers, then the body in chunks, then read the whole request-phase answer. */
-async function sendRequest(call: ExtProcCall, headers: Record<string, string>, body: string, chunkSize = 16_384) {
+async function sendRequest(call: ExtProcCall, headers: Record<string, string>, body: Buffer | string, chunkSize = 16_384) {
   call.send(requestHeaders(headers)).sendBody(body, chunkSize);
   return call.until(isRequestBodyEnd);
 }
@@ -125,6 +125,27 @@ describe('request phase', () => {
     expect(forwarded).toContain('"extra": {"k" : [1, 2]}');
     expect(set.get('content-length')).toBe(String(Buffer.byteLength(forwarded)));
     await call.end();
+  });
+
+  it('a body in chunks that split multi-byte characters goes back byte for byte; a rewrite edits its decoded text', async () => {
+    // 1-, 2-, 3- and 4-byte characters and an invalid byte, in chunks of odd sizes that cut through
+    // characters; the larger body comes back in several pieces (small chunks joined up to 62000 bytes).
+    for (const [repeats, chunkSize] of [[1_000, 7], [10_000, 4_093]] as const) {
+      const original = Buffer.from(chatBody('aé€😀'.repeat(repeats)).replace('"messages"', '"bad":"\uFFFD", "messages"'));
+      original[original.indexOf(Buffer.from('\uFFFD'))] = 0xff; // a raw invalid byte instead of the replacement character
+      const plain = client.open();
+      const [, ...sameChunks] = await sendRequest(plain, chatHeaders(), original, chunkSize);
+      expect(Buffer.concat(sameChunks.map((c) => bodyOf(c, 'request_body'))).equals(original)).toBe(true);
+      await plain.end();
+
+      const rewritten = client.open();
+      const [first, ...chunks] = await sendRequest(rewritten, chatHeaders({ 'x-gateway-model-name-rewrite': 'm1-ü' }), original, chunkSize);
+      const forwarded = Buffer.concat(chunks.map((c) => bodyOf(c, 'request_body')));
+      expect(forwarded.equals(Buffer.from(patchMembers(original.toString('utf8'), { model: '"m1-ü"' })))).toBe(true);
+      expect(new Map(setHeadersOf(first!)).get('content-length')).toBe(String(forwarded.length));
+      for (const chunk of chunks) expect(bodyOf(chunk, 'request_body').length).toBeLessThanOrEqual(BODY_CHUNK_BYTES);
+      await rewritten.end();
+    }
   });
 
   it('routes a body-less request (GET /v1/models) to a random endpoint without parsing', async () => {

@@ -6,6 +6,7 @@ import { requestPath } from '../../../scheduler/extproc/request-phase.js';
 import { defaultParsers } from '../../../scheduler/config/parsers.js';
 import { resolveParser } from '../../../scheduler/plugins/parsers/request-parser.js';
 import { ModelRewriter, SseUsageScanner, jsonUsage } from '../../../scheduler/extproc/response-body.js';
+import { BodyBytes } from '../../../src/http/body-bytes.js';
 import { subsetMetadata } from './envoy-client.js';
 
 describe('header maps', () => {
@@ -45,8 +46,8 @@ describe('request path → parser', () => {
     expect(typeOf('/v1/messages/count_tokens')).toBe('anthropic-parser');
     expect(typeOf('/generate')).toBeUndefined();
     // Claimed but not modelled: read as nothing (scheduled unparsed).
-    expect(resolveParser(parsers, '/v1/embeddings')!.parse('/v1/embeddings', Buffer.from('{"input":"x"}'))).toBeUndefined();
-    expect(resolveParser(parsers, '/v1/chat/completions')!.parse('/v1/chat/completions', Buffer.from('{"model":"m","messages":[{"role":"user","content":"hi"}]}'))?.api).toBe('chat_completions');
+    expect(resolveParser(parsers, '/v1/embeddings')!.parse('/v1/embeddings', BodyBytes.of(Buffer.from('{"input":"x"}')))).toBeUndefined();
+    expect(resolveParser(parsers, '/v1/chat/completions')!.parse('/v1/chat/completions', BodyBytes.of(Buffer.from('{"model":"m","messages":[{"role":"user","content":"hi"}]}')))?.api).toBe('chat_completions');
   });
 
   it('reads :path, then x-original-path, then x-forwarded-path', () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createInferenceRequest } from '../../../../scheduler/framework/request.js';
+import { BodyBytes } from '../../../../src/http/body-bytes.js';
 import { AlwaysDisaggPdDecider } from '../../../../scheduler/plugins/deciders/always-disagg-pd-decider.js';
 import { DisaggProfileHandler } from '../../../../scheduler/plugins/profiles/disagg-profile-handler.js';
 import { PdProfileHandler } from '../../../../scheduler/plugins/profiles/pd-profile-handler.js';
@@ -13,7 +14,7 @@ import { names, profilesOf, roleProfile, run } from './fixtures.js';
 const prefillPod = makeEndpoint({ name: 'prefill-0', role: 'prefill' });
 const decodePod = makeEndpoint({ name: 'decode-0', role: 'decode' });
 const pd = profilesOf(roleProfile('decode', 'decode-filter'), roleProfile('prefill', 'prefill-filter'));
-const unparsed = createInferenceRequest({ id: 'u', path: '/generate', headers: new Map(), body: undefined, rawBody: Buffer.from('x'.repeat(4000)) });
+const unparsed = createInferenceRequest({ id: 'u', path: '/generate', headers: new Map(), body: undefined, rawBody: BodyBytes.of(Buffer.from('x'.repeat(4000))) });
 const decoded = new Map([['decode', run(decodePod)]]);
 
 describe('unparsed requests stay decode-only', () => {
