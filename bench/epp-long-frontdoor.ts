@@ -34,6 +34,7 @@ import { exchange, extProcClient, headersMessage, type ExtProcClient } from './e
 import { MODEL, prompt, type Shape } from './long-prompts.js';
 import { eppConfig, startSims } from './routing-cluster.js';
 import { freePort } from '../src/http/free-port.js';
+import { quantileOf } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
@@ -110,10 +111,6 @@ async function seed(epp: Epp, shape: Shape, tokens: number): Promise<void> {
   }
 }
 
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-}
 
 interface Row { door: string; scheduling: number[]; roundTrip: number[]; cpuMs: number }
 
@@ -207,8 +204,8 @@ async function main(): Promise<void> {
             // Unique bodies per door: a gateway request leaves its whole prompt cached on a pod.
             const bodies = Array.from({ length: iterations }, (_, i) => bodyOf(shape, tokens, 1000 * (d + 1) + i));
             const row = await measure(epp, door, bodies, `${shape}-${tokens}-${workers}`);
-            const roundTrip = door === 'gateway' ? '(incl. model server)' : f(percentile(row.roundTrip, 0.5));
-            console.log(`| ${shape} | ${name} | ${door} | ${workers} | ${f(percentile(row.scheduling, 0.5))} | ${f(percentile(row.scheduling, 0.99))} | ${roundTrip} | ${f(row.cpuMs)} | ${Math.round(1000 / row.cpuMs)} |`);
+            const roundTrip = door === 'gateway' ? '(incl. model server)' : f(quantileOf(row.roundTrip, 0.5));
+            console.log(`| ${shape} | ${name} | ${door} | ${workers} | ${f(quantileOf(row.scheduling, 0.5))} | ${f(quantileOf(row.scheduling, 0.99))} | ${roundTrip} | ${f(row.cpuMs)} | ${Math.round(1000 / row.cpuMs)} |`);
           }
         }
         if (workers === cores && (only === undefined || only === 'sweep')) sweep = await sizeSweep(epp);
@@ -231,7 +228,7 @@ async function sizeSweep(epp: Epp): Promise<string> {
     const bodies = Array.from({ length: quick ? 3 : 6 }, (_, i) => bodyOf('doc', tokens, 5000 + i));
     const mb = bodies[0]!.length / (1024 * 1024);
     const row = await measure(epp, 'ext_proc', bodies, `sweep-${megabytes}`);
-    const p50 = percentile(row.roundTrip, 0.5);
+    const p50 = quantileOf(row.roundTrip, 0.5);
     lines.push(`| ${mb.toFixed(1)} MB | ${f(p50)} | ${f(p50 / mb)} | ${f(row.cpuMs)} | ${f(row.cpuMs / mb)} |`);
   }
   return lines.join('\n');

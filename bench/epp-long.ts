@@ -28,6 +28,7 @@ import { matchLongestPrefix } from '../scheduler/kvcache/index/longest-prefix.js
 import { parsePrecisePrefixConfig } from '../scheduler/kvcache/precise/config.js';
 import { PrecisePrefixCache } from '../scheduler/kvcache/precise/service.js';
 import { MODEL, prompt, type Shape } from './long-prompts.js';
+import { quantileOf } from './stats.js';
 
 const BLOCK = 16;
 const PODS = ['10.0.0.1:8000', '10.0.0.2:8000', '10.0.0.3:8000', '10.0.0.4:8000'];
@@ -36,10 +37,6 @@ const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const silentLogger = createLogger('bench', 'silent');
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-}
 
 interface Row { label: string; p50: number; p99: number; cpuMs: number; perCore: number; tokenized: number }
 
@@ -65,7 +62,7 @@ async function measure(label: string, iterations: number, decide: (i: number) =>
   }
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000 / iterations;
-  return { label, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuMs, perCore: 1000 / cpuMs, tokenized: tokenized / iterations };
+  return { label, p50: quantileOf(latencies, 0.5), p99: quantileOf(latencies, 0.99), cpuMs, perCore: 1000 / cpuMs, tokenized: tokenized / iterations };
 }
 
 async function main(): Promise<void> {

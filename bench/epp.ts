@@ -27,6 +27,7 @@ import { EppMetrics } from '../scheduler/metrics.js';
 import { createDefaultRegistry } from '../scheduler/plugins/index.js';
 import { parseInferenceBody } from '../src/openai/parse.js';
 import { exchange, extProcClient } from './extproc-client.js';
+import { quantile } from './stats.js';
 
 /** BENCH_CONFIG=<file> benchmarks another EndpointPickerConfig (default: the P/D config). */
 const CONFIG = readFileSync(process.env.BENCH_CONFIG ?? fileURLToPath(new URL('../../config/pd-epp-config.yaml', import.meta.url)), 'utf8');
@@ -39,13 +40,10 @@ function chatBody(salt: number): string {
   return JSON.stringify({ model: 'Qwen/Qwen3-0.6B', messages: [{ role: 'system', content: system }, { role: 'user', content: user }], max_tokens: 64, stream: true });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function stats(samples: number[]): { p50: number; p99: number } {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
 }
 
 function makeDirector(endpointCount: number): Director {

@@ -22,6 +22,8 @@ import type { RunningSimulator } from '../src/sim/simulator.js';
 import { freePort } from '../src/http/free-port.js';
 import { eppConfig, MODEL, startRoutingEpp, startSims, type EppHandle, type SimShape, type Speculative } from './routing-cluster.js';
 import { prng, streamChat, words, type TurnResult } from './routing-workload.js';
+import { numberArg } from './args.js';
+import { quantile } from './stats.js';
 
 const LOOP_RESOLUTION_MS = 10;
 const ALL: Speculative[] = ['off', 'head', 'tail'];
@@ -53,11 +55,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const num = (name: keyof typeof args): number => {
-  const value = Number(args[name]);
-  if (!Number.isFinite(value)) throw new Error(`--${name}: not a number`);
-  return value;
-};
+const num = (name: keyof typeof args): number => numberArg(args, name);
 
 const shape = {
   groups: num('groups'), fanout: num('fanout'), systemTokens: num('system-tokens'), docTokens: num('doc-tokens'),
@@ -136,10 +134,6 @@ interface Row {
   firstError?: string;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
 
 async function tailOutcomes(epp: EppHandle): Promise<Record<string, number>> {
   const metric = epp.epp.metrics.registry.getSingleMetric('pd_router_precise_prefix_speculative_tails_total');
@@ -172,7 +166,7 @@ async function runStrategy(strategy: Speculative): Promise<Row> {
       errors: sent.length - ok.length,
       hitRate: ok.reduce((sum, turn) => sum + turn.cachedTokens, 0) / Math.max(1, ok.reduce((sum, turn) => sum + turn.promptTokens, 0)),
       meanTtftMs: ttfts.reduce((sum, value) => sum + value, 0) / Math.max(1, ttfts.length),
-      p90TtftMs: percentile(ttfts, 0.9),
+      p90TtftMs: quantile(ttfts, 0.9),
       withFirst: followers.filter((turn) => first.get(turn.group) === turn.pod).length,
       followers: followers.length,
       fullPrefills: ok.filter((turn) => turn.cachedTokens < turn.promptTokens / 2).length,

@@ -16,10 +16,6 @@ export interface Cell {
   reasons: string;
 }
 
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
 
 export function table(cells: readonly Cell[]): string {
   const lines = [

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROWS, startPdCluster, type RowName } from './pd-cluster.js';
 import { jobSource, openLoop, WORKLOADS, type WorkloadName } from './pd-load.js';
-import { quantile, svgPlot, table, type Cell } from './pd-report.js';
+import { svgPlot, table, type Cell } from './pd-report.js';
+import { quantile } from './stats.js';
 
 /**
  * Offered rates (H200 req/s) per workload, up to saturation, and the time scale that lets this

@@ -20,6 +20,8 @@ import type { RunningSimulator } from '../src/sim/simulator.js';
 import { eppConfig, MODEL, oracleRoute, startRoutingEpp, startSims, type EppHandle, type SimShape, type StrategyName } from './routing-cluster.js';
 import { freePort } from '../src/http/free-port.js';
 import { runWorkload, type TurnResult, type WorkloadShape } from './routing-workload.js';
+import { numberArg } from './args.js';
+import { quantile } from './stats.js';
 
 const LOOP_RESOLUTION_MS = 10;
 const ALL: StrategyName[] = ['random', 'load', 'approx', 'precise', 'oracle'];
@@ -54,11 +56,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const num = (name: keyof typeof args): number => {
-  const value = Number(args[name]);
-  if (!Number.isFinite(value)) throw new Error(`--${name}: not a number`);
-  return value;
-};
+const num = (name: keyof typeof args): number => numberArg(args, name);
 
 const simShape: SimShape = {
   sims: num('sims'),
@@ -99,10 +97,6 @@ interface Row {
   firstError?: string;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
 
 function summarize(strategy: StrategyName, turns: readonly TurnResult[], wallSeconds: number, loopDelayP99Ms: number): Row {
   const ok = turns.filter((turn) => turn.ok);
@@ -118,7 +112,7 @@ function summarize(strategy: StrategyName, turns: readonly TurnResult[], wallSec
     errors: turns.length - ok.length,
     hitRate: prompt > 0 ? cached / prompt : 0,
     meanTtftMs: ttfts.reduce((sum, value) => sum + value, 0) / Math.max(1, ttfts.length),
-    p90TtftMs: percentile(ttfts, 0.9),
+    p90TtftMs: quantile(ttfts, 0.9),
     throughput: output / wallSeconds,
     wallSeconds,
     maxPodShare: ok.length > 0 ? Math.max(...perPod.values()) / ok.length : 0,
