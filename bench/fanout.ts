@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import type { RunningSimulator } from '../src/sim/simulator.js';
 import { freePort } from '../src/http/free-port.js';
-import { eppConfig, MODEL, startRoutingEpp, startSims, type EppHandle, type SimShape, type Speculative } from './routing-cluster.js';
+import { eppConfig, MODEL, startRoutingEpp, startSims, type EppHandle, simShapeOf, simShapeOptions, type Speculative } from './routing-cluster.js';
 import { prng, streamChat, words, type TurnResult } from './routing-workload.js';
 import { numberArg } from './args.js';
 import { quantile } from './stats.js';
@@ -35,11 +35,7 @@ const LABELS: Record<Speculative, string> = {
 
 const { values: args } = parseArgs({
   options: {
-    sims: { type: 'string', default: '8' },
-    'max-num-seqs': { type: 'string', default: '4' },
-    'kv-cache-size': { type: 'string', default: '8192' },
-    'prefill-ms-per-token': { type: 'string', default: '0.05' },
-    'itl-ms': { type: 'string', default: '3' },
+    ...simShapeOptions({ sims: 8, maxNumSeqs: 4, kvCacheSize: 8192, prefillMsPerToken: 0.05, itlMs: 3 }),
     'kv-event-delay-ms': { type: 'string', default: '1500' },
     groups: { type: 'string', default: '12' },
     fanout: { type: 'string', default: '4' },
@@ -49,8 +45,6 @@ const { values: args } = parseArgs({
     'output-tokens': { type: 'string', default: '16' },
     'stagger-ms': { type: 'string', default: '100' },
     'group-interval-ms': { type: 'string', default: '500' },
-    tokenizer: { type: 'string' },
-    seed: { type: 'string', default: '42' },
     strategies: { type: 'string', default: ALL.join(',') },
   },
 });
@@ -62,18 +56,11 @@ const shape = {
   questionTokens: num('question-tokens'), outputTokens: num('output-tokens'), staggerMs: num('stagger-ms'),
   groupIntervalMs: num('group-interval-ms'), seed: num('seed'),
 };
-const simShape: SimShape = {
-  sims: num('sims'),
-  maxNumSeqs: num('max-num-seqs'),
-  kvCacheSize: num('kv-cache-size'),
-  prefillMsPerToken: num('prefill-ms-per-token'),
-  interTokenLatencyMs: num('itl-ms'),
+const simShape = simShapeOf(args, {
   timeFactorUnderLoad: 1,
-  seed: shape.seed,
   maxModelLen: Math.max(32_768, 2 * (shape.systemTokens + shape.docTokens + shape.questionTokens + shape.outputTokens)),
   kvEventDelayMs: num('kv-event-delay-ms'),
-  ...(args.tokenizer ? { tokenizer: args.tokenizer } : {}),
-};
+});
 const strategies = String(args.strategies).split(',').map((name) => name.trim()) as Speculative[];
 for (const name of strategies) if (!ALL.includes(name)) throw new Error(`unknown strategy ${name} (known: ${ALL.join(', ')})`);
 

@@ -15,6 +15,7 @@ import { resolveTokenizerDir } from '../src/sim/real-tokenizer.js';
 import type { KvEventSink } from '../src/sim/kv-events.js';
 import { DelayedKvEventSink } from './delayed-kv-sink.js';
 import type { ChatMessage } from './routing-workload.js';
+import { numberArg } from './args.js';
 
 export const MODEL = 'Qwen/Qwen3-0.6B';
 export const BLOCK_SIZE = 16;
@@ -37,6 +38,43 @@ export interface SimShape {
   maxModelLen?: number;
   /** KV events reach the EPP this much after admission (vLLM: after the prefill; default 0). */
   kvEventDelayMs?: number;
+}
+
+/** Defaults of the simulator flags a routing benchmark takes (`simShapeOptions`). */
+export interface SimShapeDefaults {
+  sims: number;
+  maxNumSeqs: number;
+  kvCacheSize: number;
+  prefillMsPerToken: number;
+  itlMs: number;
+}
+
+/** The simulator flags of a routing benchmark, for node:util parseArgs (values are strings). */
+export function simShapeOptions(defaults: SimShapeDefaults) {
+  const text = (value: number) => ({ type: 'string' as const, default: String(value) });
+  return {
+    sims: text(defaults.sims),
+    'max-num-seqs': text(defaults.maxNumSeqs),
+    'kv-cache-size': text(defaults.kvCacheSize),
+    'prefill-ms-per-token': text(defaults.prefillMsPerToken),
+    'itl-ms': text(defaults.itlMs),
+    tokenizer: { type: 'string' as const },
+    seed: text(42),
+  };
+}
+
+/** The SimShape those flags give, plus what the benchmark sets itself. */
+export function simShapeOf(values: Readonly<Record<string, unknown>>, rest: Omit<SimShape, 'sims' | 'maxNumSeqs' | 'kvCacheSize' | 'prefillMsPerToken' | 'interTokenLatencyMs' | 'seed' | 'tokenizer'>): SimShape {
+  return {
+    sims: numberArg(values, 'sims'),
+    maxNumSeqs: numberArg(values, 'max-num-seqs'),
+    kvCacheSize: numberArg(values, 'kv-cache-size'),
+    prefillMsPerToken: numberArg(values, 'prefill-ms-per-token'),
+    interTokenLatencyMs: numberArg(values, 'itl-ms'),
+    seed: numberArg(values, 'seed'),
+    ...(typeof values.tokenizer === 'string' ? { tokenizer: values.tokenizer } : {}),
+    ...rest,
+  };
 }
 
 export type StrategyName = 'random' | 'load' | 'approx' | 'precise' | 'oracle';

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createDefaultRegistry } from '../scheduler/plugins/index.js';
 import type { RunningSimulator } from '../src/sim/simulator.js';
-import { eppConfig, MODEL, oracleRoute, startRoutingEpp, startSims, type EppHandle, type SimShape, type StrategyName } from './routing-cluster.js';
+import { eppConfig, MODEL, oracleRoute, startRoutingEpp, startSims, type EppHandle, simShapeOf, simShapeOptions, type StrategyName } from './routing-cluster.js';
 import { freePort } from '../src/http/free-port.js';
 import { runWorkload, type TurnResult, type WorkloadShape } from './routing-workload.js';
 import { numberArg } from './args.js';
@@ -35,11 +35,7 @@ const LABELS: Record<StrategyName, string> = {
 
 const { values: args } = parseArgs({
   options: {
-    sims: { type: 'string', default: '8' },
-    'max-num-seqs': { type: 'string', default: '2' },
-    'kv-cache-size': { type: 'string', default: '640' },
-    'prefill-ms-per-token': { type: 'string', default: '1' },
-    'itl-ms': { type: 'string', default: '3' },
+    ...simShapeOptions({ sims: 8, maxNumSeqs: 2, kvCacheSize: 640, prefillMsPerToken: 1, itlMs: 3 }),
     'time-factor-under-load': { type: 'string', default: '1' },
     users: { type: 'string', default: '16' },
     groups: { type: 'string', default: '8' },
@@ -50,24 +46,13 @@ const { values: args } = parseArgs({
     'output-tokens': { type: 'string', default: '256' },
     'ramp-ms': { type: 'string', default: '2000' },
     'random-groups': { type: 'boolean', default: false },
-    tokenizer: { type: 'string' },
-    seed: { type: 'string', default: '42' },
     strategies: { type: 'string', default: ALL.join(',') },
   },
 });
 
 const num = (name: keyof typeof args): number => numberArg(args, name);
 
-const simShape: SimShape = {
-  sims: num('sims'),
-  maxNumSeqs: num('max-num-seqs'),
-  kvCacheSize: num('kv-cache-size'),
-  prefillMsPerToken: num('prefill-ms-per-token'),
-  interTokenLatencyMs: num('itl-ms'),
-  timeFactorUnderLoad: num('time-factor-under-load'),
-  seed: num('seed'),
-  ...(args.tokenizer ? { tokenizer: args.tokenizer } : {}),
-};
+const simShape = simShapeOf(args, { timeFactorUnderLoad: num('time-factor-under-load') });
 const workload: WorkloadShape = {
   users: num('users'),
   groups: num('groups'),
