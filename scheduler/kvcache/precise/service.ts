@@ -6,11 +6,12 @@
  * it (scheduler/plugins/scorers/precise-prefix-cache-scorer.ts); the design is in
  * docs/prefix-cache.md.
  *
- * Lifecycle: `start()` builds everything and resolves when ready; a failure (Redis unreachable,
+ * Lifecycle: `start()` builds everything and resolves when started; a failure (Redis unreachable,
  * address in use) is logged and retried every 5 s in the background — until then `match` answers
  * `index_not_ready`. It also loads the tokenizers the config names in every worker
- * (tokenizer-preload.ts); `whenReady()` waits for both, and rejects when a tokenizer cannot load.
- * `close()` releases everything, also mid-start.
+ * (tokenizer-preload.ts). `whenReady()` waits for the tokenizers and the first start attempt (not
+ * its success: an index down must not keep every EPP replica unready), and rejects when a tokenizer
+ * cannot load. `close()` releases everything, also mid-start.
  */
 import { Registry } from 'prom-client';
 import { RootKeys } from '../../../src/kvblock/keys.js';
@@ -27,7 +28,8 @@ import type { PrecisePrefixConfig } from './config.js';
 import { ParityMonitor } from './parity.js';
 import { precisePrefixMetrics, type PrecisePrefixMetrics } from './metrics.js';
 import { NotTokenized } from './not-tokenized.js';
-import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkContinuation, type WalkResult } from './read-path.js';
+import type { PrecisePrefixCacheOptions, RequestMatch } from './service-types.js';
+import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkResult } from './read-path.js';
 import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.js';
 import { SpeculativeEntries } from './speculative.js';
 import { SpeculativeTails } from './speculative-tail.js';
@@ -36,34 +38,6 @@ import { preloadTokenizers } from './tokenizer-preload.js';
 import { KvEventWritePath } from './write-path.js';
 
 const START_RETRY_MS = 5000;
-
-/** Why a request got no prefix scores (span attribute `llm_d.scorer.result`). */
-export type MatchOutcome = 'scored' | 'index_not_ready' | 'tokenization_failed' | 'overloaded' | 'no_full_block' | 'lookup_failed';
-
-export interface RequestMatch extends PrefixMatchResult {
-  readonly outcome: MatchOutcome;
-  /** Prompt tokens (exact + estimated), when the request was tokenized. */
-  readonly tokenCount?: number;
-  /** What was estimated, when the walk stopped early (for observePromptTokens). */
-  readonly estimate?: Pending;
-  /** With speculative tails: where the walk stopped, for the guesses after the pick (speculate). */
-  readonly tail?: WalkContinuation;
-}
-
-export interface PrecisePrefixCacheOptions {
-  logger: Logger;
-  /** Names the owner in logs (the plugin's name). */
-  name?: string;
-  /** The EPP's endpoint set (per-endpoint event mode). */
-  endpoints?: () => readonly Endpoint[];
-  /** Where the llm_d_kv_cache_* metrics go (default: a private registry). */
-  registry?: Registry;
-  /** Use this index instead of building one from the config (tests); it is closed with the service. */
-  index?: KvBlockIndex;
-  tokenizer?: RequestTokenizer;
-  /** Per-endpoint mode background poll (default 1000 ms). */
-  pollIntervalMs?: number;
-}
 
 interface Running {
   readonly index: KvBlockIndex;
@@ -86,6 +60,7 @@ export class PrecisePrefixCache {
   private running: Running | undefined;
   private starting: Promise<void> | undefined;
   private tokenizersLoaded: Promise<void> | undefined;
+  private firstAttempt: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private closed = false;
@@ -114,13 +89,18 @@ export class PrecisePrefixCache {
     this.tokenizersLoaded ??= preloadTokenizers(this.tokenizer, { logger: this.logger, name: this.name, timeoutMs: this.config.tokenizerPool.loadTimeoutMs })
       .catch((err: unknown) => { if (!this.closed) throw err; });
     this.tokenizersLoaded.catch(() => {}); // whenReady() reports it
-    this.starting ??= this.startLoop();
+    if (this.starting === undefined) {
+      let attempted!: () => void;
+      this.firstAttempt = new Promise<void>((resolve) => { attempted = resolve; });
+      this.starting = this.startLoop(attempted);
+    }
     return this.starting;
   }
 
-  /** Started, and the configured tokenizers loaded in every worker; rejects when one cannot load. */
+  /** The configured tokenizers loaded in every worker and the first start attempt made; rejects when a tokenizer cannot load. */
   async whenReady(): Promise<void> {
-    await Promise.all([this.start(), this.tokenizersLoaded]);
+    void this.start();
+    await Promise.all([this.firstAttempt, this.tokenizersLoaded]);
   }
 
   /** Per-endpoint event mode: follows a changed endpoint set (cheap when unchanged). */
@@ -231,21 +211,26 @@ export class PrecisePrefixCache {
     await this.tokenizer.close();
   }
 
-  private async startLoop(): Promise<void> {
-    while (!this.closed) {
-      try {
-        this.running = await this.startOnce();
-        return;
-      } catch (err) {
-        if (this.closed) return;
-        this.logger.error({ plugin: this.name, err: (err as Error).message, retryInMs: START_RETRY_MS }, 'precise-prefix-cache-scorer failed to start; scoring 0 until it does');
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          this.retry = setTimeout(resolve, START_RETRY_MS);
-          this.retry.unref();
-        });
-        this.wake = undefined;
+  private async startLoop(attempted: () => void): Promise<void> {
+    try {
+      while (!this.closed) {
+        try {
+          this.running = await this.startOnce();
+          return;
+        } catch (err) {
+          if (this.closed) return;
+          this.logger.error({ plugin: this.name, err: (err as Error).message, retryInMs: START_RETRY_MS },
+            'precise-prefix-cache-scorer failed to start; the EPP serves without it (prefix scores 0) and retries');
+          attempted();
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            this.retry = setTimeout(resolve, START_RETRY_MS).unref();
+          });
+          this.wake = undefined;
+        }
       }
+    } finally {
+      attempted();
     }
   }
 

@@ -66,7 +66,8 @@ import { parsePrecisePrefixConfig, type PrecisePrefixConfig } from '../../kvcach
 import type { RequestTokenizer } from '../../kvcache/precise/request-tokens.js';
 import { eventSourceMode } from '../../kvcache/precise/event-sources.js';
 import { FollowedEndpoints } from '../../kvcache/precise/followed-endpoints.js';
-import { PrecisePrefixCache, type PrecisePrefixCacheOptions, type RequestMatch } from '../../kvcache/precise/service.js';
+import { PrecisePrefixCache } from '../../kvcache/precise/service.js';
+import type { PrecisePrefixCacheOptions, RequestMatch } from '../../kvcache/precise/service-types.js';
 import { tokenizedPromptOf } from '../producers/tokenized-prompt.js';
 import type { ScorerCategory } from './common.js';
 
