@@ -20,12 +20,12 @@ const costs = (frontendOverhead: number, frontendPromptTokenOverhead: number, fr
 
 interface Trace { tokens: number[]; finished: boolean; failed: boolean }
 
-function setup(frontend: FrontendSettings) {
+function setup(frontend: FrontendSettings, limits: { maxNumSeqs?: number; maxWaitingQueueLength?: number } = {}) {
   const clock = new VirtualClock();
   const steps: Array<{ ids: string[]; start: number; end: number }> = [];
   const metrics = new SimMetrics({ modelName: 'm', maxLoras: 1, blockSize: 16, kvCacheSize: 10_000, maxModelLen: 4096, fakeMetrics: null });
   const engine = new StepEngine({
-    spec, clock, blockSize: 16, kvCacheBlocks: 10_000, maxNumBatchedTokens: 8192, maxNumSeqs: 256, maxWaitingQueueLength: 1000, hashSeed: '',
+    spec, clock, blockSize: 16, kvCacheBlocks: 10_000, maxNumBatchedTokens: 8192, maxNumSeqs: limits.maxNumSeqs ?? 256, maxWaitingQueueLength: limits.maxWaitingQueueLength ?? 1000, hashSeed: '',
     holdTimeoutMs: 60_000, transfer: { bandwidth: 40e9, latencyMs: 2 }, kvEventSink: NOOP_KV_EVENT_SINK, frontend, metrics,
     onStep: (batch, cost) => steps.push({ ids: batch.map((entry) => entry.request.id), start: clock.now(), end: clock.now() + cost.ms }),
   });
@@ -55,8 +55,9 @@ describe('the API server in front of the step engine (virtual time)', () => {
     frontend.deliver(2, () => done.push(['tokens', -1, clock.now()]));
     expect(frontend.pending).toBe(4);
     clock.run();
-    // 1 ms + 1000 × 1 µs each, one after the other; then 2 tokens × 0.5 ms.
-    expect(done).toEqual([['a', 0, 2], ['b', 2, 4], ['c', 4, 6], ['tokens', -1, 7]]);
+    // Tokenization (1000 × 1 µs) on the tokenizer thread, one prompt after the other, then 1 ms each
+    // on the loop; the 2 tokens (× 0.5 ms) were queued on the loop first and do not wait for tokenization.
+    expect(done).toEqual([['tokens', -1, 1], ['a', 0, 2], ['b', 1, 3], ['c', 2, 4]]);
     let ran = false;
     new Frontend(clock, NO_FRONTEND).admit(10, () => { ran = true; });
     expect(ran).toBe(true);
@@ -91,6 +92,25 @@ describe('the API server in front of the step engine (virtual time)', () => {
     expect(behind.steps.map((step) => step.start)).toEqual([10, 20, 30, 40].map((t) => expect.closeTo(t, 6)));
     expect(behind.steps.map((step) => step.ids)).toEqual([['r0'], ['r1'], ['r2'], ['r3']]);
     expect(traces.every((trace) => trace.finished)).toBe(true);
+  });
+
+  it('requests still in the API server count against the waiting queue (429 as without it)', () => {
+    for (const frontend of [NO_FRONTEND, costs(1, 0.001, 0.0077)]) {
+      const { clock, engine, submit } = setup(frontend, { maxNumSeqs: 1, maxWaitingQueueLength: 1 });
+      let rejected = 0;
+      for (let i = 0; i < 10; i++) {
+        try {
+          submit(100, 2);
+        } catch (err) {
+          expect((err as { status?: number }).status).toBe(429);
+          rejected++;
+        }
+      }
+      expect(rejected).toBe(8);
+      clock.run(0.5);
+      expect(engine.numWaiting).toBeLessThanOrEqual(1);
+      clock.run();
+    }
   });
 
   it('the engine is idle only when the API server is; shutdown fails a request still in it instead of leaving it waiting', async () => {

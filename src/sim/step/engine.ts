@@ -59,6 +59,8 @@ export class StepEngine {
   readonly pool: BlockPool;
   private readonly running: Live[] = [];
   private readonly waiting: Live[] = [];
+  /** Requests in the API server, not yet in `waiting` (they count against the waiting queue's length). */
+  private admitting = 0;
   private readonly held: HeldBlocks<Live>;
   private readonly roots: RootKeys;
   private readonly frontend: Frontend;
@@ -113,7 +115,9 @@ export class StepEngine {
 
   /** Queues a request; throws 429 when the waiting queue is full. */
   submit(job: StepJob): void {
-    if (this.waiting.length >= this.options.maxWaitingQueueLength && this.running.length >= this.options.maxNumSeqs) {
+    // Requests still in the API server are on their way: each takes a free slot or a queue place.
+    const free = Math.max(0, this.options.maxNumSeqs - this.running.length);
+    if (this.waiting.length + this.admitting >= this.options.maxWaitingQueueLength + free && (free === 0 || this.admitting > 0)) {
       throw new OpenAIError(429, QUEUE_FULL_MESSAGE);
     }
     const tokenIds = [...job.promptIds, ...job.outputIds];
@@ -125,7 +129,9 @@ export class StepEngine {
       loraId: job.lora?.id ?? null, loraName: job.lora?.name ?? null, blocks: [], committed: 0,
       arrivedAt: now, queuedAt: now, scheduledAt: -1, firstTokenAt: -1, lastTokenAt: -1, preemptions: 0,
     };
+    this.admitting++;
     this.frontend.admit(request.promptTokens, (startedAt) => {
+      this.admitting--;
       request.arrivedAt = startedAt;
       request.queuedAt = this.options.clock.now();
       this.waiting.push(request);

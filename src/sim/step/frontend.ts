@@ -1,11 +1,12 @@
 /**
  * vLLM's API server in front of the step engine (docs/simulator.md "Front end"): one process, one
  * asyncio loop, so its work is a single FIFO queue on the engine clock. Per request it parses the
- * HTTP body, renders the chat template, tokenizes the prompt and hands the request to the engine
- * core (`--frontend-overhead` + `--frontend-prompt-token-overhead` × prompt tokens) before the
- * engine sees it; per engine step it detokenizes and streams every token the step produced
- * (`--frontend-token-overhead` each) before the clients see them. Under load the work queues: a
- * request waits for the loop as well as for the GPU.
+ * HTTP body, renders the chat template and hands the request to the engine core
+ * (`--frontend-overhead` of loop time) after tokenizing the prompt on a tokenizer thread, off the
+ * loop (`--frontend-prompt-token-overhead` × prompt tokens; one thread, so tokenizations queue among
+ * themselves, not with streaming); per engine step it detokenizes and streams every token the step
+ * produced (`--frontend-token-overhead` each, loop time) before the clients see them. Under load the
+ * work queues: a request waits for the loop and the tokenizer as well as for the GPU.
  *
  * With zero costs and nothing queued, work runs synchronously (the engine alone).
  */
@@ -38,31 +39,53 @@ interface Work {
   fn: (startedAt: number) => void;
 }
 
+/** vLLM's API server: its event loop and its tokenizer thread, each a FIFO of timed work. */
 export class Frontend {
-  /** Queued work in order; the head is in progress. One timer, for the head: FIFO whatever the clock. */
+  private readonly loop: WorkQueue;
+  private readonly tokenizer: WorkQueue;
+
+  constructor(clock: EngineClock, private readonly costs: FrontendSettings) {
+    this.loop = new WorkQueue(clock);
+    this.tokenizer = new WorkQueue(clock);
+  }
+
+  /** Work queued or in progress. */
+  get pending(): number {
+    return this.loop.pending + this.tokenizer.pending;
+  }
+
+  /** Input processing of a request; `fn(startedAt)` runs when the engine core gets it. */
+  admit(promptTokens: number, fn: (startedAt: number) => void): void {
+    this.tokenizer.run(this.costs.frontendPromptTokenOverhead * promptTokens,
+      (startedAt) => this.loop.run(this.costs.frontendOverhead, () => fn(startedAt)));
+  }
+
+  /** Output processing of one step's `tokens` tokens; `fn` runs when the clients get them. */
+  deliver(tokens: number, fn: () => void): void {
+    this.loop.run(this.costs.frontendTokenOverhead * tokens, () => fn());
+  }
+
+  /** Finishes the queued work now, in order (shutdown: nothing is left waiting). */
+  flush(): void {
+    this.tokenizer.flush();
+    this.loop.flush();
+  }
+}
+
+/** Timed work done one item at a time, in order, on the engine clock; one timer, for the head. */
+class WorkQueue {
+  /** Queued work in order; the head is in progress. */
   private readonly queue: Work[] = [];
   private timer: Timer | undefined;
   /** Running finished work: its callbacks may queue more, armed after. */
   private firing = false;
 
-  constructor(private readonly clock: EngineClock, private readonly costs: FrontendSettings) {}
+  constructor(private readonly clock: EngineClock) {}
 
-  /** Work queued or in progress. */
   get pending(): number {
     return this.queue.length;
   }
 
-  /** Input processing of a request; `fn(startedAt)` runs when the engine core gets it. */
-  admit(promptTokens: number, fn: (startedAt: number) => void): void {
-    this.run(this.costs.frontendOverhead + this.costs.frontendPromptTokenOverhead * promptTokens, fn);
-  }
-
-  /** Output processing of one step's `tokens` tokens; `fn` runs when the clients get them. */
-  deliver(tokens: number, fn: () => void): void {
-    this.run(this.costs.frontendTokenOverhead * tokens, () => fn());
-  }
-
-  /** Finishes the queued work now, in order (shutdown: nothing is left waiting on the loop). */
   flush(): void {
     this.timer?.cancel();
     this.timer = undefined;
@@ -74,7 +97,7 @@ export class Frontend {
     }
   }
 
-  private run(costMs: number, fn: (startedAt: number) => void): void {
+  run(costMs: number, fn: (startedAt: number) => void): void {
     const now = this.clock.now();
     const last = this.queue.at(-1);
     if (costMs === 0 && last === undefined) {
