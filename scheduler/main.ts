@@ -51,15 +51,17 @@ type Closer = () => Promise<void> | void;
 export async function startEpp(partial: Partial<EppConfig>, logger: Logger = createLogger('epp')): Promise<RunningEpp> {
   const config: EppConfig = { ...EPP_DEFAULTS, ...partial };
   const closers: Closer[] = [];
-  const closeAll = async (): Promise<void> => {
-    for (const close of closers.reverse()) {
+  // Once, newest first: a second call (a signal during a failed start's close) waits for the first.
+  let closing: Promise<void> | undefined;
+  const closeAll = (): Promise<void> => (closing ??= (async () => {
+    for (const close of [...closers].reverse()) {
       try {
         await close();
       } catch (err) {
         logger.warn({ err }, 'error while shutting down');
       }
     }
-  };
+  })());
   try {
     const metrics = new EppMetrics({ defaultMetrics: true });
     const store = new EndpointStore();
@@ -179,7 +181,9 @@ export async function runEpp(config: EppConfig): Promise<void> {
   logger.debug({ settings: { ...config, configText: config.configText === undefined ? undefined : `${config.configText.length} chars` } }, 'epp settings');
   if (config.ignoredFlags?.length) logger.warn({ flags: config.ignoredFlags }, `upstream EPP flags with no effect in pd-router (accepted for compatibility): ${config.ignoredFlags.join(', ')}`);
   const telemetry = await startTelemetry('llm-d-router/epp', { force: config.tracing, logger });
+  let stopping = false;
   const failStart = async (err: unknown, epp?: RunningEpp): Promise<never> => {
+    stopping = true; // a signal from now on finds the process already on its way out
     const message = err instanceof Error ? err.message : String(err);
     logger.fatal({ err: message, code: (err as NodeJS.ErrnoException).code }, 'epp failed to start');
     // The log is buffered: flush it before exiting, and say it on stderr too (a terminal or a
@@ -196,7 +200,6 @@ export async function runEpp(config: EppConfig): Promise<void> {
   } catch (err) {
     return failStart(err);
   }
-  let stopping = false;
   // Listeners are up (health NOT_SERVING) while plugins start; one that cannot start ends the process.
   epp.started.catch((err: unknown) => { if (!stopping) void failStart(err, epp); });
   const stop = async (signal: string): Promise<void> => {

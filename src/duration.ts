@@ -2,6 +2,9 @@
 
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** The longest delay a Node timer takes (2^31 − 1 ms, ~24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 export function parseDuration(text: string): number {
   const input = text.trim();
   if (input === '0') return 0;

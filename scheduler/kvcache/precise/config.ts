@@ -40,15 +40,14 @@
  */
 import { dirname } from 'node:path';
 import type { Logger } from '../../../src/log.js';
-import { parseDuration } from '../../../src/duration.js';
+import { MAX_TIMER_MS, parseDuration } from '../../../src/duration.js';
 import { ConfigError } from '../../framework/errors.js';
 import { parametersChecked } from '../../framework/registry.js';
 import { resolveKvEventsConfig, type KvEventsConfig } from '../events/config.js';
 import { resolveIndexBackend } from '../index/config.js';
 import { DEFAULT_PARITY, type ParityConfig } from './parity.js';
 import { DEFAULT_TIER_WEIGHTS, tierWeightsFrom, type TierWeights } from '../index/longest-prefix.js';
-import type { ModelLocations } from '../../../src/tokenization/model-files.js';
-import { TOKENIZER_FILE } from '../../../src/tokenization/model-files.js';
+import { TOKENIZER_FILE, type ModelLocations } from '../../../src/tokenization/model-files.js';
 
 export const DEFAULT_BLOCK_SIZE = 16;
 export const DEFAULT_SPECULATIVE_TTL_MS = 2000;
@@ -146,18 +145,8 @@ function tierWeightsOf(value: unknown): TierWeights {
 
 function ttlOf(value: unknown): number {
   if (value === undefined || value === null) return DEFAULT_SPECULATIVE_TTL_MS;
-  let ms: number;
-  if (typeof value === 'number') ms = value / 1e6; // Go time.Duration in JSON: integer nanoseconds
-  else if (typeof value === 'string') {
-    try {
-      ms = parseDuration(value);
-    } catch (err) {
-      throw new ConfigError('parameters.speculativeTTL', (err as Error).message);
-    }
-  }
-  else throw new ConfigError('parameters.speculativeTTL', 'must be a Go duration such as "2s"');
-  if (!(ms > 0)) throw new ConfigError('parameters.speculativeTTL', 'must be positive');
-  return ms;
+  if (typeof value === 'number') return ttlOf(`${value}ns`); // Go time.Duration in JSON: integer nanoseconds
+  return durationMs(value, 'speculativeTTL')!;
 }
 
 function stringList(value: unknown, path: string): string[] {
@@ -221,12 +210,9 @@ function durationMs(value: unknown, path: string, zeroAllowed = false): number |
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new ConfigError(`parameters.${path}`, 'must be a Go duration such as "2s"');
   let ms: number;
-  try {
-    ms = parseDuration(value);
-  } catch (err) {
-    throw new ConfigError(`parameters.${path}`, (err as Error).message);
-  }
+  try { ms = parseDuration(value); } catch (err) { throw new ConfigError(`parameters.${path}`, (err as Error).message); }
   if (!(ms > 0 || (zeroAllowed && ms === 0))) throw new ConfigError(`parameters.${path}`, zeroAllowed ? 'must not be negative' : 'must be positive');
+  if (ms > MAX_TIMER_MS) throw new ConfigError(`parameters.${path}`, `must be at most ${MAX_TIMER_MS} ms (~24.8 days, a timer's limit)`);
   return ms;
 }
 

@@ -129,6 +129,8 @@ describe('parameters', () => {
     [{ indexerConfig: { tokenizersPoolConfig: { modelName: 7 } } }, 'parameters.indexerConfig.tokenizersPoolConfig.modelName'],
     [{ tokenizerPool: { loadTimeout: 'soon' } }, 'parameters.tokenizerPool.loadTimeout'],
     [{ tokenizerPool: { loadTimeout: '0s' } }, 'parameters.tokenizerPool.loadTimeout: must be positive'],
+    [{ tokenizerPool: { loadTimeout: '1000h' } }, 'parameters.tokenizerPool.loadTimeout: must be at most 2147483647 ms'],
+    [{ speculativeIndexing: true, speculativeTTL: '600h' }, 'parameters.speculativeTTL: must be at most'],
     [{ tokenizerPool: { workerCount: 2 } }, 'parameters.tokenizerPool.workerCount: unknown parameter'],
   ])('rejects %j naming %s', (parameters, where) => {
     expect(() => parsePrecisePrefixConfig(parameters, silentLogger, {})).toThrow(ConfigError);
@@ -468,11 +470,13 @@ describe('observability', () => {
 });
 
 describe('lifecycle', () => {
-  it('keeps scoring 0 while the index cannot start, retries, and closes promptly', async () => {
+  it('is ready once the index\'s first start attempt failed (not held unready), scores 0, retries, and closes promptly', async () => {
     const { logger, records } = captureLogger();
     const plugin = precisePrefixCacheScorerFactory('precise', { ...BASE, indexerConfig: { kvBlockIndexConfig: { redisConfig: { address: 'redis://127.0.0.1:1' } } } }, makeHandle({ logger })) as PrecisePrefixCacheScorer;
     try {
-      await waitFor(() => records.some((r) => String(r.msg).includes('failed to start')), 'the start failure to be logged');
+      await plugin.whenReady(); // would not resolve while the index is down if readiness waited for it
+      expect(records.some((r) => String(r.msg).includes('failed to start'))).toBe(true);
+      expect(plugin.index).toBeUndefined();
       expect(await scoreAll(plugin, endpoints(2))).toEqual({ e0: 0, e1: 0 });
     } finally {
       await plugin.close();
