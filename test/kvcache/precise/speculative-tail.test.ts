@@ -4,7 +4,10 @@
  * `speculativeTail` the rest is hashed after the pick, in the background, and a second identical
  * request then scores the first one's pod with the whole document. Without it (or when the
  * tokenizer pool is busy, or too many tails run: skipped and counted) only the tokenized head is
- * guessed. `close()` with tail work pending leaves no guesses in the index.
+ * guessed. `close()` with tail work pending leaves no guesses in the index. A 1M-id tail yields
+ * exactly the whole prompt's keys, one slice of at most `maxBlocksPerSlice` blocks per event-loop
+ * turn; a tail still running a TTL after the pick stops (`expired`); `speculate` takes the
+ * match's continuation, so the stored match does not keep the prompt.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { blockKeys, rootKey, type BlockKey } from '../../../src/kvblock/keys.js';
