@@ -11,7 +11,9 @@
  * four times as many each call) — a short prompt is one batch, a long uncached one stops early.
  * Pieces whose ids the segment cache already holds (text seen before: a conversation's history, a
  * shared system prompt) do not count against a batch's size: a batch takes every such leading
- * piece for free, then ~`firstChars` of new text — where a cached prefix usually ends.
+ * piece for free, then ~`firstChars` of new text — where a cached prefix usually ends. Once a
+ * background reader caps the batches (`capBatches`), known pieces count too: a cached document
+ * after new text must not come back as one huge chunk.
  */
 export interface TokenStreamRest {
   /** Ids of the rest that need no encoding (atomic added tokens, special-token suffix). */
@@ -26,9 +28,9 @@ export interface TokenStream {
   /** What is left after the chunks returned so far. */
   rest(): TokenStreamRest;
   /**
-   * Caps the new text of each later batch at about `chars` (batches stop growing): a background
-   * reader keeps each encode short, so a decision queued behind it waits little. Optional: a stream
-   * without encoding work has nothing to cap.
+   * Caps each later batch at about `chars` of text, whether new or cached (batches stop growing;
+   * ids: `chars / CHARS_PER_TOKEN` ids): a background reader keeps each encode — and what it
+   * hashes after it — short, so a decision queued behind it waits little.
    */
   capBatches?(chars: number): void;
 }
@@ -38,6 +40,8 @@ export interface TokenStream {
  * seen before is free). Later batches grow ×4, so a long prompt costs few worker round trips.
  */
 export const FIRST_BATCH_CHARS = 1024;
+/** UTF-16 units per token assumed when a character budget applies to ids. */
+export const CHARS_PER_TOKEN = 4;
 const GROWTH = 4;
 
 const NOTHING_LEFT: TokenStreamRest = { knownTokens: 0, textBytes: 0 };
@@ -46,18 +50,27 @@ const NOTHING_LEFT: TokenStreamRest = { knownTokens: 0, textBytes: 0 };
 export class IdsStream implements TokenStream {
   private offset = 0;
   private size: number;
+  private maxSize = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly ids: ArrayLike<number>, firstTokens = FIRST_BATCH_CHARS / 4) {
+  constructor(private readonly ids: ArrayLike<number>, firstTokens = FIRST_BATCH_CHARS / CHARS_PER_TOKEN) {
     this.size = Math.max(1, firstTokens);
   }
 
   async next(): Promise<ArrayLike<number> | undefined> {
     if (this.offset >= this.ids.length) return undefined;
     const end = Math.min(this.ids.length, this.offset + this.size);
-    const chunk = Array.prototype.slice.call(this.ids, this.offset, end) as number[];
+    // A typed array is handed out as a view (no copy); the ids are not changed afterwards.
+    const chunk = ArrayBuffer.isView(this.ids)
+      ? (this.ids as unknown as Uint32Array).subarray(this.offset, end)
+      : Array.prototype.slice.call(this.ids, this.offset, end) as number[];
     this.offset = end;
-    this.size *= GROWTH;
+    this.size = Math.min(this.size * GROWTH, this.maxSize);
     return chunk;
+  }
+
+  capBatches(chars: number): void {
+    this.maxSize = Math.max(1, Math.ceil(chars / CHARS_PER_TOKEN));
+    this.size = Math.min(this.size, this.maxSize);
   }
 
   rest(): TokenStreamRest {
@@ -107,7 +120,7 @@ export class PieceStream implements TokenStream {
       const at = to++;
       const piece = this.pieces[at]!;
       if (typeof piece === 'number') chars += 1;
-      else if (this.known === undefined || !this.known(at)) chars += piece.length;
+      else if (this.capped || this.known === undefined || !this.known(at)) chars += piece.length;
     }
     this.index = to;
     this.budget = Math.min(this.budget * GROWTH, this.maxBudget);
@@ -118,6 +131,10 @@ export class PieceStream implements TokenStream {
     out.set(this.prefix);
     out.set(ids, this.prefix.length);
     return out;
+  }
+
+  private get capped(): boolean {
+    return this.maxBudget !== Number.POSITIVE_INFINITY;
   }
 
   capBatches(chars: number): void {

@@ -16,7 +16,8 @@
  *   pd_router_precise_prefix_speculative_tails_total{outcome}
  *                                                          counter   background tails of speculative guesses (the part the
  *                                                                    walk did not tokenize): `completed`, `skipped_busy` (no
- *                                                                    idle tokenizer worker), `failed`, `cancelled` (close)
+ *                                                                    idle tokenizer worker), `failed`, `cancelled` (close),
+ *                                                                    `expired` (still running a TTL after the pick)
  *   pd_router_precise_prefix_parity_ratio{model}           gauge     share of a sample of routed requests' block keys
  *                                                                    that the chosen pod's KV events confirmed (1 = our
  *                                                                    tokenization and hashing match the engine's)

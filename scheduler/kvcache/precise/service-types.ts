@@ -3,8 +3,9 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../../src/log.js';
 import type { Endpoint } from '../../framework/endpoint.js';
 import type { KvBlockIndex } from '../index/types.js';
-import type { PrefixMatchResult, WalkContinuation } from './read-path.js';
+import type { PrefixMatchResult } from './read-path.js';
 import type { RequestTokenizer } from './request-tokens.js';
+import type { PendingTail } from './speculative-tail.js';
 import type { Pending } from './token-estimate.js';
 
 /** Why a request got no prefix scores (span attribute `llm_d.scorer.result`). */
@@ -16,8 +17,8 @@ export interface RequestMatch extends PrefixMatchResult {
   readonly tokenCount?: number;
   /** What was estimated, when the walk stopped early (for observePromptTokens). */
   readonly estimate?: Pending;
-  /** With speculative tails: where the walk stopped, for the guesses after the pick (speculate). */
-  readonly tail?: WalkContinuation;
+  /** With speculative tails: where the walk stopped, for the guesses after the pick (`speculate` takes it). */
+  readonly tail?: PendingTail;
 }
 
 export interface PrecisePrefixCacheOptions {

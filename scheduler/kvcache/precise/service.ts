@@ -32,7 +32,7 @@ import type { PrecisePrefixCacheOptions, RequestMatch } from './service-types.js
 import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkResult } from './read-path.js';
 import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.js';
 import { SpeculativeEntries } from './speculative.js';
-import { SpeculativeTails } from './speculative-tail.js';
+import { PendingTail, SpeculativeTails } from './speculative-tail.js';
 import { BytesPerToken, type Pending } from './token-estimate.js';
 import { preloadTokenizers } from './tokenizer-preload.js';
 import { KvEventWritePath } from './write-path.js';
@@ -160,7 +160,7 @@ export class PrecisePrefixCache {
       : undefined;
     const { keys, scores, cachedBlocks } = walk;
     if (walk.totalBlocks === 0) return { ...EMPTY, outcome: 'no_full_block', tokenCount };
-    const tail = running.tails !== undefined && walk.estimatedTokens > 0 ? walk.continuation : undefined;
+    const tail = running.tails !== undefined && walk.estimatedTokens > 0 && walk.continuation ? new PendingTail(walk.continuation) : undefined;
     return { keys, scores, cachedBlocks, outcome: 'scored', tokenCount, ...(estimate ? { estimate } : {}), ...(tail ? { tail } : {}) };
   }
 
@@ -192,10 +192,14 @@ export class PrecisePrefixCache {
     return { ...EMPTY, outcome: this.failures.outcome(model, err) };
   }
 
-  /** With `speculativeIndexing`: `pods` (`ip:port`) hold the match's keys for the TTL; with `speculativeTail` the untokenized rest's follow (speculative-tail.ts). */
+  /**
+   * With `speculativeIndexing`: `pods` (`ip:port`) hold the match's keys for the TTL; with `speculativeTail` the untokenized rest's
+   * follow (speculative-tail.ts). The match's tail is taken (once): the stored match no longer keeps the prompt alive.
+   */
   speculate(match: RequestMatch, pods: readonly string[]): void {
     this.running?.speculative?.add(match.keys, pods);
-    if (match.tail !== undefined) this.running?.tails?.start(match.tail, pods);
+    const tail = match.tail?.take();
+    if (tail !== undefined) this.running?.tails?.start(tail, pods);
   }
 
   async close(): Promise<void> {

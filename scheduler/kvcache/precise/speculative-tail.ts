@@ -15,7 +15,10 @@
  *    skipped, not queued (`skipped_busy`; so is a pool that refuses the encode as overloaded,
  *    and a tail that would be the `maxInFlight`+1-th at once);
  *  - keys are hashed at most `maxBlocksPerSlice` at a time, yielding to the event loop between
- *    slices, and each slice's guesses are added as soon as they are known.
+ *    slices, and each slice's guesses are added as soon as they are known; a chunk is copied
+ *    once (with the few tokens short of a block before it), slices are views into it;
+ *  - a tail still running when the guesses' TTL has passed since the pick stops (`expired`): its
+ *    first guesses are gone by then, and later ones no walk could reach.
  * Outcomes are counted (`pd_router_precise_prefix_speculative_tails_total{outcome}`).
  *
  * Every tail is owned here: `close()` stops them at their next step and waits for them, so no
@@ -29,7 +32,7 @@ import { OVERLOADED } from '../../../src/tokenization/errors.js';
 import type { WalkContinuation } from './read-path.js';
 import type { SpeculativeEntries } from './speculative.js';
 
-export type TailOutcome = 'completed' | 'skipped_busy' | 'failed' | 'cancelled';
+export type TailOutcome = 'completed' | 'skipped_busy' | 'failed' | 'cancelled' | 'expired';
 
 /** New text per background encode (~1k tokens of English: a few ms on a worker). */
 const TAIL_BATCH_CHARS = 4096;
@@ -49,13 +52,32 @@ export interface SpeculativeTailsOptions {
   maxBatchChars?: number;
   maxBlocksPerSlice?: number;
   maxInFlight?: number;
+  /** How long a tail may run after the pick (default: the entries' TTL). */
+  ttlMs?: number;
+  /** The clock of that deadline (tests). */
+  now?: () => number;
 }
 
-function append(pending: Uint32Array, chunk: ArrayLike<number>): Uint32Array {
-  const out = new Uint32Array(pending.length + chunk.length);
-  out.set(pending);
-  out.set(chunk, pending.length);
+/** The tokens short of a block (`rest`, a view) followed by `chunk`, in one new array. */
+function joined(rest: Uint32Array, chunk: ArrayLike<number>): Uint32Array {
+  const out = new Uint32Array(rest.length + chunk.length);
+  out.set(rest);
+  out.set(chunk, rest.length);
   return out;
+}
+
+/**
+ * A match's walk continuation, held until the pick: `take()` hands it out once and drops it, so
+ * the prompt's pieces are released when the tail ends or is skipped, not when the request does.
+ */
+export class PendingTail {
+  constructor(private continuation: WalkContinuation | undefined) {}
+
+  take(): WalkContinuation | undefined {
+    const continuation = this.continuation;
+    this.continuation = undefined;
+    return continuation;
+  }
 }
 
 export class SpeculativeTails {
@@ -99,28 +121,35 @@ export class SpeculativeTails {
 
   private async run(tail: WalkContinuation, pods: readonly string[]): Promise<TailOutcome> {
     const { entries, blockSize } = this.options;
+    const now = this.options.now ?? Date.now;
+    const deadline = now() + (this.options.ttlMs ?? entries.ttlMs);
     const sliceTokens = (this.options.maxBlocksPerSlice ?? TAIL_BLOCKS_PER_SLICE) * blockSize;
     const { stream } = tail;
     stream.capBatches?.(this.options.maxBatchChars ?? TAIL_BATCH_CHARS);
     let parent = tail.parent;
-    let pending = tail.pending;
+    let rest = tail.pending;
     // The pick's own work (forwarding the request) goes first.
     await yieldToLoop();
     for (;;) {
       if (this.closed) return 'cancelled';
+      if (now() >= deadline) return 'expired';
       if (this.options.busy()) return 'skipped_busy';
       const chunk = await stream.next();
       if (chunk === undefined) return 'completed';
-      pending = append(pending, chunk);
-      while (pending.length >= blockSize) {
+      const tokens = joined(rest, chunk);
+      let offset = 0;
+      while (tokens.length - offset >= blockSize) {
         if (this.closed) return 'cancelled';
-        const take = Math.min(pending.length - (pending.length % blockSize), sliceTokens);
-        const keys = blockKeys(pending.subarray(0, take), blockSize, parent);
+        if (now() >= deadline) return 'expired';
+        const full = tokens.length - offset - ((tokens.length - offset) % blockSize);
+        const take = Math.min(full, sliceTokens);
+        const keys = blockKeys(tokens.subarray(offset, offset + take), blockSize, parent);
         parent = keys[keys.length - 1]!;
-        pending = pending.slice(take);
+        offset += take;
         entries.add(keys, pods);
         await yieldToLoop();
       }
+      rest = tokens.slice(offset); // < one block: the chunk's buffer is not kept
     }
   }
 }

@@ -27,7 +27,8 @@ export class SpeculativeEntries {
 
   constructor(
     private readonly index: KvBlockIndex,
-    private readonly ttlMs: number,
+    /** How long a guess stays. */
+    readonly ttlMs: number,
     private readonly logger?: Logger,
     private readonly now: () => number = Date.now,
   ) {}

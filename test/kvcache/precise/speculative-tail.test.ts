@@ -4,16 +4,21 @@
  * `speculativeTail` the rest is hashed after the pick, in the background, and a second identical
  * request then scores the first one's pod with the whole document. Without it (or when the
  * tokenizer pool is busy, or too many tails run: skipped and counted) only the tokenized head is
- * guessed. `close()` with tail work pending leaves no guesses in the index.
+ * guessed. `close()` with tail work pending leaves no guesses in the index. A 1M-id tail yields
+ * exactly the whole prompt's keys, one slice of at most `maxBlocksPerSlice` blocks per event-loop
+ * turn; a tail still running a TTL after the pick stops (`expired`); `speculate` takes the
+ * match's continuation, so the stored match does not keep the prompt.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { rootKey } from '../../../src/kvblock/keys.js';
+import { blockKeys, rootKey, type BlockKey } from '../../../src/kvblock/keys.js';
 import { IdsStream } from '../../../src/tokenization/token-stream.js';
 import { parsePrecisePrefixConfig } from '../../../scheduler/kvcache/precise/config.js';
 import { SimulatedRequestTokenizer } from '../../../scheduler/kvcache/precise/request-tokens.js';
 import { PrecisePrefixCache } from '../../../scheduler/kvcache/precise/service.js';
 import type { RequestMatch } from '../../../scheduler/kvcache/precise/service-types.js';
 import { SpeculativeEntries } from '../../../scheduler/kvcache/precise/speculative.js';
+import { walkPrefix } from '../../../scheduler/kvcache/precise/read-path.js';
+import { DEFAULT_TIER_WEIGHTS } from '../../../scheduler/kvcache/index/longest-prefix.js';
 import { SpeculativeTails, type TailOutcome } from '../../../scheduler/kvcache/precise/speculative-tail.js';
 import { MemoryKvBlockIndex } from '../../../scheduler/kvcache/index/memory-index.js';
 import { EppMetrics } from '../../../scheduler/metrics.js';
@@ -115,7 +120,12 @@ describe('speculative tail', () => {
     closers.push(() => cache.close());
     await cache.start();
     const body = makeRequest({ model: MODEL, prompt: DOC }).body;
-    cache.speculate(await cache.match(MODEL, body, [A.hostPort]), [A.hostPort]);
+    const match = await cache.match(MODEL, body, [A.hostPort]);
+    expect(match.tail).toBeDefined();
+    cache.speculate(match, [A.hostPort]);
+    // The stored match no longer holds the prompt's stream, and a second speculate starts no tail.
+    expect(match.tail!.take()).toBeUndefined();
+    cache.speculate(match, [A.hostPort]);
     await poll(async () => await metricValue(metrics.registry, TAILS, { outcome: 'skipped_busy' }) === 1, { what: 'skipped_busy counted' });
     const score = (await cache.match(MODEL, body, [A.hostPort, B.hostPort])).scores.get(A.hostPort) ?? 0;
     expect(score).toBeGreaterThan(0);
@@ -167,5 +177,68 @@ describe('SpeculativeTails.close', () => {
     await tails.idle();
     expect(outcomes).toEqual(['skipped_busy', 'completed']);
     expect(await index.size()).toBe(100);
+  });
+});
+
+/** Real entries that also record each slice's keys and the event-loop turn it was added in. */
+class RecordingEntries extends SpeculativeEntries {
+  readonly slices: Array<{ keys: readonly BlockKey[]; turn: number }> = [];
+  turn = 0;
+  override add(keys: readonly BlockKey[], pods: readonly string[]): void {
+    this.slices.push({ keys, turn: this.turn });
+    super.add(keys, pods);
+  }
+}
+
+describe('SpeculativeTails on long prompts', () => {
+  it('a 1M-id tail: the walk\'s keys + the tail\'s equal the whole prompt\'s, hashed at most maxBlocksPerSlice blocks per event-loop turn', async () => {
+    const index = new MemoryKvBlockIndex();
+    closers.push(() => index.close());
+    const entries = new RecordingEntries(index, 60_000);
+    closers.push(() => entries.close());
+    const outcomes: TailOutcome[] = [];
+    // Chunks of 256K ids (16K blocks of 16): each must still be hashed 64 blocks at a time.
+    const tails = new SpeculativeTails({ entries, blockSize: 16, busy: () => false, count: (outcome) => outcomes.push(outcome), maxBatchChars: 1 << 20, maxBlocksPerSlice: 64 });
+    closers.push(() => tails.close());
+    const ids = Uint32Array.from({ length: 1_000_003 }, (_, i) => (i * 2654435761) % 151_000);
+    const root = rootKey('', MODEL);
+    const walk = await walkPrefix(index, MODEL, new IdsStream(ids), {
+      blockSize: 16, root, endpointKeys: ['10.2.0.1:8000'], weights: DEFAULT_TIER_WEIGHTS, estimateRest: (rest) => rest.knownTokens,
+    });
+    expect(walk.continuation).toBeDefined();
+    let ticking = true;
+    const tick = (): void => {
+      entries.turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    tails.start(walk.continuation!, ['10.2.0.1:8000']);
+    await tails.idle();
+    ticking = false;
+    expect(outcomes).toEqual(['completed']);
+    const tailKeys = entries.slices.flatMap((slice) => [...slice.keys]);
+    const whole = blockKeys(ids, 16, root);
+    expect(walk.keys.length + tailKeys.length).toBe(whole.length);
+    expect([...walk.keys, ...tailKeys]).toEqual(whole);
+    expect(Math.max(...entries.slices.map((slice) => slice.keys.length))).toBeLessThanOrEqual(64);
+    // One slice per event-loop turn: decisions run between any two.
+    expect(new Set(entries.slices.map((slice) => slice.turn)).size).toBe(entries.slices.length);
+  });
+
+  it('stops, counted as expired, once the guesses\' TTL has passed since the pick', async () => {
+    const index = new MemoryKvBlockIndex();
+    closers.push(() => index.close());
+    const entries = new SpeculativeEntries(index, 60_000);
+    closers.push(() => entries.close());
+    const outcomes: TailOutcome[] = [];
+    let clock = 1_000;
+    const tails = new SpeculativeTails({ entries, blockSize: BLOCK, busy: () => false, count: (outcome) => outcomes.push(outcome), maxBlocksPerSlice: 1, now: () => clock });
+    closers.push(() => tails.close());
+    tails.start({ stream: new IdsStream(Array.from({ length: 40_000 }, (_, i) => i)), parent: rootKey('', MODEL), pending: new Uint32Array(0) }, ['10.2.0.1:8000']);
+    await poll(async () => entries.pending > 0, { what: 'some tail guesses' });
+    clock += 60_000;
+    await tails.idle();
+    expect(outcomes).toEqual(['expired']);
+    expect(entries.pending).toBeLessThan(10_000);
   });
 });
