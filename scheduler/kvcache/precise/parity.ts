@@ -12,12 +12,17 @@
  * a minute per model) when it is below `threshold` (default 0.9).
  *
  * A block the pod evicted between the response and the check counts as a disagreement; under
- * heavy cache pressure the ratio reads a little low. A mismatch reads near 0.
+ * heavy cache pressure the ratio reads a little low. A mismatch reads near 0. Only responses that
+ * succeeded are sampled (the scorer's ResponseComplete): a rejected request was never prefilled.
+ *
+ * Model names come from requests: windows and series are kept for the MAX_MODEL_SERIES most
+ * recently sampled models; an older one's series are removed from the registry.
  */
 import type { BlockKey } from '../../../src/kvblock/keys.js';
 import type { Logger } from '../../../src/log.js';
+import { LruMap } from '../index/lru.js';
 import type { KvBlockIndex } from '../index/types.js';
-import type { PrecisePrefixMetrics } from './metrics.js';
+import { MAX_MODEL_SERIES, type PrecisePrefixMetrics } from './metrics.js';
 
 export interface ParityConfig {
   /** Check one completed request in this many (0 = off). */
@@ -41,7 +46,7 @@ interface ModelWindow {
 export class ParityMonitor {
   private seen = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly models = new Map<string, ModelWindow>();
+  private readonly models: LruMap<string, ModelWindow>;
   private readonly checks = new Set<Promise<void>>();
 
   constructor(
@@ -49,7 +54,12 @@ export class ParityMonitor {
     private readonly config: ParityConfig,
     private readonly metrics: PrecisePrefixMetrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.models = new LruMap(MAX_MODEL_SERIES, (model) => {
+      metrics.parity.remove({ model });
+      metrics.paritySamples.remove({ model });
+    });
+  }
 
   /** A completed request routed to `pod` with `keys`: checked later if sampled. */
   observe(model: string, pod: string, keys: readonly BlockKey[]): void {
@@ -67,7 +77,7 @@ export class ParityMonitor {
 
   /** The agreement over the model's recent samples (undefined before any). */
   ratio(model: string): number | undefined {
-    const window = this.models.get(model);
+    const window = this.models.peek(model);
     if (window === undefined || window.samples.length === 0) return undefined;
     let confirmed = 0;
     let checked = 0;
