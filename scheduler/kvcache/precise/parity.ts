@@ -45,6 +45,7 @@ interface ModelWindow {
 
 export class ParityMonitor {
   private seen = 0;
+  private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly models: LruMap<string, ModelWindow>;
   private readonly checks = new Set<Promise<void>>();
@@ -64,7 +65,8 @@ export class ParityMonitor {
   /** A completed request routed to `pod` with `keys`: checked later if sampled. */
   observe(model: string, pod: string, keys: readonly BlockKey[]): void {
     if (this.config.sampleEvery <= 0 || keys.length === 0) return;
-    if (this.seen++ % this.config.sampleEvery !== 0 || this.timers.size >= MAX_PENDING) return;
+    // Waiting and running checks both count: a lookup stuck behind an unreachable Redis never ends.
+    if (this.seen++ % this.config.sampleEvery !== 0 || this.timers.size + this.checks.size >= MAX_PENDING) return;
     const checked = keys.slice(0, MAX_KEYS);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -88,11 +90,14 @@ export class ParityMonitor {
     return checked > 0 ? confirmed / checked : undefined;
   }
 
-  /** Drops pending checks and waits for running ones. */
+  /**
+   * Drops pending checks; running ones are not waited for (their lookup may never answer, and the
+   * index is closed next, which ends it) and record nothing.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    await Promise.all(this.checks);
   }
 
   private async check(model: string, pod: string, keys: readonly BlockKey[]): Promise<void> {
@@ -105,10 +110,10 @@ export class ParityMonitor {
         confirmed++;
       }
     } catch (err) {
-      this.logger.debug({ err: (err as Error).message }, 'precise prefix-cache parity check failed');
+      if (!this.closed) this.logger.debug({ err: (err as Error).message }, 'precise prefix-cache parity check failed');
       return;
     }
-    this.record(model, confirmed, keys.length);
+    if (!this.closed) this.record(model, confirmed, keys.length);
   }
 
   private record(model: string, confirmed: number, checked: number): void {

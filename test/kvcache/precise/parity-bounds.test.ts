@@ -4,7 +4,9 @@
  *    parity sample — it would read 0 and warn that our keys disagree with the engine's;
  *  - model names come from client requests: the per-model parity windows and the per-model
  *    series (parity, estimate error, bytes per token) are kept for the most recent
- *    MAX_MODEL_SERIES models only, older ones removed from the registry.
+ *    MAX_MODEL_SERIES models only, older ones removed from the registry;
+ *  - checks whose index lookup never answers (Redis unreachable: node-redis queues commands) count
+ *    against the monitor's pending bound, and do not keep close() — the EPP's shutdown — waiting.
  */
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -117,5 +119,21 @@ describe('per-model state and series from client model names', () => {
     for (const model of ['busy', 'b', 'c', 'busy', 'd']) learn(model);
     expect(ratios.ratio('busy')).toBe(3);
     expect(ratios.ratio('b')).toBe(4);
+  });
+});
+
+describe('parity checks the index never answers', () => {
+  it('are bounded in number, and close() does not wait for them', async () => {
+    let lookups = 0;
+    const stuck = { lookup: () => { lookups++; return new Promise(() => {}); } } as unknown as KvBlockIndex;
+    const monitor = new ParityMonitor(stuck, { sampleEvery: 1, delayMs: 0, threshold: 0.9 }, new PrecisePrefixMetrics(new Registry()), silentLogger);
+    // Rounds of 100, each round's timers fired before the next: only running checks accumulate.
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 100; i++) monitor.observe(MODEL, '10.0.0.1:8000', [1n as BlockKey]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(lookups).toBeLessThanOrEqual(256);
+    const closed = await Promise.race([monitor.close().then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 1000, 'still waiting'))]);
+    expect(closed).toBe('closed');
   });
 });
