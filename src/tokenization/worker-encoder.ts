@@ -4,8 +4,8 @@
  * the libuv pool inside the worker, so one worker is enough for parallel encoding.
  *
  * The worker is started on first use and restarted after a crash (pending calls fail; the next
- * call reloads tokenizers on demand). A call unanswered for `callTimeoutMs` (default
- * WORKER_CALL_TIMEOUT_MS) means the worker is stuck (a hung read, a runaway encode): it is
+ * call reloads tokenizers on demand). An encode unanswered for `callTimeoutMs` (default
+ * WORKER_CALL_TIMEOUT_MS; explicit loads are bounded by their caller's load timeout) means the worker is stuck (a hung read, a runaway encode): it is
  * treated as crashed — its calls fail, it is terminated, the next call starts another — so a
  * stuck worker does not hold its callers (and a pool's queue slots) forever. It does not keep
  * the process alive while idle.
@@ -18,7 +18,7 @@ import { unpack, WORKER_ROLE, type WorkerRequest, type WorkerResponse } from './
 /** A request without its id (distributes over the union). */
 type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-type Pending = { resolve: (response: WorkerResponse & { ok: true }) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
+type Pending = { resolve: (response: WorkerResponse & { ok: true }) => void; reject: (error: Error) => void; timer: NodeJS.Timeout | undefined };
 
 /** How long a call may go unanswered before the worker is given up (loads of big tokenizers take seconds). */
 export const WORKER_CALL_TIMEOUT_MS = 60_000;
@@ -85,12 +85,13 @@ export class WorkerEncoder implements Encoder {
     return new Promise((resolve, reject) => {
       // Keep the process alive only while an answer is owed.
       if (this.pending.size === 0) worker.ref();
-      const timer = setTimeout(() => {
+      // Explicit loads are bounded by their caller (tokenizerPool.loadTimeout, which may exceed this).
+      const timer = request.op === 'load' ? undefined : setTimeout(() => {
         if (this.worker !== worker) return;
         this.retire(worker, new Error(`tokenizer worker did not answer a ${request.op} within ${this.callTimeoutMs} ms; restarting it`));
         void worker.terminate();
       }, this.callTimeoutMs);
-      timer.unref();
+      timer?.unref();
       this.pending.set(id, { resolve, reject, timer });
       worker.postMessage({ ...request, id } as WorkerRequest);
     });
