@@ -3,7 +3,8 @@
  * single-flight loading — concurrent first requests for a model share one load instead of each
  * parsing a multi-megabyte tokenizer.json (llm-d/llm-d-kv-cache#191). Models are found only in
  * local directories (model-files.ts); a model that is not there is remembered as missing for a
- * few seconds so a stream of requests for it does not hammer the file system.
+ * few seconds so a stream of requests for it does not hammer the file system — the
+ * MAX_MISSING_MODELS most recent ones (names come from requests: made-up ones must not pile up).
  */
 import { join } from 'node:path';
 import { AddedTokenSplitter } from './added-tokens.js';
@@ -53,6 +54,9 @@ function indexOfRun(haystack: Uint32Array, needle: Uint32Array): number {
   return -1;
 }
 
+/** Missing models remembered at most (model names are client input; an older one is probed again). */
+export const MAX_MISSING_MODELS = 1024;
+
 export class TokenizerStore {
   private readonly loaded = new Map<string, ModelTokenizer>();
   private readonly loading = new Map<string, Promise<ModelTokenizer>>();
@@ -100,7 +104,10 @@ export class TokenizerStore {
     if (missingUntil !== undefined && missingUntil > Date.now()) throw this.notFound(model);
     const dir = await findModelDir(model, this.options);
     if (dir === undefined) {
+      // Re-inserted, so the map's order is expiry order and the first entry is the one to drop.
+      this.missing.delete(model);
       this.missing.set(model, Date.now() + this.missingTtlMs);
+      if (this.missing.size > MAX_MISSING_MODELS) this.missing.delete(this.missing.keys().next().value!);
       throw this.notFound(model);
     }
     this.missing.delete(model);

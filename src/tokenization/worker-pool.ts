@@ -4,7 +4,7 @@
  * calls may be outstanding in the pool; one more is refused at once with a TokenizationError
  * `overloaded` rather than queued — a caller with a deadline (the EPP scoring a request) goes on
  * without tokens instead of waiting behind a backlog. Loading is not bounded (it happens once per
- * tokenizer per worker).
+ * tokenizer per worker). A stuck worker is replaced after `callTimeoutMs`, its slots freed.
  *
  * Each call goes to the worker with the fewest outstanding calls. Every worker loads the
  * tokenizers it is asked to use (memory × workers). The binding encodes on libuv's thread pool,
@@ -22,6 +22,8 @@ export interface WorkerPoolOptions {
   workers?: number;
   /** Encode calls outstanding in the whole pool before new ones are refused (default 16 per worker). */
   maxQueue?: number;
+  /** A worker that leaves a call unanswered this long is replaced (worker-encoder.ts; default WORKER_CALL_TIMEOUT_MS). */
+  callTimeoutMs?: number;
 }
 
 export class WorkerPoolEncoder implements Encoder {
@@ -34,7 +36,8 @@ export class WorkerPoolEncoder implements Encoder {
   constructor(options: WorkerPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.workers ?? availableCores()));
     this.maxQueue = Math.max(1, Math.floor(options.maxQueue ?? 16 * this.size));
-    this.workers = Array.from({ length: this.size }, () => new WorkerEncoder());
+    const callTimeoutMs = options.callTimeoutMs;
+    this.workers = Array.from({ length: this.size }, () => new WorkerEncoder(callTimeoutMs !== undefined ? { callTimeoutMs } : {}));
     this.outstanding = new Array<number>(this.size).fill(0);
   }
 

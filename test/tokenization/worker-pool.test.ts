@@ -1,9 +1,11 @@
 /**
  * The tokenizer worker pool: cgroup-aware core count, and back-pressure — with one worker and a
  * queue of one, a second concurrent encode is refused at once (TokenizationError `overloaded`),
- * and accepted again once the first is done.
+ * and accepted again once the first is done; a worker that stops answering is given up after the
+ * call timeout (its calls fail, the slot is freed) and replaced.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -63,5 +65,44 @@ describe('WorkerPoolEncoder', () => {
     const again = await Promise.all(texts.map((text) => pool.encode(path, [text], false)));
     expect(again.map(([ids]) => [...ids!])).toEqual(expected.map(([ids]) => [...ids!]));
     expect(pool.size).toBe(2);
+  });
+
+  it('a call the worker never answers fails after the call timeout, frees its slot, and the next call gets a new worker', async () => {
+    const pool = new WorkerPoolEncoder({ workers: 1, maxQueue: 1, callTimeoutMs: 300 });
+    pools.push(pool);
+    const path = join(TINY_MODEL_DIR, 'tokenizer.json');
+    const [expected] = await pool.encode(path, ['hello world'], false);
+    // A "tokenizer" on a stuck mount: reading it never ends, so the worker never answers.
+    const stuck = join(mkdtempSync(join(tmpdir(), 'stuck-')), 'tokenizer.json');
+    execFileSync('mkfifo', [stuck]);
+    try {
+      const hung = pool.encode(stuck, ['hello'], false);
+      const guard = new Promise((resolve) => setTimeout(resolve, 3000, 'still pending'));
+      await expect(Promise.race([hung, guard])).rejects.toThrow(/did not answer/);
+      expect(pool.pending).toBe(0);
+    } finally {
+      // Release the thread blocked opening the FIFO (no reader left: ENXIO, nothing to release).
+      try {
+        closeSync(openSync(stuck, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader
+      }
+    }
+    const [again] = await pool.encode(path, ['hello world'], false);
+    expect([...again!]).toEqual([...expected!]);
+  });
+
+  it('a worker that dies mid-call fails its calls at once, and the next call gets a new worker', async () => {
+    const pool = new WorkerPoolEncoder({ workers: 1, maxQueue: 2 });
+    pools.push(pool);
+    const path = join(TINY_MODEL_DIR, 'tokenizer.json');
+    const [expected] = await pool.encode(path, ['hello world'], false);
+    const inner = (pool as unknown as { workers: Array<{ worker: { terminate(): Promise<number> } | undefined }> }).workers[0]!;
+    const call = pool.encode(path, ['how are you '.repeat(2000)], false);
+    await inner.worker!.terminate();
+    await expect(call).rejects.toThrow(/exited/);
+    expect(pool.pending).toBe(0);
+    const [again] = await pool.encode(path, ['hello world'], false);
+    expect([...again!]).toEqual([...expected!]);
   });
 });

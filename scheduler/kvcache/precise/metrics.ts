@@ -25,6 +25,13 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/**
+ * Models with their own `{model}` series (and per-model state: learned ratio, parity window): the
+ * most recently seen ones. Model names come from client requests — a pod that serves any name
+ * (or `modelName` / the simulated tokenizer, which tokenize any) must not grow series without end.
+ */
+export const MAX_MODEL_SERIES = 256;
+
 export class PrecisePrefixMetrics {
   readonly tokens: Counter<'kind'>;
   readonly estimateError: Histogram<'model'>;

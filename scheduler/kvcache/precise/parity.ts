@@ -12,12 +12,17 @@
  * a minute per model) when it is below `threshold` (default 0.9).
  *
  * A block the pod evicted between the response and the check counts as a disagreement; under
- * heavy cache pressure the ratio reads a little low. A mismatch reads near 0.
+ * heavy cache pressure the ratio reads a little low. A mismatch reads near 0. Only responses that
+ * succeeded are sampled (the scorer's ResponseComplete): a rejected request was never prefilled.
+ *
+ * Model names come from requests: windows and series are kept for the MAX_MODEL_SERIES most
+ * recently sampled models; an older one's series are removed from the registry.
  */
 import type { BlockKey } from '../../../src/kvblock/keys.js';
 import type { Logger } from '../../../src/log.js';
+import { LruMap } from '../index/lru.js';
 import type { KvBlockIndex } from '../index/types.js';
-import type { PrecisePrefixMetrics } from './metrics.js';
+import { MAX_MODEL_SERIES, type PrecisePrefixMetrics } from './metrics.js';
 
 export interface ParityConfig {
   /** Check one completed request in this many (0 = off). */
@@ -40,8 +45,9 @@ interface ModelWindow {
 
 export class ParityMonitor {
   private seen = 0;
+  private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly models = new Map<string, ModelWindow>();
+  private readonly models: LruMap<string, ModelWindow>;
   private readonly checks = new Set<Promise<void>>();
 
   constructor(
@@ -49,12 +55,18 @@ export class ParityMonitor {
     private readonly config: ParityConfig,
     private readonly metrics: PrecisePrefixMetrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.models = new LruMap(MAX_MODEL_SERIES, (model) => {
+      metrics.parity.remove({ model });
+      metrics.paritySamples.remove({ model });
+    });
+  }
 
   /** A completed request routed to `pod` with `keys`: checked later if sampled. */
   observe(model: string, pod: string, keys: readonly BlockKey[]): void {
     if (this.config.sampleEvery <= 0 || keys.length === 0) return;
-    if (this.seen++ % this.config.sampleEvery !== 0 || this.timers.size >= MAX_PENDING) return;
+    // Waiting and running checks both count: a lookup stuck behind an unreachable Redis never ends.
+    if (this.seen++ % this.config.sampleEvery !== 0 || this.timers.size + this.checks.size >= MAX_PENDING) return;
     const checked = keys.slice(0, MAX_KEYS);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -67,7 +79,7 @@ export class ParityMonitor {
 
   /** The agreement over the model's recent samples (undefined before any). */
   ratio(model: string): number | undefined {
-    const window = this.models.get(model);
+    const window = this.models.peek(model);
     if (window === undefined || window.samples.length === 0) return undefined;
     let confirmed = 0;
     let checked = 0;
@@ -78,11 +90,14 @@ export class ParityMonitor {
     return checked > 0 ? confirmed / checked : undefined;
   }
 
-  /** Drops pending checks and waits for running ones. */
+  /**
+   * Drops pending checks; running ones are not waited for (their lookup may never answer, and the
+   * index is closed next, which ends it) and record nothing.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    await Promise.all(this.checks);
   }
 
   private async check(model: string, pod: string, keys: readonly BlockKey[]): Promise<void> {
@@ -95,10 +110,10 @@ export class ParityMonitor {
         confirmed++;
       }
     } catch (err) {
-      this.logger.debug({ err: (err as Error).message }, 'precise prefix-cache parity check failed');
+      if (!this.closed) this.logger.debug({ err: (err as Error).message }, 'precise prefix-cache parity check failed');
       return;
     }
-    this.record(model, confirmed, keys.length);
+    if (!this.closed) this.record(model, confirmed, keys.length);
   }
 
   private record(model: string, confirmed: number, checked: number): void {

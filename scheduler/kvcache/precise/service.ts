@@ -26,14 +26,14 @@ import { kvCacheMetrics, type KvCacheMetrics, instrumentIndex } from '../index/m
 import type { KvBlockIndex } from '../index/types.js';
 import type { PrecisePrefixConfig } from './config.js';
 import { ParityMonitor } from './parity.js';
-import { precisePrefixMetrics, type PrecisePrefixMetrics } from './metrics.js';
+import { MAX_MODEL_SERIES, precisePrefixMetrics, type PrecisePrefixMetrics } from './metrics.js';
 import { NotTokenized } from './not-tokenized.js';
 import type { PrecisePrefixCacheOptions, RequestMatch } from './service-types.js';
 import { KV_CACHE_TRACER, walkPrefix, type PrefixMatchResult, type WalkResult } from './read-path.js';
 import { createRequestTokenizer, type RequestTokenizer } from './request-tokens.js';
 import { SpeculativeEntries } from './speculative.js';
 import { PendingTail, SpeculativeTails } from './speculative-tail.js';
-import { BytesPerToken, type Pending } from './token-estimate.js';
+import { BytesPerToken, DEFAULT_BYTES_PER_TOKEN, type Pending } from './token-estimate.js';
 import { preloadTokenizers } from './tokenizer-preload.js';
 import { KvEventWritePath } from './write-path.js';
 
@@ -53,7 +53,7 @@ export class PrecisePrefixCache {
   readonly metrics: KvCacheMetrics;
   readonly precise: PrecisePrefixMetrics;
   readonly tokenizer: RequestTokenizer;
-  readonly bytesPerToken = new BytesPerToken();
+  readonly bytesPerToken: BytesPerToken;
   private readonly roots: RootKeys;
   private readonly logger: Logger;
   private readonly name: string;
@@ -76,6 +76,10 @@ export class PrecisePrefixCache {
     const registry = options.registry ?? new Registry();
     this.metrics = kvCacheMetrics(registry);
     this.precise = precisePrefixMetrics(registry);
+    this.bytesPerToken = new BytesPerToken(DEFAULT_BYTES_PER_TOKEN, MAX_MODEL_SERIES, (model) => {
+      this.precise.bytesPerToken.remove({ model });
+      this.precise.estimateError.remove({ model });
+    });
     this.failures = new NotTokenized(this.logger, this.name, this.precise);
     this.tokenizer = options.tokenizer ?? createRequestTokenizer(config.tokenizer, config.tokenizerPool);
     this.roots = new RootKeys(config.hashSeed);

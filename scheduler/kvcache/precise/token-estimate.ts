@@ -14,7 +14,13 @@
  *
  * Before any sample the ratio is 4 bytes/token — English prose on today's BPE vocabularies is
  * 3.5–4.5; code and non-Latin scripts differ, which is what the learning is for.
+ *
+ * Model names come from requests: ratios are kept for the `maxModels` (MAX_MODEL_SERIES) most
+ * recently learned models; `onForget` hears of the one dropped (its series go with it).
  */
+import { LruMap } from '../index/lru.js';
+import { MAX_MODEL_SERIES } from './metrics.js';
+
 export const DEFAULT_BYTES_PER_TOKEN = 4;
 const MIN_SAMPLE_TOKENS = 64;
 /** A sample of this many tokens moves the ratio by `ALPHA`; smaller ones proportionally less. */
@@ -42,12 +48,14 @@ export interface EstimateSample {
 }
 
 export class BytesPerToken {
-  private readonly ratios = new Map<string, { ratio: number; samples: number }>();
+  private readonly ratios: LruMap<string, { ratio: number; samples: number }>;
 
-  constructor(private readonly initial = DEFAULT_BYTES_PER_TOKEN, private readonly maxModels = 1000) {}
+  constructor(private readonly initial = DEFAULT_BYTES_PER_TOKEN, maxModels = MAX_MODEL_SERIES, onForget?: (model: string) => void) {
+    this.ratios = new LruMap(maxModels, onForget === undefined ? undefined : (model) => onForget(model));
+  }
 
   ratio(model: string): number {
-    return this.ratios.get(model)?.ratio ?? this.initial;
+    return this.ratios.peek(model)?.ratio ?? this.initial;
   }
 
   /** Tokens of `bytes` of `model`'s text (rounded; 0 for no bytes). */
@@ -64,14 +72,10 @@ export class BytesPerToken {
     if (!Number.isFinite(actual) || actual < MIN_SAMPLE_TOKENS || pending.restBytes <= 0) return undefined;
     const sample = pending.restBytes / actual;
     if (sample < MIN_RATIO || sample > MAX_RATIO) return undefined;
-    const samples = this.ratios.get(pending.model)?.samples ?? 0;
+    const samples = this.ratios.peek(pending.model)?.samples ?? 0;
     // A plain mean over the first samples (the first one replaces the default), then the average.
     const weight = Math.max(ALPHA * Math.min(1, actual / FULL_SAMPLE_TOKENS), 1 / (samples + 1));
     const current = this.ratio(pending.model);
-    if (!this.ratios.has(pending.model) && this.ratios.size >= this.maxModels) {
-      const oldest = this.ratios.keys().next().value;
-      if (oldest !== undefined) this.ratios.delete(oldest);
-    }
     this.ratios.set(pending.model, { ratio: current + weight * (sample - current), samples: samples + 1 });
     return { model: pending.model, error: pending.estimated / actual - 1, actualTokens: actual };
   }

@@ -21,8 +21,9 @@
  * keys of the untokenized rest follow in the background, off the decision's path.
  *
  * ResponseComplete: the pod's `usage.prompt_tokens` teaches the service's bytes-per-token estimate
- * of untokenized prompt tails, and a sample of completed requests is checked for parity (did the
- * pod's KV events confirm our keys?).
+ * of untokenized prompt tails, and a sample of requests the pod answered with success (2xx) is
+ * checked for parity (did the pod's KV events confirm our keys?) — a rejected one was never
+ * prefilled, and would read as a disagreement.
  *
  * The plugin is a thin adapter: the index, event subscriber and processor, tokenizer and
  * speculative entries belong to the PrecisePrefixCache service (scheduler/kvcache/precise/),
@@ -164,7 +165,7 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     this.cache.speculate(match, [...pods]);
   }
 
-  /** The pod's usage.prompt_tokens teaches the tail estimate; a completed request may be a parity sample. */
+  /** The pod's usage.prompt_tokens teaches the tail estimate; a request answered with success may be a parity sample. */
   responseComplete(request: InferenceRequest, response: ResponseInfo, targets: readonly Endpoint[]): void {
     const match = this.matches.get(request);
     if (match === undefined) return;
@@ -172,7 +173,8 @@ export class PrecisePrefixCacheScorer implements Scorer, DataProducer, PreReques
     const promptTokens = response.usage?.promptTokens;
     if (promptTokens !== undefined) this.cache.observePromptTokens(match, promptTokens);
     const target = targets[0];
-    if (response.completed && target !== undefined) this.cache.checkParity(request.targetModel, target.hostPort, match);
+    const succeeded = response.completed && response.status >= 200 && response.status < 300;
+    if (succeeded && target !== undefined) this.cache.checkParity(request.targetModel, target.hostPort, match);
   }
 
   close(): Promise<void> {
