@@ -9,7 +9,7 @@
  *    against the monitor's pending bound, and do not keep close() — the EPP's shutdown — waiting.
  */
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BlockKey } from '../../../src/kvblock/keys.js';
 import type { ResponseInfo } from '../../../scheduler/framework/plugins.js';
 import type { KvBlockIndex, PodEntry } from '../../../scheduler/kvcache/index/types.js';
@@ -18,25 +18,14 @@ import { ParityMonitor } from '../../../scheduler/kvcache/precise/parity.js';
 import type { RequestMatch } from '../../../scheduler/kvcache/precise/service-types.js';
 import { BytesPerToken } from '../../../scheduler/kvcache/precise/token-estimate.js';
 import { EppMetrics } from '../../../scheduler/metrics.js';
-import { PrecisePrefixCacheScorer, precisePrefixCacheScorerFactory } from '../../../scheduler/plugins/scorers/precise-prefix-cache-scorer.js';
+import type { PrecisePrefixCacheScorer } from '../../../scheduler/plugins/scorers/precise-prefix-cache-scorer.js';
 import { makeContext, makeEndpoint, makeHandle, makeRequest, silentLogger } from '../../scheduler/helpers.js';
 import { message, metricValue, range, stored, waitFor } from '../events/helpers.js';
+import { BLOCK, MODEL, scorerFixture } from './scorer-fixture.js';
 
-const MODEL = 'test-model';
-const BLOCK = 4;
-const BASE = { tokenProcessorConfig: { blockSize: BLOCK }, kvEventsConfig: { discoverPods: false }, tokenizer: { type: 'simulated' } };
-
-const plugins: PrecisePrefixCacheScorer[] = [];
-afterEach(async () => {
-  await Promise.all(plugins.splice(0).map((plugin) => plugin.close()));
-});
-
-async function build(parameters: Record<string, unknown>, metrics: EppMetrics): Promise<PrecisePrefixCacheScorer> {
-  const plugin = precisePrefixCacheScorerFactory('precise', { ...BASE, ...parameters }, { ...makeHandle(), metrics }) as PrecisePrefixCacheScorer;
-  plugins.push(plugin);
-  await plugin.start();
-  return plugin;
-}
+const buildScorer = scorerFixture();
+const build = (parameters: Record<string, unknown>, metrics: EppMetrics): Promise<PrecisePrefixCacheScorer> =>
+  buildScorer(parameters, { ...makeHandle(), metrics });
 
 async function seriesOf(registry: Registry, name: string): Promise<Set<string>> {
   const { values } = await registry.getSingleMetric(name)!.get();

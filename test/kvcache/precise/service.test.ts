@@ -5,35 +5,22 @@
  * stays 1 when the pod's events carry our keys and drops (with a warning) when they never yield them,
  * including a simulator KV cache with another block size and hash seed.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { blockKeys, rootKey } from '../../../src/kvblock/keys.js';
 import type { Endpoint } from '../../../scheduler/framework/endpoint.js';
 import type { ResponseInfo } from '../../../scheduler/framework/plugins.js';
 import { EppMetrics } from '../../../scheduler/metrics.js';
-import { PrecisePrefixCacheScorer, precisePrefixCacheScorerFactory } from '../../../scheduler/plugins/scorers/precise-prefix-cache-scorer.js';
 import { PromptTokenizer } from '../../../src/tokenization/prompt-tokens.js';
 import { PREFIX_CACHE_MATCH_INFO, type PrefixCacheMatchInfo } from '../../../scheduler/framework/cycle-state.js';
 import { TINY_MODEL, TINY_MODEL_DIR } from '../../fixtures/tiny-model/build.js';
 import { ensureModels, QWEN3 } from '../../helpers/models.js';
 import { captureLogger, makeContext, makeEndpoint, makeHandle, makeRequest, WARN_LEVEL } from '../../scheduler/helpers.js';
 import { message, metricValue, range, stored, waitFor } from '../events/helpers.js';
+import type { PrecisePrefixCacheScorer } from '../../../scheduler/plugins/scorers/precise-prefix-cache-scorer.js';
+import { BLOCK, MODEL, scorerFixture } from './scorer-fixture.js';
 import { KvCache } from '../../../src/sim/kv-cache.js';
 
-const MODEL = 'test-model';
-const BLOCK = 4;
-const BASE = { tokenProcessorConfig: { blockSize: BLOCK }, kvEventsConfig: { discoverPods: false }, tokenizer: { type: 'simulated' } };
-
-const plugins: PrecisePrefixCacheScorer[] = [];
-afterEach(async () => {
-  await Promise.all(plugins.splice(0).map((plugin) => plugin.close()));
-});
-
-async function build(parameters: Record<string, unknown>, handle = makeHandle()): Promise<PrecisePrefixCacheScorer> {
-  const plugin = precisePrefixCacheScorerFactory('precise', { ...BASE, ...parameters }, handle) as PrecisePrefixCacheScorer;
-  plugins.push(plugin);
-  await plugin.start();
-  return plugin;
-}
+const build = scorerFixture();
 
 const pod = (): Endpoint => makeEndpoint({ name: 'p', address: '10.1.0.1', port: 8000 });
 const ok = (promptTokens?: number): ResponseInfo => ({ status: 200, headers: new Map(), completed: true, ...(promptTokens !== undefined ? { usage: { promptTokens } } : {}) });
