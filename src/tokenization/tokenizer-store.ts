@@ -7,6 +7,7 @@
  * MAX_MISSING_MODELS most recent ones (names come from requests: made-up ones must not pile up).
  */
 import { join } from 'node:path';
+import { LruMap } from '../lru.js';
 import { AddedTokenSplitter } from './added-tokens.js';
 import type { Encoder } from './encoder.js';
 import { TokenizationError } from './errors.js';
@@ -60,7 +61,8 @@ export const MAX_MISSING_MODELS = 1024;
 export class TokenizerStore {
   private readonly loaded = new Map<string, ModelTokenizer>();
   private readonly loading = new Map<string, Promise<ModelTokenizer>>();
-  private readonly missing = new Map<string, number>();
+  /** Model → until when it counts as missing; set order is expiry order, the oldest dropped past the cap. */
+  private readonly missing = new LruMap<string, number>(MAX_MISSING_MODELS);
   private readonly encoder: Encoder;
   private readonly ownsEncoder: boolean;
   private readonly capacity: number;
@@ -100,14 +102,11 @@ export class TokenizerStore {
   }
 
   private async load(model: string): Promise<ModelTokenizer> {
-    const missingUntil = this.missing.get(model);
+    const missingUntil = this.missing.peek(model);
     if (missingUntil !== undefined && missingUntil > Date.now()) throw this.notFound(model);
     const dir = await findModelDir(model, this.options);
     if (dir === undefined) {
-      // Re-inserted, so the map's order is expiry order and the first entry is the one to drop.
-      this.missing.delete(model);
       this.missing.set(model, Date.now() + this.missingTtlMs);
-      if (this.missing.size > MAX_MISSING_MODELS) this.missing.delete(this.missing.keys().next().value!);
       throw this.notFound(model);
     }
     this.missing.delete(model);

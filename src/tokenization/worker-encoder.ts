@@ -5,8 +5,8 @@
  *
  * The worker is started on first use and restarted after a crash (pending calls fail; the next
  * call reloads tokenizers on demand). An encode unanswered for `callTimeoutMs` (default
- * WORKER_CALL_TIMEOUT_MS; explicit loads are bounded by their caller's load timeout) means the worker is stuck (a hung read, a runaway encode): it is
- * treated as crashed — its calls fail, it is terminated, the next call starts another — so a
+ * WORKER_CALL_TIMEOUT_MS; explicit loads are bounded by their caller's load timeout) means the
+ * worker is stuck (a hung read, a runaway encode): it is treated as crashed — its calls fail, it is terminated, the next call starts another — so a
  * stuck worker does not hold its callers (and a pool's queue slots) forever. It does not keep
  * the process alive while idle.
  */

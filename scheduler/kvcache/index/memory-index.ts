@@ -7,7 +7,7 @@
  * Lookup refreshes the recency of the keys it reads; adds refresh keys and entries. Everything is
  * synchronous underneath; the async signatures exist for the shared `KvBlockIndex` contract.
  */
-import { LruMap } from './lru.js';
+import { LruMap } from '../../../src/lru.js';
 import {
   engineMapping,
   singlePod,

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../../../src/log.js';
 import { OVERLOADED } from '../../../src/tokenization/errors.js';
-import { LruMap } from '../index/lru.js';
+import { LruMap } from '../../../src/lru.js';
 import type { PrecisePrefixMetrics } from './metrics.js';
 
 /** (model, reason) pairs remembered as warned at most. */

@@ -20,7 +20,7 @@
  */
 import type { BlockKey } from '../../../src/kvblock/keys.js';
 import type { Logger } from '../../../src/log.js';
-import { LruMap } from '../index/lru.js';
+import { LruMap } from '../../../src/lru.js';
 import type { KvBlockIndex } from '../index/types.js';
 import { MAX_MODEL_SERIES, type PrecisePrefixMetrics } from './metrics.js';
 

@@ -18,7 +18,7 @@
  * Model names come from requests: ratios are kept for the `maxModels` (MAX_MODEL_SERIES) most
  * recently learned models; `onForget` hears of the one dropped (its series go with it).
  */
-import { LruMap } from '../index/lru.js';
+import { LruMap } from '../../../src/lru.js';
 import { MAX_MODEL_SERIES } from './metrics.js';
 
 export const DEFAULT_BYTES_PER_TOKEN = 4;
@@ -51,7 +51,7 @@ export class BytesPerToken {
   private readonly ratios: LruMap<string, { ratio: number; samples: number }>;
 
   constructor(private readonly initial = DEFAULT_BYTES_PER_TOKEN, maxModels = MAX_MODEL_SERIES, onForget?: (model: string) => void) {
-    this.ratios = new LruMap(maxModels, onForget === undefined ? undefined : (model) => onForget(model));
+    this.ratios = new LruMap(maxModels, onForget);
   }
 
   ratio(model: string): number {

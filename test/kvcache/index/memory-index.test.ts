@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryKvBlockIndex } from '../../../scheduler/kvcache/index/memory-index.js';
-import { LruMap, MAX_MAP_ENTRIES } from '../../../scheduler/kvcache/index/lru.js';
+import { LruMap, MAX_MAP_ENTRIES } from '../../../src/lru.js';
 import { createKvBlockIndex, resolveIndexBackend } from '../../../scheduler/kvcache/index/config.js';
 import { describeIndexSuite } from './index-suite.js';
 

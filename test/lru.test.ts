@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LruMap } from '../../../scheduler/kvcache/index/lru.js';
+import { LruMap } from '../src/lru.js';
 
 const keysOf = <K, V>(lru: LruMap<K, V>): K[] => [...lru.entries()].map(([key]) => key);
 
