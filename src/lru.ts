@@ -10,8 +10,9 @@
  */
 
 /**
- * V8 caps a single Map at 2^24 entries (it throws "Map maximum size exceeded"); llm-d's default
- * index size (1e8) is above that, so capacities are clamped here rather than failing at key 16.7M.
+ * The largest capacity an LRU here takes. V8 caps a single Map at 2^24 entries (it throws "Map
+ * maximum size exceeded"), so `LruMap` cannot hold more; the KV index's tables (`BlockKeyLru`)
+ * clamp to the same: llm-d's default index size (1e8) would be several GB in one EPP.
  */
 export const MAX_MAP_ENTRIES = 16_000_000;
 

@@ -1,13 +1,14 @@
 /**
  * The default in-process index: an LRU of request keys
- * (`size`, default 1e8, clamped to what one JS Map holds) whose values are small LRUs of pod
+ * (`size`, default 1e8, clamped to MAX_MAP_ENTRIES) whose values are small LRUs of pod
  * entries (`podCacheSize`, default 10 — the 11th distinct entry pushes out the least recently
  * added one), plus one LRU of engine key → request keys **per pod** (each bounded by `size`).
  *
+ * Both kinds of table are `BlockKeyLru`s (flat typed arrays, no object per key).
  * Lookup refreshes the recency of the keys it reads; adds refresh keys and entries. Everything is
  * synchronous underneath; the async signatures exist for the shared `KvBlockIndex` contract.
  */
-import { LruMap } from '../../../src/lru.js';
+import { BlockKeyLru } from './block-key-lru.js';
 import {
   engineMapping,
   singlePod,
@@ -42,8 +43,8 @@ type Mapped = BlockKey | BlockKey[];
 export class MemoryKvBlockIndex implements KvBlockIndex {
   readonly capacity: number;
   readonly podCacheSize: number;
-  private readonly keys: LruMap<BlockKey, PodCache>;
-  private readonly engines = new Map<string, LruMap<BlockKey, Mapped>>();
+  private readonly keys: BlockKeyLru<PodCache>;
+  private readonly engines = new Map<string, BlockKeyLru<Mapped>>();
 
   constructor(config: MemoryIndexConfig = {}) {
     this.capacity = config.size ?? DEFAULT_MEMORY_INDEX_SIZE;
@@ -51,7 +52,7 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
     if (!Number.isInteger(this.podCacheSize) || this.podCacheSize <= 0) {
       throw new RangeError(`podCacheSize ${this.podCacheSize} must be a positive integer`);
     }
-    this.keys = new LruMap(this.capacity);
+    this.keys = new BlockKeyLru(this.capacity);
   }
 
   async lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<Map<BlockKey, PodEntry[]>> {
@@ -79,7 +80,7 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
       const pod = entries[0]!.pod;
       let engines = this.engines.get(pod);
       if (engines === undefined) {
-        engines = new LruMap(this.capacity);
+        engines = new BlockKeyLru(this.capacity);
         this.engines.set(pod, engines);
       }
       if (engineKeys.length === requestKeys.length) {

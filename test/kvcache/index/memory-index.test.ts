@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryKvBlockIndex } from '../../../scheduler/kvcache/index/memory-index.js';
-import { LruMap, MAX_MAP_ENTRIES } from '../../../src/lru.js';
+import { MAX_MAP_ENTRIES } from '../../../src/lru.js';
+import { BlockKeyLru } from '../../../scheduler/kvcache/index/block-key-lru.js';
 import { createKvBlockIndex, resolveIndexBackend } from '../../../scheduler/kvcache/index/config.js';
 import { describeIndexSuite } from './index-suite.js';
 
@@ -65,8 +66,8 @@ describe('MemoryKvBlockIndex caps (inMemoryConfig)', () => {
     expect(() => new MemoryKvBlockIndex({ podCacheSize: -1 })).toThrow(/positive/);
   });
 
-  it('clamps capacities to what one JS Map can hold', () => {
-    expect(new LruMap(100_000_000).capacity).toBe(MAX_MAP_ENTRIES);
+  it('clamps capacities (no unbounded typed arrays)', () => {
+    expect(new BlockKeyLru(100_000_000).capacity).toBe(MAX_MAP_ENTRIES);
   });
 });
 
