@@ -21,7 +21,7 @@
  * per core = 1000 / CPU ms. The pool is sized 1 and to every core. A last sweep sends 1–16 MB
  * documents through ext_proc to show the body path stays linear in size.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep] [--door gateway|ext_proc]
+ *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep] [--door gateway|ext_proc] [--iterations N]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,9 @@ import { quantileOf } from './stats.js';
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const onlyDoor = process.argv.includes('--door') ? process.argv[process.argv.indexOf('--door') + 1] : undefined;
+/** `--iterations N`: requests per row instead of the size-based default (longer runs, less noise on a shared host). */
+const iterationsFlag = process.argv.includes('--iterations') ? Number(process.argv[process.argv.indexOf('--iterations') + 1]) : undefined;
+if (iterationsFlag !== undefined && (!Number.isInteger(iterationsFlag) || iterationsFlag <= 0)) throw new Error('--iterations must be a positive integer');
 
 function bodyOf(shape: Shape, tokens: number, iteration: number): Buffer {
   const { body } = prompt(shape, tokens, iteration);
@@ -197,7 +200,7 @@ async function main(): Promise<void> {
         for (const [shape, tokens, name] of cases) {
           if (only !== undefined && only !== `${shape}:${tokens}`) continue;
           await seed(epp, shape, tokens);
-          const iterations = quick ? 4 : tokens >= 100_000 ? 10 : tokens >= 30_000 ? 20 : 40;
+          const iterations = iterationsFlag ?? (quick ? 4 : tokens >= 100_000 ? 10 : tokens >= 30_000 ? 20 : 40);
           await measure(epp, 'ext_proc', [bodyOf(shape, tokens, 999)], `warm-${shape}-${tokens}-${workers}`);
           for (const [d, door] of (['gateway', 'ext_proc'] as const).entries()) {
             if (onlyDoor !== undefined && onlyDoor !== door) continue;

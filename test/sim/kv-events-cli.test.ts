@@ -44,7 +44,7 @@ describe('sim KV events over ZeroMQ (CLI)', () => {
   it('publishes BlockStored for new blocks with the vLLM topic and sequence numbers', async () => {
     const send = (text: string) => fetch(`${sim.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'kv-model', prompt: text, max_tokens: 1 }) }).then((r) => r.json());
     const storedOf = (message: RawKvMessage) => decodeEventBatch(message.payload).events.filter((e) => e.type === 'BlockStored');
-    const tokensOf = (message: RawKvMessage) => storedOf(message).flatMap((e) => (e.type === 'BlockStored' ? e.tokenIds.map(Number) : []));
+    const tokensOf = (message: RawKvMessage) => storedOf(message).flatMap((e) => (e.type === 'BlockStored' ? [...e.tokenIds] : []));
     // Send distinct prompts until the subscription is up and one batch arrives.
     let sent = 0;
     while (messages.length === 0) {

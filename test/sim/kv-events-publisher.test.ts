@@ -48,7 +48,7 @@ describe('encodeEventBatch', () => {
     for (const encoding of ['positional', 'map'] as const) {
       const batch = decodeEventBatch(encodeEventBatch(3.25, [stored({ parentBlockHash: 4n, loraName: 'l' })], 1, encoding));
       expect(batch).toMatchObject({ ts: 3.25, dataParallelRank: 1, skipped: [] });
-      expect(batch.events[0]).toMatchObject({ type: 'BlockStored', blockHashes: [HIGH, 5n], parentBlockHash: 4n, tokenIds: [1, 2, 3, 4], medium: 'GPU', loraName: 'l' });
+      expect(batch.events[0]).toMatchObject({ type: 'BlockStored', blockHashes: [HIGH, 5n], parentBlockHash: 4n, tokenIds: Uint32Array.from([1, 2, 3, 4]), medium: 'GPU', loraName: 'l' });
     }
   });
 });

@@ -97,7 +97,7 @@ describe('pd-router sim --tokenizer (Qwen3)', () => {
     const full = Math.floor(ids.length / 16) * 16;
     expect(stored).toHaveLength(1);
     expect(stored[0]!.blockSize).toBe(16);
-    expect(stored[0]!.tokenIds).toEqual(ids.slice(0, full));
+    expect([...stored[0]!.tokenIds]).toEqual(ids.slice(0, full));
     expect(stored[0]!.parentBlockHash).toBeNull();
 
     const repeat = await send(body);

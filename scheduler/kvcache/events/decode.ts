@@ -11,7 +11,6 @@
  * (unknown tag, missing/mistyped field) is set aside in `skipped` and the rest of the batch is kept:
  * KVC-0.8 failed the whole batch, which let one event from a newer engine discard its neighbours.
  */
-import { Decoder } from '@msgpack/msgpack';
 import type { BlockKey } from '../../../src/kvblock/keys.js';
 import {
   KvEventDecodeError,
@@ -20,8 +19,7 @@ import {
   type EventBatch,
   type KvCacheEvent,
 } from './types.js';
-
-const decoder = new Decoder({ useBigInt64: true });
+import { MsgpackError, MsgpackReader, NotUint32 } from './msgpack-reader.js';
 
 /** Field names of the map encoding, in positional order after the tag (msgspec field order). */
 const BLOCK_STORED_FIELDS = [
@@ -90,17 +88,20 @@ function hashList(value: unknown, what: string): BlockKey[] {
   return list as BlockKey[];
 }
 
-function tokenList(value: unknown): number[] {
+/** Token ids as a typed list: as read by `MsgpackReader.uint32List`, or validated from a plain list (`decodeEvent` callers). */
+function tokenList(value: unknown): Uint32Array {
+  if (value instanceof Uint32Array) return value;
+  if (value instanceof NotUint32) throw malformed(`token_ids[${value.index}]: not a uint32`);
   if (!Array.isArray(value)) throw malformed(`token_ids: expected a list, got ${describe(value)}`);
   const list = value as unknown[];
+  const ids = new Uint32Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const token = list[i];
-    if (typeof token === 'number' && token >= 0 && token <= 0xffffffff && Number.isInteger(token)) continue;
-    const id = typeof token === 'bigint' ? Number(token) : token;
+    const id = typeof token === 'bigint' && token >= 0n && token <= 0xffffffffn ? Number(token) : token;
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw malformed(`token_ids[${i}]: not a uint32`);
-    list[i] = id;
+    ids[i] = id;
   }
-  return list as number[];
+  return ids;
 }
 
 function extraKeyList(value: unknown): Array<unknown[] | null> | null {
@@ -174,27 +175,73 @@ export function decodeEvent(raw: unknown): KvCacheEvent {
   }
 }
 
-/** A whole payload. Throws KvEventDecodeError('bad_payload') when it is not `[ts, [events…], rank?]`. */
-export function decodeEventBatch(payload: Uint8Array): EventBatch {
-  let raw: unknown;
-  try {
-    raw = decoder.decode(payload);
-  } catch (err) {
-    throw new KvEventDecodeError('bad_payload', `payload is not msgpack: ${(err as Error).message}`, { cause: err });
+/** Position of token_ids in a positional BlockStored (after the tag), and its map key. */
+const TOKEN_IDS_AT = 1 + BLOCK_STORED_FIELDS.indexOf('token_ids');
+
+/**
+ * One event's raw form, read generically except token_ids, which is read straight into a typed
+ * list (the bulk of a BlockStored). Either encoding: a tagged array or a map.
+ */
+function readRawEvent(reader: MsgpackReader): unknown {
+  const length = reader.arrayHeader();
+  if (length !== undefined) {
+    const raw = new Array<unknown>(length);
+    for (let i = 0; i < length; i++) raw[i] = i === TOKEN_IDS_AT && raw[0] === 'BlockStored' ? reader.uint32List(1) : reader.value(1);
+    return raw;
   }
-  if (!Array.isArray(raw) || raw.length < 2) throw new KvEventDecodeError('bad_payload', 'payload: expected [ts, events, data_parallel_rank?]');
-  const [ts, events, rank] = raw as unknown[];
-  if (typeof ts !== 'number' && typeof ts !== 'bigint') throw new KvEventDecodeError('bad_payload', `payload ts: expected a number, got ${describe(ts)}`);
-  if (!Array.isArray(events)) throw new KvEventDecodeError('bad_payload', `payload events: expected a list, got ${describe(events)}`);
+  const entries = reader.mapHeader();
+  if (entries === undefined) return reader.value(1);
+  const raw = Object.create(null) as Record<string, unknown>;
+  for (let i = 0; i < entries; i++) {
+    const key = reader.key(1);
+    raw[key] = key === 'token_ids' ? reader.uint32List(1) : reader.value(1);
+  }
+  return raw;
+}
+
+function badPayload(message: string, cause?: unknown): KvEventDecodeError {
+  return new KvEventDecodeError('bad_payload', message, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * A whole payload. Throws KvEventDecodeError('bad_payload') when it is not `[ts, [events…], rank?]`
+ * or not msgpack at all (truncated, invalid bytes, trailing bytes): then none of its events count.
+ */
+export function decodeEventBatch(payload: Uint8Array): EventBatch {
+  const reader = new MsgpackReader(payload);
+  let ts: unknown;
+  let rawEvents: unknown[] | undefined;
+  let rank: unknown;
+  try {
+    const length = reader.arrayHeader();
+    if (length === undefined || length < 2) throw badPayload('payload: expected [ts, events, data_parallel_rank?]');
+    ts = reader.value(1);
+    const count = reader.arrayHeader();
+    if (count === undefined) reader.value(1);
+    else {
+      rawEvents = new Array<unknown>(count);
+      for (let i = 0; i < count; i++) rawEvents[i] = readRawEvent(reader);
+    }
+    for (let i = 2; i < length; i++) {
+      const value = reader.value(1);
+      if (i === 2) rank = value;
+    }
+    if (!reader.done) throw new MsgpackError('trailing bytes after the payload');
+  } catch (err) {
+    if (err instanceof MsgpackError) throw badPayload(`payload is not msgpack: ${err.message}`, err);
+    throw err;
+  }
+  if (typeof ts !== 'number' && typeof ts !== 'bigint') throw badPayload(`payload ts: expected a number, got ${describe(ts)}`);
+  if (rawEvents === undefined) throw badPayload('payload events: expected a list');
   let dataParallelRank: number | null;
   try {
     dataParallelRank = optionalInt(rank, 'data_parallel_rank');
   } catch (err) {
-    throw new KvEventDecodeError('bad_payload', (err as Error).message);
+    throw badPayload((err as Error).message);
   }
   const decoded: KvCacheEvent[] = [];
   const skipped: KvEventDecodeError[] = [];
-  for (const event of events) {
+  for (const event of rawEvents) {
     try {
       decoded.push(decodeEvent(event));
     } catch (err) {

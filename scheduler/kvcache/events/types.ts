@@ -18,7 +18,7 @@ export interface BlockStoredEvent {
   readonly blockHashes: BlockKey[];
   /** null when absent, nil or 0 (the "no parent" forms). */
   readonly parentBlockHash: BlockKey | null;
-  readonly tokenIds: number[];
+  readonly tokenIds: Uint32Array;
   readonly blockSize: number;
   readonly loraId: number | null;
   /** As sent ("GPU", "CPU"), null when absent; the processor lower-cases it. */

@@ -21,6 +21,7 @@
  * `peek` does not, the oldest entry is evicted beyond `capacity`.
  */
 import { MAX_MAP_ENTRIES } from '../../../src/lru.js';
+import { bucketOf, halves, join, split } from './block-key-bits.js';
 import type { BlockKey } from './types.js';
 
 const NONE = -1;
@@ -28,36 +29,6 @@ const INITIAL_SLOTS = 1024;
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK - 1;
-
-/** Splits a uint64 BigInt into halves without allocating (DataView, not `>>`/`&` which make BigInts). */
-const splitter = new DataView(new ArrayBuffer(8));
-let splitHi = 0;
-let splitLo = 0;
-function split(key: BlockKey): void {
-  splitter.setBigUint64(0, key);
-  splitHi = splitter.getUint32(0);
-  splitLo = splitter.getUint32(4);
-}
-function join(hi: number, lo: number): BlockKey {
-  splitter.setUint32(0, hi);
-  splitter.setUint32(4, lo);
-  return splitter.getBigUint64(0);
-}
-
-/**
- * Bucket of a key: both halves through a murmur3-style finaliser, keyed by per-process random
- * seeds. Not the raw low bits: FNV's low k bits depend only on the input's low k bits, so prompts
- * whose keys collide there are cheap to search for, and a client could pile them into one probe run.
- */
-const [seedHi, seedLo] = crypto.getRandomValues(new Int32Array(2)) as unknown as [number, number];
-function bucketOf(hi: number, lo: number, mask: number): number {
-  let h = Math.imul(lo ^ seedLo, 0xcc9e2d51) ^ Math.imul(hi ^ seedHi, 0x1b873593);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) & mask;
-}
 
 export class BlockKeyLru<V> {
   readonly capacity: number;
@@ -173,11 +144,11 @@ export class BlockKeyLru<V> {
   /** The bucket `find` stopped at: the key's own bucket on a hit, the empty one to fill on a miss. */
   private probedBucket = 0;
 
-  /** The key's slot, or NONE; leaves the key split in splitHi/splitLo for `insert`. */
+  /** The key's slot, or NONE; leaves the key split in `halves` for `insert`. */
   private find(key: BlockKey): number {
     split(key);
-    const hi = splitHi;
-    const lo = splitLo;
+    const hi = halves[0]!;
+    const lo = halves[1]!;
     const buckets = this.buckets;
     const mask = this.mask;
     let bucket = bucketOf(hi, lo, mask);
@@ -196,10 +167,10 @@ export class BlockKeyLru<V> {
     }
   }
 
-  /** Inserts the key `find` just missed (splitHi/splitLo) at `probedBucket`, as the newest entry. */
+  /** Inserts the key `find` just missed (still in `halves`) at `probedBucket`, as the newest entry. */
   private insert(value: V): void {
-    const hi = splitHi;
-    const lo = splitLo;
+    const hi = halves[0]!;
+    const lo = halves[1]!;
     let bucket = this.probedBucket;
     if ((this.count + 1) * 2 > this.buckets.length) {
       this.rehash(this.buckets.length * 2);

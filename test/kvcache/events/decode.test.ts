@@ -24,7 +24,7 @@ describe('decodeEventBatch — positional (legacy) encoding', () => {
     expect(batch.skipped).toEqual([]);
     expect(batch.events).toEqual([
       {
-        type: 'BlockStored', blockHashes: [BIG, 7n], parentBlockHash: 5n, tokenIds: [1, 2, 3, 4], blockSize: 2,
+        type: 'BlockStored', blockHashes: [BIG, 7n], parentBlockHash: 5n, tokenIds: Uint32Array.from([1, 2, 3, 4]), blockSize: 2,
         loraId: null, medium: 'GPU', loraName: 'my-lora', extraKeys: null, groupIdx: null, kvCacheSpecKind: null, kvCacheSpecSlidingWindow: null,
       },
       { type: 'BlockRemoved', blockHashes: [BIG], medium: 'CPU', groupIdx: null },
@@ -61,7 +61,7 @@ describe('decodeEventBatch — map encoding (vLLM #42892)', () => {
     );
     expect(batch.events).toEqual([
       {
-        type: 'BlockStored', blockHashes: [BIG], parentBlockHash: null, tokenIds: [1, 2], blockSize: 2, loraId: null, medium: 'GPU',
+        type: 'BlockStored', blockHashes: [BIG], parentBlockHash: null, tokenIds: Uint32Array.from([1, 2]), blockSize: 2, loraId: null, medium: 'GPU',
         loraName: null, extraKeys: [null], groupIdx: null, kvCacheSpecKind: null, kvCacheSpecSlidingWindow: null,
       },
       { type: 'BlockRemoved', blockHashes: [3n], medium: 'GPU', groupIdx: 0 },
