@@ -14,6 +14,8 @@
  * may also pick non-shortest integer forms.
  */
 
+import { chainKeys } from './chain-wasm.js';
+
 /** A block key: an unsigned 64-bit integer. */
 export type BlockKey = bigint;
 
@@ -206,7 +208,8 @@ export function rootKey(hashSeed: string, modelName: string): BlockKey {
 
 /**
  * Keys of the full `blockSize` chunks of `tokens`, chained from `parent` (a root or a previous
- * key). `extras[i]` is block i's multimodal taint (default: none).
+ * key). `extras[i]` is block i's multimodal taint (default: none). Without extras (nearly every
+ * call) the chain runs in WebAssembly (`chain-wasm.ts`); with them, here, block by block.
  */
 export function blockKeys(
   tokens: ArrayLike<number>,
@@ -219,6 +222,10 @@ export function blockKeys(
   const keys = new Array<BlockKey>(count);
   // The chain is carried as uint32 halves: no BigInt split per block.
   let [hi, lo] = splitKey(parent);
+  if (extras === undefined) {
+    chainKeys(tokens, blockSize, count, hi, lo, keys);
+    return keys;
+  }
   for (let i = 0; i < count; i++) {
     hashInto(hi, lo, tokens, extras?.[i] ?? null, i * blockSize, (i + 1) * blockSize);
     hi = digestHi;

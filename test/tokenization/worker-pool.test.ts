@@ -71,6 +71,9 @@ describe('WorkerPoolEncoder', () => {
     const pool = new WorkerPoolEncoder({ workers: 1, maxQueue: 1, callTimeoutMs: 300 });
     pools.push(pool);
     const path = join(TINY_MODEL_DIR, 'tokenizer.json');
+    // Boot the worker and load through the untimed `load` op, so only the stuck call races the
+    // 300 ms budget (a worker booting on a loaded machine can take longer than that).
+    await pool.load(path);
     const [expected] = await pool.encode(path, ['hello world'], false);
     // A "tokenizer" on a stuck mount: reading it never ends, so the worker never answers.
     const stuck = join(mkdtempSync(join(tmpdir(), 'stuck-')), 'tokenizer.json');
@@ -88,6 +91,7 @@ describe('WorkerPoolEncoder', () => {
         // no reader
       }
     }
+    await pool.load(path); // the replacement worker
     const [again] = await pool.encode(path, ['hello world'], false);
     expect([...again!]).toEqual([...expected!]);
   });
