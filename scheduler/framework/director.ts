@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { SpanKind } from '@opentelemetry/api';
+import { settleWithin } from '../../src/deadline.js';
 import type { Logger } from '../../src/log.js';
 import { withSpan } from '../../src/telemetry/tracing.js';
 import { canonicalHost, parseHostPort } from '../../src/wire/host-port.js';
@@ -125,7 +126,7 @@ export class Director {
         const pending = producer.produce(ctx, request, ctx.candidates);
         // A producer may ask for a longer budget (burst-prefix-cache-producer: its window + margin).
         const budget = (producer as { produceTimeoutMs?: number }).produceTimeoutMs ?? PRODUCER_TIMEOUT_MS;
-        if (pending instanceof Promise) await withTimeout(pending, budget);
+        if (pending instanceof Promise) await settleWithin(pending, budget, () => new Error(`timed out after ${budget} ms`));
       } catch (err) {
         ctx.logger.warn({ err, producer: producer.name }, 'data producer failed; scheduling without its data');
       }
@@ -138,12 +139,4 @@ export class Director {
 function hasCachedPrefix(ctx: SchedulingContext, endpoint: Endpoint): boolean {
   const matchBlocks = ctx.attributes.get<Partial<PrefixCacheMatchInfo>>(endpoint, PREFIX_CACHE_MATCH_INFO)?.matchBlocks;
   return typeof matchBlocks === 'number' && matchBlocks > 0;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -12,6 +12,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { settleWithin } from '../../src/deadline.js';
 import { readBody } from '../../src/http/body.js';
 import { OpenAIError, toOpenAIError } from '../../src/openai/errors.js';
 import { extractContext } from '../../src/telemetry/tracing.js';
@@ -64,18 +65,7 @@ export function lifecycle(deps: LifecycleDeps): MiddlewareHandler<GatewayEnv> {
 export async function readBodyWithin(incoming: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   const reading = readBody(incoming, limit, incoming.headers['content-length']);
   if (timeoutMs <= 0) return reading;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reading.catch(() => undefined);
-      reject(new OpenAIError(408, `the request body was not received within ${timeoutMs} ms`, { type: 'RequestTimeout' }));
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([reading, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return settleWithin(reading, timeoutMs, () => new OpenAIError(408, `the request body was not received within ${timeoutMs} ms`, { type: 'RequestTimeout' }));
 }
 
 /** app.onError: the lifecycle records the failure; the client gets the OpenAI-shaped error. */

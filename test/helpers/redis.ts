@@ -66,12 +66,15 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts redis-server on a free port (a few attempts, in case another process grabs the port first). */
-export async function startRedisServer(): Promise<RedisServer> {
+/**
+ * Starts redis-server on a free port (a few attempts, in case another process grabs the port
+ * first), or on `port` (a restart where a stopped one was).
+ */
+export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
   assertInstalled();
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const child = spawn(
       BINARY,
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--daemonize', 'no'],

@@ -13,8 +13,16 @@
  * keeps its own engine mappings. Use a dedicated database: `size()` and `clear()` SCAN it.
  *
  * Writes are pipelined (one round trip per add); evictions that must check-then-delete run as Lua.
+ *
+ * While the server is away nothing waits for it: node-redis would queue every command until it
+ * reconnects (unbounded, and the KV-event shards would stall behind their pending writes). Here
+ * an operation issued while the client is not ready fails at once, a command or pipeline
+ * unanswered for COMMAND_TIMEOUT_MS fails, and the client's queue holds at most
+ * MAX_QUEUED_COMMANDS; the callers count the failures (kv events: `index_error` drops; lookups:
+ * scored without precise prefix) and carry on. Once the server is back, operations succeed again.
  */
 import { createClient, type RedisClientOptions } from 'redis';
+import { settleWithin } from '../../../src/deadline.js';
 import type { Logger } from '../../../src/log.js';
 import { CLEAR_POD_FROM_KEYS, EVICT_BY_ENGINE_KEY, type LuaScript } from './redis-scripts.js';
 import {
@@ -42,6 +50,13 @@ export interface RedisIndexConfig {
 /** Lookups pipeline this many HKEYS per round trip, so a long prompt with a short match stops early. */
 const LOOKUP_CHUNK = 256;
 const SCAN_COUNT = 1000;
+/** A command or pipeline not answered within this fails (node-redis's own default for single commands). */
+const COMMAND_TIMEOUT_MS = 5000;
+/**
+ * Commands queued in the client at most (one 4096-block event's add is ~8k); beyond it new
+ * commands fail. Bounds the memory a slow or hung server can make the EPP hold.
+ */
+const MAX_QUEUED_COMMANDS = 100_000;
 
 /** Client options from an llm-d address (valkey schemes are Redis protocol; bare host:port gets redis://). */
 export function redisClientOptions(address: string): RedisClientOptions {
@@ -68,6 +83,9 @@ function newClient(address: string) {
   let everConnected = false;
   const client = createClient({
     ...options,
+    disableOfflineQueue: true,
+    commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
+    commandOptions: { timeout: COMMAND_TIMEOUT_MS },
     socket: {
       ...options.socket,
       reconnectStrategy: (retries: number, cause: Error) => (everConnected ? Math.min(50 * 2 ** retries, 2000) : cause),
@@ -96,7 +114,21 @@ export class RedisKvBlockIndex implements KvBlockIndex {
   private constructor(
     private readonly client: RedisClient,
     readonly backendType: string,
+    private readonly address: string,
   ) {}
+
+  /**
+   * Runs a pipeline: fails at once while the client is reconnecting (node-redis queues pipelines
+   * even with its offline queue disabled) and when no answer comes within COMMAND_TIMEOUT_MS.
+   */
+  private async pipelined(pipeline: ReturnType<RedisClient['multi']>): Promise<unknown[]> {
+    if (!this.client.isReady) throw new Error(`${this.backendType} at ${this.address} is unreachable (reconnecting)`);
+    return settleWithin(
+      pipeline.execAsPipeline() as Promise<unknown[]>,
+      COMMAND_TIMEOUT_MS,
+      () => new Error(`${this.backendType} at ${this.address} did not answer within ${COMMAND_TIMEOUT_MS} ms`),
+    );
+  }
 
   /** Connects and PINGs; fails with the backend type and address in the message. */
   static async connect(config: RedisIndexConfig, logger?: Logger): Promise<RedisKvBlockIndex> {
@@ -112,7 +144,7 @@ export class RedisKvBlockIndex implements KvBlockIndex {
       throw new Error(`failed to connect to ${backendType} at ${config.address}: ${(err as Error).message}`);
     }
     if (config.enableRDMA === true) logger?.warn({ backend: backendType }, 'enableRDMA is not supported from Node; using TCP');
-    return new RedisKvBlockIndex(client, backendType);
+    return new RedisKvBlockIndex(client, backendType, config.address);
   }
 
   async lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<Map<BlockKey, PodEntry[]>> {
@@ -122,7 +154,7 @@ export class RedisKvBlockIndex implements KvBlockIndex {
       const chunk = requestKeys.slice(start, start + LOOKUP_CHUNK);
       const pipeline = this.client.multi();
       for (const key of chunk) pipeline.hKeys(key.toString());
-      const replies = (await pipeline.execAsPipeline()) as unknown[];
+      const replies = await this.pipelined(pipeline);
       for (let i = 0; i < chunk.length; i++) {
         const fields = replies[i];
         const pods: PodEntry[] = [];
@@ -153,7 +185,7 @@ export class RedisKvBlockIndex implements KvBlockIndex {
     const fields: Record<string, string> = {};
     for (const entry of entries) fields[podEntryField(entry)] = '';
     for (const key of requestKeys) pipeline.hSet(key.toString(), fields);
-    await pipeline.execAsPipeline();
+    await this.pipelined(pipeline);
   }
 
   async evict(key: BlockKey, keyType: KeyType, entries: readonly PodEntry[]): Promise<void> {

@@ -10,6 +10,7 @@
  * routing without precise prefix. Nothing to load (the config names no model; tokenizers then
  * load on each model's first request) resolves at once, with an info line saying so.
  */
+import { settleWithin } from '../../../src/deadline.js';
 import type { Logger } from '../../../src/log.js';
 import { DEFAULT_TOKENIZER_LOAD_TIMEOUT_MS } from './config.js';
 import type { RequestTokenizer } from './request-tokens.js';
@@ -33,15 +34,11 @@ export async function preloadTokenizers(tokenizer: RequestTokenizer, options: Pr
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TOKENIZER_LOAD_TIMEOUT_MS;
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the tokenizers of ${models.map((model) => JSON.stringify(model)).join(', ')} did not load in every worker within ${timeoutMs} ms (tokenizerPool.loadTimeout)`)), timeoutMs);
-  });
-  try {
-    await Promise.race([tokenizer.warm(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await settleWithin(
+    tokenizer.warm(),
+    timeoutMs,
+    () => new Error(`the tokenizers of ${models.map((model) => JSON.stringify(model)).join(', ')} did not load in every worker within ${timeoutMs} ms (tokenizerPool.loadTimeout)`),
+  );
   const ms = Math.round(performance.now() - started);
   logger.info({ plugin: name, models, workers: tokenizer.workers, ms }, 'tokenizers loaded in every worker');
 }

@@ -7,6 +7,8 @@ import { createClient } from 'redis';
 import { RedisKvBlockIndex, engineRedisKey, redisClientOptions } from '../../../scheduler/kvcache/index/redis-index.js';
 import { createKvBlockIndex } from '../../../scheduler/kvcache/index/config.js';
 import type { KvBlockIndex } from '../../../scheduler/kvcache/index/types.js';
+import { settleWithin } from '../../../src/deadline.js';
+import { poll } from '../../helpers/poll.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis.js';
 import { describeIndexSuite } from './index-suite.js';
 
@@ -91,6 +93,42 @@ describe('RedisKvBlockIndex specifics', () => {
     expect(index).toBeInstanceOf(RedisKvBlockIndex);
     await index.add(null, [5n], [{ pod: 'a:1', tier: 'gpu' }]);
     expect(await admin.exists('5')).toBe(1);
+  });
+
+  it('while the server is away operations fail at once instead of queueing, and succeed again once it is back', async () => {
+    const own = await startRedisServer();
+    let back: RedisServer | undefined;
+    const index = await RedisKvBlockIndex.connect({ address: own.url });
+    const entry = { pod: 'a:1', tier: 'gpu' };
+    // Each call gets 1 s: a call still pending then was queued for the server's return.
+    const bounded = <T>(call: () => Promise<T>): Promise<T> => settleWithin(call(), 1000, () => new Error('still pending after 1 s'));
+    try {
+      await index.add([9n], [1n], [entry]);
+      expect((await index.lookup([1n])).get(1n)).toEqual([entry]);
+      await own.stop();
+      await poll(() => bounded(() => index.lookup([1n])).then(() => false, (err: Error) => !/still pending/.test(err.message)), {
+        what: 'a lookup failing while redis-server is stopped',
+      });
+      const calls = await Promise.allSettled([
+        bounded(() => index.add([10n], [2n], [entry])),
+        bounded(() => index.lookup([1n, 2n])),
+        bounded(() => index.getRequestKeys('a:1', 9n)),
+        bounded(() => index.evict(1n, 'request', [entry])),
+        bounded(() => index.size()),
+      ]);
+      for (const call of calls) {
+        expect(call.status).toBe('rejected');
+        expect(String((call as PromiseRejectedResult).reason)).not.toMatch(/still pending/);
+      }
+      back = await startRedisServer({ port: own.port });
+      await poll(() => bounded(() => index.add([10n], [2n], [entry])).then(() => true), { what: 'writes succeeding once redis-server is back' });
+      expect((await index.lookup([2n])).get(2n)).toEqual([entry]);
+      expect((await index.lookup([1n])).size).toBe(0); // the restarted server kept nothing (no persistence)
+    } finally {
+      await index.close();
+      await back?.stop();
+      await own.stop();
+    }
   });
 
   it('fails to connect with the backend and address in the message', async () => {
