@@ -47,28 +47,24 @@ export class MsgpackReader {
 
   /** The next value's length when it is an array (its header consumed), else undefined (nothing consumed). */
   arrayHeader(): number | undefined {
-    const b = this.peekByte();
-    if (b >= 0x90 && b <= 0x9f) {
-      this.pos++;
-      return this.checkedCount(b & 0x0f, 1);
-    }
-    if (b === 0xdc || b === 0xdd) {
-      this.pos++;
-      return this.checkedCount(b === 0xdc ? this.u16() : this.u32(), 1);
-    }
-    return undefined;
+    return this.header(0x90, 0xdc, 1);
   }
 
   /** The next value's entry count when it is a map (its header consumed), else undefined (nothing consumed). */
   mapHeader(): number | undefined {
+    return this.header(0x80, 0xde, 2);
+  }
+
+  /** A container header: fixed forms `fix`..`fix`+15, 16- and 32-bit counts at `wide` and `wide`+1. */
+  private header(fix: number, wide: number, minBytesPerEntry: number): number | undefined {
     const b = this.peekByte();
-    if (b >= 0x80 && b <= 0x8f) {
+    if (b >= fix && b <= fix + 0x0f) {
       this.pos++;
-      return this.checkedCount(b & 0x0f, 2);
+      return this.checkedCount(b & 0x0f, minBytesPerEntry);
     }
-    if (b === 0xde || b === 0xdf) {
+    if (b === wide || b === wide + 1) {
       this.pos++;
-      return this.checkedCount(b === 0xde ? this.u16() : this.u32(), 2);
+      return this.checkedCount(b === wide ? this.u16() : this.u32(), minBytesPerEntry);
     }
     return undefined;
   }
