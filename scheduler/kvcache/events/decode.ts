@@ -185,8 +185,8 @@ const TOKEN_IDS_AT = 1 + BLOCK_STORED_FIELDS.indexOf('token_ids');
 function readRawEvent(reader: MsgpackReader): unknown {
   const length = reader.arrayHeader();
   if (length !== undefined) {
-    const raw = new Array<unknown>(length);
-    for (let i = 0; i < length; i++) raw[i] = i === TOKEN_IDS_AT && raw[0] === 'BlockStored' ? reader.uint32List(1) : reader.value(1);
+    const raw: unknown[] = []; // grown by push: a header's count is a claim (msgpack-reader.ts, array)
+    for (let i = 0; i < length; i++) raw.push(i === TOKEN_IDS_AT && raw[0] === 'BlockStored' ? reader.uint32List(1) : reader.value(1));
     return raw;
   }
   const entries = reader.mapHeader();
@@ -219,8 +219,9 @@ export function decodeEventBatch(payload: Uint8Array): EventBatch {
     const count = reader.arrayHeader();
     if (count === undefined) reader.value(1);
     else {
-      rawEvents = new Array<unknown>(count);
-      for (let i = 0; i < count; i++) rawEvents[i] = readRawEvent(reader);
+      const events: unknown[] = [];
+      for (let i = 0; i < count; i++) events.push(readRawEvent(reader));
+      rawEvents = events;
     }
     for (let i = 2; i < length; i++) {
       const value = reader.value(1);

@@ -30,7 +30,8 @@ export class NotUint32 {
 }
 
 const MAX_DEPTH = 64;
-const utf8 = new TextDecoder();
+/** A leading U+FEFF is content here, not a byte-order mark: kept, as every msgpack decoder keeps it. */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export class MsgpackReader {
   private pos = 0;
@@ -191,9 +192,14 @@ export class MsgpackReader {
     throw new MsgpackError('map key is neither a string nor a number');
   }
 
+  /**
+   * Grown by push, never sized from the header: nested headers may each claim the whole payload
+   * (every one passes `checkedCount` on its own), and sizing each array from its claim would
+   * allocate payload × depth slots before the bytes run out.
+   */
   private array(count: number, depth: number): unknown[] {
-    const out = new Array<unknown>(count);
-    for (let i = 0; i < count; i++) out[i] = this.value(depth + 1);
+    const out: unknown[] = [];
+    for (let i = 0; i < count; i++) out.push(this.value(depth + 1));
     return out;
   }
 

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
 import { seededRandom } from '../../../src/random.js';
@@ -107,6 +108,32 @@ describe('MsgpackReader', () => {
       if (reader.arrayHeader() === undefined) reader.value();
       else reader.uint32List();
     }).toThrow(MsgpackError);
+  });
+
+  it('a string that starts with U+FEFF keeps it (content, not a byte-order mark)', () => {
+    expect(new MsgpackReader(pack('\uFEFFab')).value()).toBe('\uFEFFab');
+    const map = new MsgpackReader(pack({ '\uFEFFtoken_ids': 1, token_ids: 2 })).value() as Record<string, unknown>;
+    expect(map.token_ids).toBe(2);
+    expect(map['\uFEFFtoken_ids']).toBe(1);
+  });
+
+  it('nested array headers that each claim the whole payload cost memory for the bytes, not for the claims', () => {
+    // 60 array32 headers, each claiming every byte after it, then 1 MB of nils: each header passes
+    // the length check on its own; sizing arrays from the claims would take 60 M slots (~480 MB).
+    const size = 1_000_000;
+    const bytes = new Uint8Array(size).fill(0xc0);
+    const view = new DataView(bytes.buffer);
+    let at = 0;
+    bytes[at++] = 0x92;
+    bytes[at++] = 0x00;
+    for (let level = 0; level < 60; level++) {
+      bytes[at++] = 0xdd;
+      view.setUint32(at, size - at - 4);
+      at += 4;
+    }
+    const heapBefore = getHeapStatistics().total_heap_size;
+    expect(() => decodeEventBatch(bytes)).toThrow(KvEventDecodeError);
+    expect(getHeapStatistics().total_heap_size - heapBefore).toBeLessThan(150 * 1024 * 1024);
   });
 
   it('a real event batch cut at every byte is a bad_payload, never another error', () => {
