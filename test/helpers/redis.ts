@@ -12,6 +12,9 @@ export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the server keeps its connections open and stops answering, then goes on. */
+  pause(): void;
+  resume(): void;
 }
 
 const BINARY = process.env.REDIS_SERVER_BIN ?? 'redis-server';
@@ -89,7 +92,16 @@ export async function startRedisServer(options: { port?: number } = {}): Promise
     }
     child.stdout?.resume(); // keep draining so a chatty server never blocks on a full pipe
     child.stderr?.resume();
-    return { port, url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };
+    return {
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      stop: () => {
+        child.kill('SIGCONT'); // a paused server cannot act on SIGTERM
+        return stopChild(child);
+      },
+      pause: () => child.kill('SIGSTOP'),
+      resume: () => child.kill('SIGCONT'),
+    };
   }
   throw lastError;
 }

@@ -14,16 +14,18 @@
  *
  * Writes are pipelined (one round trip per add); evictions that must check-then-delete run as Lua.
  *
- * While the server is away nothing waits for it: node-redis would queue every command until it
- * reconnects (unbounded, and the KV-event shards would stall behind their pending writes). Here
- * an operation issued while the client is not ready fails at once, a command or pipeline
- * unanswered for COMMAND_TIMEOUT_MS fails, and the client's queue holds at most
- * MAX_QUEUED_COMMANDS; the callers count the failures (kv events: `index_error` drops; lookups:
- * scored without precise prefix) and carry on. Once the server is back, operations succeed again.
+ * While the server is away or silent nothing waits for it (node-redis would queue every command
+ * until it reconnects, and wait for ever on a connection that stopped answering; the KV-event
+ * shards would stall behind their pending writes): every operation runs through a RedisGuard
+ * (`redis-guard.ts`: refused while reconnecting or while an earlier one is overdue, bounded
+ * commands awaiting answers, COMMAND_TIMEOUT_MS per operation), and a connection with no traffic
+ * for SOCKET_IDLE_TIMEOUT_MS — with a PING every PING_INTERVAL_MS, only a silent server gets there
+ * — is replaced. The callers count the failures (kv events: `index_error` drops; lookups: scored
+ * without precise prefix) and carry on; once the server answers again, so does the index.
  */
 import { createClient, type RedisClientOptions } from 'redis';
-import { settleWithin } from '../../../src/deadline.js';
 import type { Logger } from '../../../src/log.js';
+import { RedisGuard } from './redis-guard.js';
 import { CLEAR_POD_FROM_KEYS, EVICT_BY_ENGINE_KEY, type LuaScript } from './redis-scripts.js';
 import {
   engineMapping,
@@ -50,13 +52,17 @@ export interface RedisIndexConfig {
 /** Lookups pipeline this many HKEYS per round trip, so a long prompt with a short match stops early. */
 const LOOKUP_CHUNK = 256;
 const SCAN_COUNT = 1000;
-/** A command or pipeline not answered within this fails (node-redis's own default for single commands). */
+/** An operation (command, pipeline, scan step) not answered within this fails. */
 const COMMAND_TIMEOUT_MS = 5000;
 /**
- * Commands queued in the client at most (one 4096-block event's add is ~8k); beyond it new
- * commands fail. Bounds the memory a slow or hung server can make the EPP hold.
+ * Commands awaiting an answer at most (one 4096-block event's add is ~8k); an operation that would
+ * pass it is refused whole. Bounds the memory a slow server can make the EPP hold.
  */
-const MAX_QUEUED_COMMANDS = 100_000;
+const MAX_PENDING_COMMANDS = 100_000;
+/** Keeps a healthy idle connection busy, so that only a silent one reaches the idle timeout. */
+const PING_INTERVAL_MS = 1000;
+/** A connection with nothing read or written for this long is closed and replaced. */
+const SOCKET_IDLE_TIMEOUT_MS = 5000;
 
 /** Client options from an llm-d address (valkey schemes are Redis protocol; bare host:port gets redis://). */
 export function redisClientOptions(address: string): RedisClientOptions {
@@ -84,10 +90,13 @@ function newClient(address: string) {
   const client = createClient({
     ...options,
     disableOfflineQueue: true,
-    commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
+    // A backstop behind the guard's own bound (pings need room too).
+    commandsQueueMaxLength: MAX_PENDING_COMMANDS + 1000,
     commandOptions: { timeout: COMMAND_TIMEOUT_MS },
+    pingInterval: PING_INTERVAL_MS,
     socket: {
       ...options.socket,
+      socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
       reconnectStrategy: (retries: number, cause: Error) => (everConnected ? Math.min(50 * 2 ** retries, 2000) : cause),
     },
   });
@@ -110,24 +119,34 @@ function globEscape(literal: string): string {
 
 export class RedisKvBlockIndex implements KvBlockIndex {
   private closed = false;
+  private readonly guard: RedisGuard;
 
   private constructor(
     private readonly client: RedisClient,
     readonly backendType: string,
-    private readonly address: string,
-  ) {}
+    address: string,
+  ) {
+    this.guard = new RedisGuard({
+      label: `${backendType} at ${address}`,
+      timeoutMs: COMMAND_TIMEOUT_MS,
+      maxCommands: MAX_PENDING_COMMANDS,
+      ready: () => client.isReady,
+    });
+  }
 
-  /**
-   * Runs a pipeline: fails at once while the client is reconnecting (node-redis queues pipelines
-   * even with its offline queue disabled) and when no answer comes within COMMAND_TIMEOUT_MS.
-   */
-  private async pipelined(pipeline: ReturnType<RedisClient['multi']>): Promise<unknown[]> {
-    if (!this.client.isReady) throw new Error(`${this.backendType} at ${this.address} is unreachable (reconnecting)`);
-    return settleWithin(
-      pipeline.execAsPipeline() as Promise<unknown[]>,
-      COMMAND_TIMEOUT_MS,
-      () => new Error(`${this.backendType} at ${this.address} did not answer within ${COMMAND_TIMEOUT_MS} ms`),
-    );
+  /** A pipeline, sent whole through the guard. */
+  private pipelined(pipeline: ReturnType<RedisClient['multi']>, commands: number): Promise<unknown[]> {
+    return this.guard.run(commands, () => pipeline.execAsPipeline() as Promise<unknown[]>);
+  }
+
+  /** SCAN batches, each step through the guard. */
+  private async *scan(options: { TYPE: string; MATCH?: string }): AsyncGenerator<string[]> {
+    const steps = this.client.scanIterator({ ...options, COUNT: SCAN_COUNT })[Symbol.asyncIterator]();
+    for (;;) {
+      const step = await this.guard.run(1, () => steps.next());
+      if (step.done === true) return;
+      yield step.value.map(String);
+    }
   }
 
   /** Connects and PINGs; fails with the backend type and address in the message. */
@@ -154,7 +173,7 @@ export class RedisKvBlockIndex implements KvBlockIndex {
       const chunk = requestKeys.slice(start, start + LOOKUP_CHUNK);
       const pipeline = this.client.multi();
       for (const key of chunk) pipeline.hKeys(key.toString());
-      const replies = await this.pipelined(pipeline);
+      const replies = await this.pipelined(pipeline, chunk.length);
       for (let i = 0; i < chunk.length; i++) {
         const fields = replies[i];
         const pods: PodEntry[] = [];
@@ -174,18 +193,20 @@ export class RedisKvBlockIndex implements KvBlockIndex {
   async add(engineKeys: readonly BlockKey[] | null, requestKeys: readonly BlockKey[], entries: readonly PodEntry[]): Promise<void> {
     validateAdd(engineKeys, requestKeys, entries);
     const pipeline = this.client.multi();
+    let commands = requestKeys.length;
     if (engineKeys !== null) {
       const pod = entries[0]!.pod;
       for (const [engineKey, mapped] of engineMapping(engineKeys, requestKeys)) {
         const key = engineRedisKey(pod, engineKey);
         pipeline.del(key); // a re-stored engine block replaces its old mapping
         pipeline.zAdd(key, mapped.map((requestKey, position) => ({ score: position, value: requestKey.toString() })));
+        commands += 2;
       }
     }
     const fields: Record<string, string> = {};
     for (const entry of entries) fields[podEntryField(entry)] = '';
     for (const key of requestKeys) pipeline.hSet(key.toString(), fields);
-    await this.pipelined(pipeline);
+    await this.pipelined(pipeline, commands);
   }
 
   async evict(key: BlockKey, keyType: KeyType, entries: readonly PodEntry[]): Promise<void> {
@@ -193,35 +214,35 @@ export class RedisKvBlockIndex implements KvBlockIndex {
     const fields = entries.map(podEntryField);
     if (keyType === 'request') {
       // Redis deletes a hash when its last field is removed, so no emptiness check is needed.
-      await this.client.hDel(key.toString(), fields);
+      await this.guard.run(1, () => this.client.hDel(key.toString(), fields));
       return;
     }
     const pod = singlePod(entries, 'evict');
     const engineKey = engineRedisKey(pod, key);
-    const mapped = await this.client.zRange(engineKey, 0, -1);
+    const mapped = await this.guard.run(1, () => this.client.zRange(engineKey, 0, -1));
     if (mapped.length === 0) return;
     await this.run(EVICT_BY_ENGINE_KEY, [engineKey, ...mapped.map(String)], [`${pod}@`, ...fields]);
   }
 
   async getRequestKeys(pod: string, engineKey: BlockKey): Promise<BlockKey[]> {
-    const mapped = await this.client.zRange(engineRedisKey(pod, engineKey), 0, -1);
+    const mapped = await this.guard.run(1, () => this.client.zRange(engineRedisKey(pod, engineKey), 0, -1));
     return mapped.map((value) => BigInt(String(value)));
   }
 
   /** SCANs request hashes in batches (one Lua call each), then deletes the pod's engine sets. */
   async clear(pod: string): Promise<void> {
-    for await (const keys of this.client.scanIterator({ TYPE: 'hash', COUNT: SCAN_COUNT })) {
-      if (keys.length > 0) await this.run(CLEAR_POD_FROM_KEYS, keys.map(String), [`${pod}@`]);
+    for await (const keys of this.scan({ TYPE: 'hash' })) {
+      if (keys.length > 0) await this.run(CLEAR_POD_FROM_KEYS, keys, [`${pod}@`]);
     }
     const match = `engine:${globEscape(pod)}:*`;
-    for await (const keys of this.client.scanIterator({ MATCH: match, TYPE: 'zset', COUNT: SCAN_COUNT })) {
-      if (keys.length > 0) await this.client.unlink(keys.map(String));
+    for await (const keys of this.scan({ MATCH: match, TYPE: 'zset' })) {
+      if (keys.length > 0) await this.guard.run(1, () => this.client.unlink(keys));
     }
   }
 
   async size(): Promise<number> {
     let count = 0;
-    for await (const keys of this.client.scanIterator({ TYPE: 'hash', COUNT: SCAN_COUNT })) count += keys.length;
+    for await (const keys of this.scan({ TYPE: 'hash' })) count += keys.length;
     return count;
   }
 
@@ -238,10 +259,10 @@ export class RedisKvBlockIndex implements KvBlockIndex {
   /** EVALSHA, loading the script with EVAL when the server does not know it yet (first use, restart, SCRIPT FLUSH). */
   private async run(lua: LuaScript, keys: string[], args: string[]): Promise<unknown> {
     try {
-      return await this.client.evalSha(lua.sha1, { keys, arguments: args });
+      return await this.guard.run(1, () => this.client.evalSha(lua.sha1, { keys, arguments: args }));
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return this.client.eval(lua.source, { keys, arguments: args });
+      return this.guard.run(1, () => this.client.eval(lua.source, { keys, arguments: args }));
     }
   }
 }

@@ -131,6 +131,49 @@ describe('RedisKvBlockIndex specifics', () => {
     }
   });
 
+  it('a server that stops answering (paused) fails operations within 5 s, gets no more commands while overdue, has its connection replaced, and is used again once it answers', { timeout: 60_000 }, async () => {
+    const own = await startRedisServer();
+    const index = await RedisKvBlockIndex.connect({ address: own.url });
+    const entry = { pod: 'a:1', tier: 'gpu' };
+    const bounded = <T>(call: () => Promise<T>): Promise<T> => settleWithin(call(), 8000, () => new Error('still pending after 8 s'));
+    try {
+      await index.add([9n], [1n], [entry]);
+      own.pause();
+      const started = Date.now();
+      const calls = await Promise.allSettled([
+        bounded(() => index.lookup([1n])),
+        bounded(() => index.add([10n], [2n], [entry])),
+        bounded(() => index.getRequestKeys('a:1', 9n)),
+        bounded(() => index.evict(1n, 'request', [entry])),
+        bounded(() => index.size()),
+      ]);
+      for (const call of calls) {
+        expect(call.status).toBe('rejected');
+        expect(String((call as PromiseRejectedResult).reason)).toMatch(/did not answer within 5000 ms/);
+      }
+      expect(Date.now() - started).toBeLessThan(7000);
+      // Overdue commands: the next operation is refused without being sent.
+      const refused = Date.now();
+      await expect(index.lookup([1n])).rejects.toThrow(/unanswered|unreachable/);
+      expect(Date.now() - refused).toBeLessThan(1000);
+      // Nothing read or written for 5 s: the silent connection is closed (what was queued on it
+      // fails) and a new one is being opened, to a server that still does not answer.
+      await poll(() => index.lookup([1n]).then(() => false, (err: Error) => /unreachable \(reconnecting\)/.test(err.message)), {
+        what: 'the silent connection being replaced',
+      });
+      own.resume();
+      await poll(() => bounded(() => index.add([11n], [3n], [entry])).then(() => true), {
+        what: 'writes answered again after the server resumed',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
+      expect((await index.lookup([3n])).get(3n)).toEqual([entry]);
+    } finally {
+      await index.close();
+      await own.stop();
+    }
+  });
+
   it('fails to connect with the backend and address in the message', async () => {
     await expect(RedisKvBlockIndex.connect({ address: 'redis://127.0.0.1:1', backendType: 'valkey' })).rejects.toThrow(
       /failed to connect to valkey at redis:\/\/127\.0\.0\.1:1/,
