@@ -11,6 +11,13 @@
  * dropped and counted. Sequence numbers are passed on for logs only (no gap detection, as upstream).
  * ZeroMQ reconnects connected sockets by itself; a connect that throws (bad address) is retried
  * every `retryIntervalMs`. Every socket and timer belongs to this object and ends with `close()`.
+ *
+ * A message larger than `maxMessageBytes` (default 32 MiB) is refused by ZeroMQ itself, which
+ * drops the connection to that peer before reading it into memory (its events in flight are lost,
+ * as on any reconnect). A connecting PUB (global mode) reconnects by itself; a connecting SUB (per
+ * endpoint) does not after such a drop, so `watchDisconnects` replaces its socket. vLLM publishes
+ * one batch per scheduler step, ~5 bytes per token id: 32 MiB holds the blocks of some 6 M tokens
+ * stored in one step.
  */
 import { Subscriber } from 'zeromq';
 import type { Logger } from '../../../src/log.js';
@@ -24,9 +31,13 @@ export interface KvEventSubscriberOptions {
   topicFilter?: string;
   /** Delay before retrying a connect that failed outright (default 5000 ms). */
   retryIntervalMs?: number;
+  /** Largest message accepted (ZMQ_MAXMSGSIZE; default 32 MiB); a larger one drops its peer's connection. */
+  maxMessageBytes?: number;
   metrics?: KvCacheMetrics;
   logger?: Logger;
 }
+
+export const DEFAULT_MAX_KV_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 export const GLOBAL_SOURCE = 'global';
 
@@ -47,6 +58,7 @@ export class KvEventSubscriber {
   private readonly onMessage: (message: RawKvMessage) => void;
   private readonly topicFilter: string;
   private readonly retryIntervalMs: number;
+  private readonly maxMessageBytes: number;
   private readonly metrics: KvCacheMetrics | undefined;
   private readonly logger: Logger | undefined;
   private global: Channel | undefined;
@@ -57,6 +69,7 @@ export class KvEventSubscriber {
     this.onMessage = options.onMessage;
     this.topicFilter = options.topicFilter ?? 'kv@';
     this.retryIntervalMs = options.retryIntervalMs ?? 5000;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_KV_MESSAGE_BYTES;
     this.metrics = options.metrics;
     this.logger = options.logger;
   }
@@ -112,7 +125,7 @@ export class KvEventSubscriber {
 
   private newSocket(): Subscriber {
     // linger 0: a closing SUB has nothing worth flushing; without it close could wait on the network.
-    const socket = new Subscriber({ linger: 0 });
+    const socket = new Subscriber({ linger: 0, maxMessageSize: this.maxMessageBytes });
     socket.subscribe(this.topicFilter);
     return socket;
   }
@@ -133,7 +146,35 @@ export class KvEventSubscriber {
     }
     channel.socket = socket;
     channel.loop = this.receive(socket, name);
+    this.watchDisconnects(name, channel, socket);
     this.logger?.info({ endpoint: channel.endpoint, name }, 'kv events: SUB connected');
+  }
+
+  /**
+   * ZeroMQ reconnects a connected socket after the peer goes away, but not after it dropped the
+   * connection itself over a protocol error — a message past maxMessageBytes — which would leave
+   * the pod's events cut off for good. So a disconnect not followed by a connect within
+   * `retryIntervalMs` replaces the socket. (The socket's event observer ends with the socket.)
+   */
+  private watchDisconnects(name: string, channel: Channel, socket: Subscriber): void {
+    const current = (): boolean => this.channels.get(name) === channel && channel.socket === socket;
+    socket.events.on('connect', () => {
+      if (!current() || channel.retry === undefined) return;
+      clearTimeout(channel.retry);
+      channel.retry = undefined;
+    });
+    socket.events.on('disconnect', () => {
+      if (!current() || channel.retry !== undefined) return;
+      channel.retry = setTimeout(() => {
+        channel.retry = undefined;
+        if (!current()) return;
+        this.logger?.warn({ endpoint: channel.endpoint, name, maxMessageBytes: this.maxMessageBytes }, 'kv events: connection lost and not re-established (a message past maxMessageBytes?); opening a new socket');
+        socket.close();
+        channel.socket = undefined;
+        this.connect(name, channel);
+      }, this.retryIntervalMs);
+      channel.retry.unref();
+    });
   }
 
   /** Closes a channel's socket and timer; resolves when its loop has ended. */

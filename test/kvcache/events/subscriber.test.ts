@@ -68,6 +68,18 @@ describe('KvEventSubscriber frames', () => {
     expect(await metricValue(registry, 'llm_d_kv_cache_events_dropped_total', { reason: 'bad_frames' })).toBe(2);
   });
 
+  it('a message past maxMessageBytes is never delivered (ZeroMQ drops the peer before reading it); the reconnected stream goes on', async () => {
+    const { subscriber, received } = newSubscriber({ maxMessageBytes: 4096, retryIntervalMs: 200 });
+    const { pub, endpoint } = await boundPublisher();
+    subscriber.setEndpoint('pod-a', endpoint);
+    await untilSubscribed(pub, received);
+    await pub.send(['kv@big:1@m', seqFrame(1), Buffer.alloc(64 * 1024, 0x90)]);
+    // ZeroMQ does not reconnect after dropping a peer itself: the subscriber replaces the socket.
+    await untilSubscribed(pub, received, 'kv@after:1@m');
+    expect(received.some((message) => message.topic === 'kv@big:1@m')).toBe(false);
+    expect(received.every((message) => message.payload.length <= 4096)).toBe(true);
+  });
+
   it('subscribes to the topic filter only', async () => {
     const { subscriber, received } = newSubscriber({ topicFilter: 'kv@' });
     const { pub, endpoint } = await boundPublisher();
