@@ -8,9 +8,12 @@ const splitter = new DataView(new ArrayBuffer(8));
 
 /** [hi, lo] of the last `split` key. */
 export const halves = new Uint32Array(2);
+const UINT64_MAX = (1n << 64n) - 1n;
 
 /** Splits a uint64 into `halves` without allocating (a DataView, not `>>`/`&`, which make BigInts). */
 export function split(key: BlockKey): void {
+  // setBigUint64 would wrap -1n to 2^64-1 and 2^64 to 0: two keys for one slot.
+  if (key < 0n || key > UINT64_MAX) throw new RangeError(`block key ${key} is not a uint64`);
   splitter.setBigUint64(0, key);
   halves[0] = splitter.getUint32(0);
   halves[1] = splitter.getUint32(4);

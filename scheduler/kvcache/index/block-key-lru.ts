@@ -82,18 +82,25 @@ export class BlockKeyLru<V> {
   set(key: BlockKey, value: V): void {
     const slot = this.find(key);
     if (slot === NONE) {
-      this.insert(value);
+      this.insert(value, halves[0]!, halves[1]!, this.probedBucket);
       return;
     }
     this.setValue(slot, value);
     this.touch(slot);
   }
 
-  /** Sets `update(current value or undefined)` as the key's value, most recent; one probe where get + set take two. */
+  /**
+   * Sets `update(current value or undefined)` as the key's value, most recent; one probe where
+   * get + set take two. `update` must not change this map (it may use others: the probe's result
+   * is held in locals, not in the shared `halves`).
+   */
   upsert(key: BlockKey, update: (current: V | undefined) => V): void {
     const slot = this.find(key);
     if (slot === NONE) {
-      this.insert(update(undefined));
+      const hi = halves[0]!;
+      const lo = halves[1]!;
+      const bucket = this.probedBucket;
+      this.insert(update(undefined), hi, lo, bucket);
       return;
     }
     this.setValue(slot, update(this.valueAt(slot)));
@@ -168,10 +175,8 @@ export class BlockKeyLru<V> {
   }
 
   /** Inserts the key `find` just missed (still in `halves`) at `probedBucket`, as the newest entry. */
-  private insert(value: V): void {
-    const hi = halves[0]!;
-    const lo = halves[1]!;
-    let bucket = this.probedBucket;
+  /** Inserts the key (hi, lo) that `find` missed at `bucket`, the empty bucket it stopped at. */
+  private insert(value: V, hi: number, lo: number, bucket: number): void {
     if ((this.count + 1) * 2 > this.buckets.length) {
       this.rehash(this.buckets.length * 2);
       bucket = bucketOf(hi, lo, this.mask);

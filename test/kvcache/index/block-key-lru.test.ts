@@ -39,6 +39,28 @@ describe('BlockKeyLru', () => {
     expect(keysOf(lru as unknown as BlockKeyLru<number>)).toEqual(keys);
   });
 
+  it('refuses keys outside the uint64 range instead of wrapping them onto another key', () => {
+    const lru = new BlockKeyLru<string>(10);
+    lru.set(0xffff_ffff_ffff_ffffn, 'max');
+    expect(() => lru.set(-1n, 'wrapped')).toThrow(RangeError);
+    expect(() => lru.get(1n << 64n)).toThrow(RangeError);
+    expect(lru.peek(0xffff_ffff_ffff_ffffn)).toBe('max');
+    expect(lru.size).toBe(1);
+  });
+
+  it("an upsert's update may use another table (the probe's result is not shared between tables)", () => {
+    const outer = new BlockKeyLru<number>(100);
+    const inner = new BlockKeyLru<number>(100);
+    for (let key = 1n; key <= 50n; key++) {
+      outer.upsert(key, () => {
+        inner.set(key * 1_000_003n, 1); // a different key through the shared split
+        return Number(key);
+      });
+    }
+    for (let key = 1n; key <= 50n; key++) expect(outer.peek(key)).toBe(Number(key));
+    expect(keysOf(outer)).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i + 1)));
+  });
+
   // The table's own paths — probe runs, backward-shift deletion, doubling, free-list reuse,
   // eviction — checked against LruMap (itself tested against a Map-order reference) op by op.
   for (const [name, capacity, space, ops] of [
