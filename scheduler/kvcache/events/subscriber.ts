@@ -19,7 +19,7 @@
  * one batch per scheduler step, ~5 bytes per token id: 32 MiB holds the blocks of some 6 M tokens
  * stored in one step.
  */
-import { Subscriber } from 'zeromq';
+import { Context, Subscriber } from 'zeromq';
 import type { Logger } from '../../../src/log.js';
 import type { KvCacheMetrics } from '../index/metrics.js';
 import type { RawKvMessage } from './types.js';
@@ -38,6 +38,12 @@ export interface KvEventSubscriberOptions {
 }
 
 export const DEFAULT_MAX_KV_MESSAGE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Sockets in the subscriber's own ZeroMQ context: three per followed pod (the SUB and the two
+ * behind its event observer), so ~5 400 pods; ZeroMQ's default context stops at 1 023.
+ */
+const MAX_SOCKETS = 16_384;
 
 export const GLOBAL_SOURCE = 'global';
 
@@ -64,6 +70,8 @@ export class KvEventSubscriber {
   private global: Channel | undefined;
   private readonly channels = new Map<string, Channel>();
   private closed = false;
+  /** Every socket of this subscriber lives here (released with them). */
+  private readonly context = new Context({ maxSockets: MAX_SOCKETS });
 
   constructor(options: KvEventSubscriberOptions) {
     this.onMessage = options.onMessage;
@@ -125,17 +133,19 @@ export class KvEventSubscriber {
 
   private newSocket(): Subscriber {
     // linger 0: a closing SUB has nothing worth flushing; without it close could wait on the network.
-    const socket = new Subscriber({ linger: 0, maxMessageSize: this.maxMessageBytes });
+    const socket = new Subscriber({ context: this.context, linger: 0, maxMessageSize: this.maxMessageBytes });
     socket.subscribe(this.topicFilter);
     return socket;
   }
 
   private connect(name: string, channel: Channel): void {
-    const socket = this.newSocket();
+    let socket: Subscriber | undefined;
     try {
+      socket = this.newSocket(); // fails when the process is out of file descriptors
       socket.connect(channel.endpoint);
+      this.watchDisconnects(name, channel, socket);
     } catch (err) {
-      socket.close();
+      socket?.close();
       this.logger?.warn({ endpoint: channel.endpoint, name, err: (err as Error).message }, 'kv events: connect failed, will retry');
       channel.retry = setTimeout(() => {
         channel.retry = undefined;
@@ -146,7 +156,6 @@ export class KvEventSubscriber {
     }
     channel.socket = socket;
     channel.loop = this.receive(socket, name);
-    this.watchDisconnects(name, channel, socket);
     this.logger?.info({ endpoint: channel.endpoint, name }, 'kv events: SUB connected');
   }
 
@@ -168,7 +177,7 @@ export class KvEventSubscriber {
       channel.retry = setTimeout(() => {
         channel.retry = undefined;
         if (!current()) return;
-        this.logger?.warn({ endpoint: channel.endpoint, name, maxMessageBytes: this.maxMessageBytes }, 'kv events: connection lost and not re-established (a message past maxMessageBytes?); opening a new socket');
+        this.logger?.warn({ endpoint: channel.endpoint, name, maxMessageBytes: this.maxMessageBytes }, 'kv events: connection lost and not re-established (the pod is away, or ZeroMQ dropped it over a message past maxMessageBytes); opening a new socket');
         socket.close();
         channel.socket = undefined;
         this.connect(name, channel);

@@ -24,6 +24,7 @@
  * without precise prefix) and carry on; once the server answers again, so does the index.
  */
 import { createClient, type RedisClientOptions } from 'redis';
+import { settleWithin } from '../../../src/deadline.js';
 import type { Logger } from '../../../src/log.js';
 import { RedisGuard } from './redis-guard.js';
 import { CLEAR_POD_FROM_KEYS, EVICT_BY_ENGINE_KEY, type LuaScript } from './redis-scripts.js';
@@ -250,9 +251,16 @@ export class RedisKvBlockIndex implements KvBlockIndex {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.client.close();
+      // A graceful close waits for every pending reply (a PING is nearly always one): bounded, so a
+      // silent server cannot hold shutdown.
+      await settleWithin(this.client.close(), COMMAND_TIMEOUT_MS, () => new Error('close timed out'));
     } catch {
-      this.client.destroy(); // not connected (server gone): drop the socket without the QUIT handshake
+      // Not connected, or no answer: drop the socket without the handshake.
+      try {
+        this.client.destroy();
+      } catch {
+        // already destroyed
+      }
     }
   }
 

@@ -80,6 +80,16 @@ describe('KvEventSubscriber frames', () => {
     expect(received.every((message) => message.payload.length <= 4096)).toBe(true);
   });
 
+  it('follows 400 pods (three ZeroMQ sockets each: past the default context\'s 1023) without throwing', async () => {
+    const { subscriber, received } = newSubscriber();
+    for (let i = 0; i < 400; i++) subscriber.setEndpoint(`pod-${i}`, `tcp://127.0.0.1:${20000 + i}`);
+    expect(subscriber.endpoints().size).toBe(400);
+    // The last one still works end to end.
+    const { pub, endpoint } = await boundPublisher();
+    subscriber.setEndpoint('pod-399', endpoint);
+    await untilSubscribed(pub, received);
+  });
+
   it('subscribes to the topic filter only', async () => {
     const { subscriber, received } = newSubscriber({ topicFilter: 'kv@' });
     const { pub, endpoint } = await boundPublisher();

@@ -168,6 +168,11 @@ describe('RedisKvBlockIndex specifics', () => {
         intervalMs: 200,
       });
       expect((await index.lookup([3n])).get(3n)).toEqual([entry]);
+      // Closing while the server is silent again ends within the 5 s bound (a graceful close
+      // would wait for the pending PING's answer for ever).
+      own.pause();
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // a PING is now unanswered
+      await expect(settleWithin(index.close(), 8000, () => new Error('close still pending after 8 s'))).resolves.toBeUndefined();
     } finally {
       await index.close();
       await own.stop();
