@@ -66,7 +66,14 @@ export class KvEventSources {
       this.sync();
       const interval = this.options.pollIntervalMs ?? 1000;
       if (interval > 0 && !this.followed) {
-        this.timer = setInterval(() => this.sync(), interval);
+        this.timer = setInterval(() => {
+          // A timer callback that throws would end the process: log and try again next tick.
+          try {
+            this.sync();
+          } catch (err) {
+            this.options.logger?.error({ err: (err as Error).message }, 'kv events: following the endpoint set failed');
+          }
+        }, interval);
         this.timer.unref();
       }
     }
@@ -78,13 +85,16 @@ export class KvEventSources {
     if (this.mode !== 'per-endpoint') return;
     const current = this.endpoints();
     if (current === this.seen) return;
-    this.seen = current;
-    if (current.length === 0 && !this.followed) return;
+    if (current.length === 0 && !this.followed) {
+      this.seen = current;
+      return;
+    }
     const port = this.options.config.podDiscoveryConfig.socketPort;
     const wanted = new Map(current.map((endpoint) => [endpoint.address, podEventsEndpoint(endpoint.address, port)]));
     const { subscriber } = this.options;
     for (const [name, address] of wanted) subscriber.setEndpoint(name, address);
     for (const name of subscriber.endpoints().keys()) if (!wanted.has(name)) subscriber.removeEndpoint(name);
+    this.seen = current; // only once applied: a sync that threw is tried again
     this.options.logger?.debug({ pods: [...wanted.values()] }, 'kv events: following the endpoint set');
   }
 
