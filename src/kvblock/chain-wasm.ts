@@ -12,6 +12,8 @@
  * when a block is larger) plus their keys, and calls are cut into chunks of that many blocks, so a
  * 16 MB prompt does not grow it. Everything here is synchronous (no other call can interleave).
  */
+import { checkedTokenId } from './ints.js';
+
 const WASM_BASE64 = 'AGFzbQEAAAABHQRgAn5/AX5gA35/fwF+YAJ+fgF+YAZ/f39/f38AAwUEAAECAwUDAQABBxICBm1lbW9yeQIABWNoYWluAAMK+AIEEAAgACABrYVCs4OAgIAgfgt8ACACQRhJBEAgACABIAJyEAAPCyACQYACSQRAIAAgAUEYchAAIAIQAA8LIAJBgIAESQRAIAAgAUEZchAAIAJBCHYQACACQf8BcRAADwsgACABQRpyEAAgAkEYdhAAIAJBEHZB/wFxEAAgAkEIdkH/AXEQACACQf8BcRAAC0kBAX4gAUKAgICAEFQEQCAAQQAgAacQAQ8LIABBGxAAIQBCOCECA0AgACABIAKIp0H/AXEQACEAIAJCCH0hAiACQgBZDQALIAALnQECAn4DfyADrUIghiAErYQhBiAAIQogAUUEQA8LA0BCpcaIocicp/lLQYMBEAAhByAHIAYQAiEHIAdBgAEgAhABIQdBACEJAkAgAkUNAANAIAdBACAKKAIAEAEhByAKQQRqIQogCUEBaiEJIAkgAkkNAAsLIAdB9gEQACEHIAUgCEEDdGogBzcDACAHIQYgCEEBaiEIIAggAUkNAAsL';
 
 /** The slice of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
@@ -30,7 +32,6 @@ const exports = new wasm.Instance(new wasm.Module(Buffer.from(WASM_BASE64, 'base
 /** Tokens hashed per call at most (unless one block is larger): 256 KB of ids in the module's memory. */
 const CHUNK_TOKENS = 65_536;
 const PAGE = 65_536;
-const TWO_POW_32 = 4294967296;
 
 function ensureMemory(bytes: number): void {
   const missing = bytes - exports.memory.buffer.byteLength;
@@ -57,11 +58,7 @@ export function chainKeys(tokens: ArrayLike<number>, blockSize: number, count: n
     const ids = new Uint32Array(exports.memory.buffer, 0, end - start);
     if (typed !== undefined) ids.set(typed.subarray(start, end));
     else {
-      for (let i = start; i < end; i++) {
-        const token = tokens[i]!;
-        if (!(token >= 0 && token < TWO_POW_32 && Number.isInteger(token))) throw new RangeError(`token id ${token} is not a uint32`);
-        ids[i - start] = token;
-      }
+      for (let i = start; i < end; i++) ids[i - start] = checkedTokenId(tokens[i]!);
     }
     exports.chain(0, blocks, blockSize, hi, lo, tokenBytes);
     const out = new DataView(exports.memory.buffer, tokenBytes, blocks * 8);

@@ -15,6 +15,7 @@
  */
 
 import { chainKeys } from './chain-wasm.js';
+import { checkedTokenId, halves, joinKey, splitKey } from './ints.js';
 
 /** A block key: an unsigned 64-bit integer. */
 export type BlockKey = bigint;
@@ -28,7 +29,6 @@ export type BlockExtra = null | string | ReadonlyArray<{ readonly Hash: string }
 const OFFSET_HI = 0xcbf29ce4;
 const OFFSET_LO = 0x84222325;
 const TWO_POW_32 = 4294967296;
-const MASK_64 = (1n << 64n) - 1n;
 
 const utf8 = new TextEncoder();
 
@@ -124,11 +124,7 @@ function tokensOf(tokens: ArrayLike<number>, start: number, end: number): void {
   reserve(5 + 5 * (end - start));
   head(4, end - start);
   for (let i = start; i < end; i++) {
-    const token = tokens[i]!;
-    if (!Number.isInteger(token) || token < 0 || token >= TWO_POW_32) {
-      throw new RangeError(`token id ${token} is not a uint32`);
-    }
-    head(0, token);
+    head(0, checkedTokenId(tokens[i]!));
   }
 }
 
@@ -147,16 +143,8 @@ function fnv(data: Uint8Array, n: number): void {
 }
 
 /** The two halves as one BigInt: a single allocation (shift-and-or would make four). */
-const digestView = new DataView(new ArrayBuffer(8));
 function digest(): BlockKey {
-  digestView.setUint32(0, digestHi);
-  digestView.setUint32(4, digestLo);
-  return digestView.getBigUint64(0);
-}
-
-function splitKey(key: BlockKey): [number, number] {
-  if (key < 0n || key > MASK_64) throw new RangeError(`block key ${key} is not a uint64`);
-  return [Number(key >> 32n), Number(key & 0xffffffffn)];
+  return joinKey(digestHi, digestLo);
 }
 
 /** FNV-1a-64 of arbitrary bytes. */
@@ -196,8 +184,8 @@ export function hashBlock(
   start = 0,
   end = tokens?.length ?? 0,
 ): BlockKey {
-  const [hi, lo] = splitKey(parent);
-  hashInto(hi, lo, tokens, extra, start, end);
+  splitKey(parent);
+  hashInto(halves[0]!, halves[1]!, tokens, extra, start, end);
   return digest();
 }
 
@@ -221,13 +209,15 @@ export function blockKeys(
   const count = Math.floor(tokens.length / blockSize);
   const keys = new Array<BlockKey>(count);
   // The chain is carried as uint32 halves: no BigInt split per block.
-  let [hi, lo] = splitKey(parent);
+  splitKey(parent);
+  let hi = halves[0]!;
+  let lo = halves[1]!;
   if (extras === undefined) {
     chainKeys(tokens, blockSize, count, hi, lo, keys);
     return keys;
   }
   for (let i = 0; i < count; i++) {
-    hashInto(hi, lo, tokens, extras?.[i] ?? null, i * blockSize, (i + 1) * blockSize);
+    hashInto(hi, lo, tokens, extras[i] ?? null, i * blockSize, (i + 1) * blockSize);
     hi = digestHi;
     lo = digestLo;
     keys[i] = digest();

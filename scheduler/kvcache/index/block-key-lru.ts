@@ -21,7 +21,8 @@
  * `peek` does not, the oldest entry is evicted beyond `capacity`.
  */
 import { MAX_MAP_ENTRIES } from '../../../src/lru.js';
-import { bucketOf, halves, join, split } from './block-key-bits.js';
+import { halves, joinKey, splitKey } from '../../../src/kvblock/ints.js';
+import { bucketOf } from './block-key-bits.js';
 import type { BlockKey } from './types.js';
 
 const NONE = -1;
@@ -119,7 +120,7 @@ export class BlockKeyLru<V> {
     let slot = this.oldest;
     while (slot !== NONE) {
       const next = this.newer[slot]!;
-      yield [join(this.keyHi[slot]!, this.keyLo[slot]!), this.valueAt(slot) as V];
+      yield [joinKey(this.keyHi[slot]!, this.keyLo[slot]!), this.valueAt(slot) as V];
       slot = next;
     }
   }
@@ -153,7 +154,7 @@ export class BlockKeyLru<V> {
 
   /** The key's slot, or NONE; leaves the key split in `halves` for `insert`. */
   private find(key: BlockKey): number {
-    split(key);
+    splitKey(key);
     const hi = halves[0]!;
     const lo = halves[1]!;
     const buckets = this.buckets;
@@ -174,8 +175,7 @@ export class BlockKeyLru<V> {
     }
   }
 
-  /** Inserts the key `find` just missed (still in `halves`) at `probedBucket`, as the newest entry. */
-  /** Inserts the key (hi, lo) that `find` missed at `bucket`, the empty bucket it stopped at. */
+  /** Inserts the key (hi, lo) that `find` missed at `bucket` (the empty one it stopped at), as the newest entry. */
   private insert(value: V, hi: number, lo: number, bucket: number): void {
     if ((this.count + 1) * 2 > this.buckets.length) {
       this.rehash(this.buckets.length * 2);
