@@ -18,10 +18,12 @@
  * gRPC), and the EPP process's CPU per request, all threads (/proc/<pid>/task/*\/schedstat:
  * event loop, tokenizer workers, libuv pool; through the gateway that includes applying the KV
  * events of the blocks the request stored), minus the idle EPP's background CPU, with requests/s
- * per core = 1000 / CPU ms. The pool is sized 1 and to every core. A last sweep sends 1–16 MB
- * documents through ext_proc to show the body path stays linear in size.
+ * per core = 1000 / CPU ms, and the process's minor page faults per request. The pool is sized 1
+ * and to every core. Then the same rows through an EPP without the precise scorer (pool `none`,
+ * `--no-baseline` skips them): the front door's own cost. A last sweep sends 1–16 MB documents
+ * through ext_proc to show the body path stays linear in size.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep] [--door gateway|ext_proc] [--iterations N]
+ *   npx tsc -p tsconfig.json && node dist/bench/epp-long-frontdoor.js [--quick] [--only doc:64000 | --only sweep] [--door gateway|ext_proc] [--iterations N] [--no-baseline]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +31,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { availableCores } from '../src/tokenization/cores.js';
-import { cpuNs, metricValue, poll, ROOT, startEpp, type Epp } from './epp-child.js';
+import { cpuNs, metricValue, minorFaults, poll, ROOT, startEpp, type Epp } from './epp-child.js';
 import { exchange, extProcClient, headersMessage, type ExtProcClient } from './extproc-client.js';
 import { MODEL, prompt, type Shape } from './long-prompts.js';
 import { eppConfig, startSims } from './routing-cluster.js';
@@ -115,7 +117,7 @@ async function seed(epp: Epp, shape: Shape, tokens: number): Promise<void> {
 }
 
 
-interface Row { door: string; scheduling: number[]; roundTrip: number[]; cpuMs: number }
+interface Row { door: string; scheduling: number[]; roundTrip: number[]; cpuMs: number; faults: number }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -137,7 +139,7 @@ async function measure(epp: Epp, door: 'gateway' | 'ext_proc', bodies: readonly 
   const client = extProcClient(epp.grpcPort);
   const ids: string[] = [];
   const roundTrip: number[] = [];
-  const [cpu0, wall0] = [cpuNs(epp.child.pid!), performance.now()];
+  const [cpu0, faults0, wall0] = [cpuNs(epp.child.pid!), minorFaults(epp.child.pid!), performance.now()];
   try {
     for (const [i, body] of bodies.entries()) {
       const id = `${label}-${door}-${i}`;
@@ -157,14 +159,20 @@ async function measure(epp: Epp, door: 'gateway' | 'ext_proc', bodies: readonly 
   }
   const busyNs = cpuNs(epp.child.pid!) - cpu0 - epp.idleNsPerMs * (performance.now() - wall0);
   const cpuMs = Math.max(0, busyNs) / 1e6 / bodies.length;
+  const faults = (minorFaults(epp.child.pid!) - faults0) / bodies.length;
   const scheduling = await poll('the request log lines', async () => {
     const values = ids.map((id) => epp.scheduling.get(id));
     return values.every((value) => value !== undefined) ? (values as number[]) : undefined;
   }, 10_000);
-  return { door, scheduling, roundTrip, cpuMs };
+  return { door, scheduling, roundTrip, cpuMs, faults };
 }
 
 const f = (value: number): string => value.toFixed(2);
+
+function printRow(shape: Shape, name: string, pool: string, row: Row): void {
+  const roundTrip = row.door === 'gateway' ? '(incl. model server)' : f(quantileOf(row.roundTrip, 0.5));
+  console.log(`| ${shape} | ${name} | ${row.door} | ${pool} | ${f(quantileOf(row.scheduling, 0.5))} | ${f(quantileOf(row.scheduling, 0.99))} | ${roundTrip} | ${f(row.cpuMs)} | ${Math.round(1000 / row.cpuMs)} | ${Math.round(row.faults)} |`);
+}
 
 async function main(): Promise<void> {
   const { prepareModels } = (await import(pathToFileURL(`${ROOT}/scripts/prepare-models.mjs`).href)) as { prepareModels: () => Promise<string> };
@@ -172,8 +180,8 @@ async function main(): Promise<void> {
   const cores = availableCores();
   const dir = mkdtempSync(join(tmpdir(), 'pd-router-epp-long-'));
   console.log(`# epp-long-frontdoor — ${MODEL}, 4 simulators with its tokenizer, Node ${process.version}, ${cores} core(s); times in ms\n`);
-  console.log('| shape | prompt | front door | pool | scheduling p50 | scheduling p99 | round trip p50 | EPP CPU/request | requests/s per core |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| shape | prompt | front door | pool | scheduling p50 | scheduling p99 | round trip p50 | EPP CPU/request | requests/s per core | page faults/request |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   const cases: Array<[Shape, number, string]> = [
     ['chat', 4000, '~4k tok'], ['chat', 32000, '~32k tok'], ['chat', 128000, '~128k tok'],
     ['doc', 4000, '~4k tok'], ['doc', 32000, '~32k tok'], ['doc', 64000, '~200 KB'], ['doc', 128000, '~128k tok'],
@@ -207,8 +215,7 @@ async function main(): Promise<void> {
             // Unique bodies per door: a gateway request leaves its whole prompt cached on a pod.
             const bodies = Array.from({ length: iterations }, (_, i) => bodyOf(shape, tokens, 1000 * (d + 1) + i));
             const row = await measure(epp, door, bodies, `${shape}-${tokens}-${workers}`);
-            const roundTrip = door === 'gateway' ? '(incl. model server)' : f(quantileOf(row.roundTrip, 0.5));
-            console.log(`| ${shape} | ${name} | ${door} | ${workers} | ${f(quantileOf(row.scheduling, 0.5))} | ${f(quantileOf(row.scheduling, 0.99))} | ${roundTrip} | ${f(row.cpuMs)} | ${Math.round(1000 / row.cpuMs)} |`);
+            printRow(shape, name, String(workers), row);
           }
         }
         if (workers === cores && (only === undefined || only === 'sweep')) sweep = await sizeSweep(epp);
@@ -217,10 +224,41 @@ async function main(): Promise<void> {
         for (const sim of sims) await sim.close();
       }
     }
+    if (!process.argv.includes('--no-baseline')) await baseline(cases, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   if (sweep) console.log(`\n${sweep}`);
+}
+
+/**
+ * The same requests through an EPP without the precise scorer (queue and KV-utilization scorers
+ * only: no tokenizer, no KV events): what any endpoint picker pays to take a body of that size in
+ * through each front door, parse it and send it on. The precise rows minus these are what precise
+ * prefix routing itself costs. Pool column `none`.
+ */
+async function baseline(cases: ReadonlyArray<[Shape, number, string]>, dir: string): Promise<void> {
+  const sims = await startSims({
+    sims: 4, maxNumSeqs: 8, kvCacheSize: 1_048_576, prefillMsPerToken: 0, interTokenLatencyMs: 0, timeFactorUnderLoad: 1, seed: 7, maxModelLen: 1_000_000,
+  });
+  const epp = await startEpp(eppConfig('load', 'tcp://127.0.0.1:1'), sims, dir);
+  try {
+    await warmUp(epp);
+    await measureIdle(epp);
+    console.log(`<!-- no precise scorer: idle EPP background CPU ${(epp.idleNsPerMs / 1e3).toFixed(1)} ms/s, subtracted -->`);
+    for (const [shape, tokens, name] of cases) {
+      if (only !== undefined && only !== `${shape}:${tokens}`) continue;
+      const iterations = iterationsFlag ?? (quick ? 4 : tokens >= 100_000 ? 10 : tokens >= 30_000 ? 20 : 40);
+      for (const [d, door] of (['gateway', 'ext_proc'] as const).entries()) {
+        if (onlyDoor !== undefined && onlyDoor !== door) continue;
+        const bodies = Array.from({ length: iterations }, (_, i) => bodyOf(shape, tokens, 1000 * (d + 1) + i));
+        printRow(shape, name, 'none', await measure(epp, door, bodies, `base-${shape}-${tokens}`));
+      }
+    }
+  } finally {
+    await epp.close();
+    for (const sim of sims) await sim.close();
+  }
 }
 
 /** 1, 4 and 16 MB documents behind the cached system prompt, through ext_proc: cost per MB. */
