@@ -13,12 +13,17 @@
  *   index.add  MemoryKvBlockIndex.add of (engine keys, request keys, one entry), a fresh document
  *   processor  the whole write path: KvEventProcessor.submit + drain on a growing index
  *   lookup     MemoryKvBlockIndex.lookup of a stored document's request keys (all hit)
+ *   walk       the precise scorer's read path (walkPrefix) over a stored document's ids: keys
+ *              chained batch by batch, looked up, LongestPrefix and confirmed-block scores (all hit)
  */
 import { decodeEventBatch } from '../scheduler/kvcache/events/decode.js';
 import { KvEventProcessor } from '../scheduler/kvcache/events/processor.js';
+import { DEFAULT_TIER_WEIGHTS } from '../scheduler/kvcache/index/longest-prefix.js';
 import { MemoryKvBlockIndex } from '../scheduler/kvcache/index/memory-index.js';
+import { walkPrefix } from '../scheduler/kvcache/precise/read-path.js';
 import { blockKeys, RootKeys, type BlockKey } from '../src/kvblock/keys.js';
 import { encodeEventBatch } from '../src/sim/kv-events-publisher.js';
+import { IdsStream } from '../src/tokenization/token-stream.js';
 
 const quick = process.argv.includes('--quick');
 const BLOCKS = 4096;
@@ -89,6 +94,12 @@ await row('index.add', BLOCKS, (d, i) => addIndex.add(d.hashes, requestKeys[i]!,
 await row('lookup', BLOCKS, async (_d, i) => {
   const found = await addIndex.lookup(requestKeys[i]!);
   if (found.size !== BLOCKS) throw new Error(`lookup found ${found.size} of ${BLOCKS}`);
+});
+const walkOptions = { blockSize: BLOCK_SIZE, root, endpointKeys: [POD, '10.0.0.2:8000'], weights: DEFAULT_TIER_WEIGHTS, estimateRest: () => 0 };
+const docIds = docs.map((d) => Uint32Array.from(d.tokens));
+await row('walk', BLOCKS, async (_d, i) => {
+  const walk = await walkPrefix(addIndex, MODEL, new IdsStream(docIds[i]!), walkOptions);
+  if (walk.cachedBlocks.get(POD) !== BLOCKS) throw new Error(`walk found ${walk.cachedBlocks.get(POD)} of ${BLOCKS}`);
 });
 
 const processorIndex = new MemoryKvBlockIndex();

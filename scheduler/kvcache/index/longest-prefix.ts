@@ -47,19 +47,22 @@ const confirmedOf: WeightOf = (entries, pod) => {
   return undefined;
 };
 
+/** Entries of block i of a request (undefined: no candidate holds it — the run ends there). */
+type EntriesAt = (i: number) => readonly PodEntry[] | undefined;
+
 /**
  * The one walk behind both numbers: per pod, Σ weightOf over the consecutive leading blocks it
  * holds. The pods are those holding block 0; a pod drops out at its first missing block, keeping
  * its sum, and the walk ends when none is left. Active pods live in two arrays compacted in place
  * — no allocation per block (a 128k-token prompt is ~8k blocks).
  */
-function prefixRun(requestKeys: readonly BlockKey[], hits: ReadonlyMap<BlockKey, readonly PodEntry[]>, weightOf: WeightOf): Map<string, number> {
+function prefixRun(blocks: number, entriesAt: EntriesAt, weightOf: WeightOf): Map<string, number> {
   const scores = new Map<string, number>();
   const pods: string[] = [];
   const sums: number[] = [];
   let active = -1;
-  for (const key of requestKeys) {
-    const entries = hits.get(key);
+  for (let block = 0; block < blocks; block++) {
+    const entries = entriesAt(block);
     if (entries === undefined || entries.length === 0) break;
     if (active < 0) {
       for (const entry of entries) {
@@ -96,12 +99,26 @@ export function longestPrefixScores(
   hits: ReadonlyMap<BlockKey, readonly PodEntry[]>,
   weights: TierWeights = DEFAULT_TIER_WEIGHTS,
 ): Map<string, number> {
-  return prefixRun(requestKeys, hits, tierWeightOf(weights));
+  return prefixRun(requestKeys.length, (i) => hits.get(requestKeys[i]!), tierWeightOf(weights));
 }
 
 /** Confirmed consecutive leading blocks per pod: every tier counts 1, speculative entries 0. */
 export function confirmedPrefixBlocks(requestKeys: readonly BlockKey[], hits: ReadonlyMap<BlockKey, readonly PodEntry[]>): Map<string, number> {
-  return prefixRun(requestKeys, hits, confirmedOf);
+  return prefixRun(requestKeys.length, (i) => hits.get(requestKeys[i]!), confirmedOf);
+}
+
+/**
+ * `longestPrefixScores` over the entries of the leading blocks found, in block order (`run[i]`
+ * is block i's): for a caller that collected them while looking blocks up, so no block is looked
+ * up by key again (a BigInt-keyed Map costs ~100 ns per access; a long cached prompt is ~8k blocks).
+ */
+export function longestPrefixScoresOfRun(run: ReadonlyArray<readonly PodEntry[]>, weights: TierWeights = DEFAULT_TIER_WEIGHTS): Map<string, number> {
+  return prefixRun(run.length, (i) => run[i], tierWeightOf(weights));
+}
+
+/** `confirmedPrefixBlocks` over the entries of the leading blocks found, in block order. */
+export function confirmedPrefixBlocksOfRun(run: ReadonlyArray<readonly PodEntry[]>): Map<string, number> {
+  return prefixRun(run.length, (i) => run[i], confirmedOf);
 }
 
 /** `min(1, raw/totalBlocks)` for every candidate endpoint key (`ip:port`), 0 when absent. */

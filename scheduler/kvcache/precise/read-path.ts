@@ -22,7 +22,7 @@
 import { blockKeys, type BlockKey } from '../../../src/kvblock/keys.js';
 import type { TokenStream, TokenStreamRest } from '../../../src/tokenization/token-stream.js';
 import { withSpan } from '../../../src/telemetry/tracing.js';
-import { confirmedPrefixBlocks, longestPrefixScores, normaliseScores, type TierWeights } from '../index/longest-prefix.js';
+import { confirmedPrefixBlocksOfRun, longestPrefixScoresOfRun, normaliseScores, type TierWeights } from '../index/longest-prefix.js';
 import type { KvBlockIndex, PodEntry } from '../index/types.js';
 
 /** Instrumentation scope of llm-d-kv-cache's spans. */
@@ -80,7 +80,9 @@ function maxAndAvg(values: Iterable<number>): { max: number; avg: number } {
   return { max, avg: count > 0 ? sum / count : 0 };
 }
 
+/** pending ‖ chunk; the chunk itself when nothing is pending (streams hand out arrays they never change). */
 function append(pending: Uint32Array, chunk: ArrayLike<number>): Uint32Array {
+  if (pending.length === 0 && chunk instanceof Uint32Array) return chunk;
   const out = new Uint32Array(pending.length + chunk.length);
   out.set(pending);
   out.set(chunk, pending.length);
@@ -95,7 +97,8 @@ export function walkPrefix(index: KvBlockIndex, model: string, stream: TokenStre
   }, async (span) => {
     const filter = new Set(endpointKeys);
     const keys: BlockKey[] = [];
-    const hits = new Map<BlockKey, PodEntry[]>();
+    // Entries of the leading blocks found, in block order: the run the scores are computed over.
+    const run: PodEntry[][] = [];
     let parent = options.root;
     let pending: Uint32Array = new Uint32Array(0);
     let exactTokens = 0;
@@ -115,8 +118,12 @@ export function walkPrefix(index: KvBlockIndex, model: string, stream: TokenStre
         lookupSpan.setAttributes({ 'llm_d.kv_cache.lookup.cache_hit': result.size > 0, 'llm_d.kv_cache.lookup.blocks_found': result.size });
         return result;
       });
-      for (const [key, entries] of found) hits.set(key, entries);
-      if (found.size < fresh.length) {
+      for (const key of fresh) {
+        const entries = found.get(key);
+        if (entries === undefined) break;
+        run.push(entries);
+      }
+      if (run.length < keys.length) {
         stopped = true;
         break;
       }
@@ -127,9 +134,9 @@ export function walkPrefix(index: KvBlockIndex, model: string, stream: TokenStre
     const result = await withSpan(KV_CACHE_TRACER, 'llm_d.kv_cache.scorer.compute', {
       attributes: { 'llm_d.kv_cache.scorer.algorithm': 'LongestPrefix', 'llm_d.kv_cache.scorer.key_count': keys.length },
     }, (computeSpan) => {
-      const raw = longestPrefixScores(keys, hits, weights);
+      const raw = longestPrefixScoresOfRun(run, weights);
       const scores = normaliseScores(raw, endpointKeys, totalBlocks);
-      const cachedBlocks = confirmedPrefixBlocks(keys, hits);
+      const cachedBlocks = confirmedPrefixBlocksOfRun(run);
       const { max, avg } = maxAndAvg(raw.values());
       computeSpan.setAttributes({ 'llm_d.kv_cache.score.max': max, 'llm_d.kv_cache.score.avg': avg, 'llm_d.kv_cache.scorer.pods_scored': raw.size });
       return { keys, scores, cachedBlocks };
@@ -139,7 +146,7 @@ export function walkPrefix(index: KvBlockIndex, model: string, stream: TokenStre
       'llm_d.kv_cache.token_count': exactTokens + estimatedTokens,
       'llm_d.kv_cache.tokens_tokenized': exactTokens,
       'llm_d.kv_cache.block_keys.count': keys.length,
-      'llm_d.kv_cache.blocks_found': hits.size,
+      'llm_d.kv_cache.blocks_found': run.length,
       'llm_d.kv_cache.block_hit_ratio': totalBlocks > 0 ? best / totalBlocks : 0,
     });
     const continuation: WalkContinuation | undefined = stopped ? { stream, parent, pending } : undefined;
