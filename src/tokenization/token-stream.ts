@@ -23,7 +23,10 @@ export interface TokenStreamRest {
 }
 
 export interface TokenStream {
-  /** The next ids, or undefined when the prompt is exhausted. */
+  /**
+   * The next ids, or undefined when the prompt is exhausted. A stream never changes an array it
+   * has handed out (callers keep chunks without copying them).
+   */
   next(): Promise<ArrayLike<number> | undefined>;
   /** What is left after the chunks returned so far. */
   rest(): TokenStreamRest;
