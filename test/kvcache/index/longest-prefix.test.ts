@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   confirmedPrefixBlocks,
+  confirmedPrefixBlocksOfRun,
   DEFAULT_TIER_WEIGHTS,
   longestPrefixScores,
+  longestPrefixScoresOfRun,
   matchLongestPrefix,
   normaliseScores,
   tierWeightsFrom,
@@ -64,6 +66,28 @@ describe('confirmed leading blocks (what the P/D decider reads)', () => {
   it('a pod known only by a guess on block 0 has no confirmed blocks; one confirmed entry among guesses counts', () => {
     const found = hits([guess(P), e(Q, 'gpu')], [guess(Q), e(Q, 'cpu')]);
     expect(confirmedPrefixBlocks(keys(2), found)).toEqual(new Map([[Q, 2]]));
+  });
+});
+
+describe('scores over a run of leading blocks (the walk)', () => {
+  it('equal the key-and-Map forms on random runs of pods, tiers and guesses', () => {
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const pods = [P, Q, R];
+    const tiers = ['gpu', 'cpu', 'disk'];
+    const weights = tierWeightsFrom([{ name: 'gpu', weight: 1 }, { name: 'cpu', weight: 0.5 }]);
+    for (let round = 0; round < 300; round++) {
+      const run: PodEntry[][] = Array.from({ length: 1 + random(12) }, () =>
+        Array.from({ length: 1 + random(4) }, () => ({ pod: pods[random(3)]!, tier: tiers[random(3)]!, ...(random(4) === 0 ? { speculative: true } : {}) })));
+      const found = hits(...run);
+      // The Map forms may be asked about more keys than were found: the run ends at the first gap.
+      const asked = keys(run.length + random(3));
+      expect(longestPrefixScoresOfRun(run, weights)).toEqual(longestPrefixScores(asked, found, weights));
+      expect(confirmedPrefixBlocksOfRun(run)).toEqual(confirmedPrefixBlocks(asked, found));
+    }
   });
 });
 
