@@ -93,7 +93,7 @@ const entry = [{ pod: POD, tier: 'gpu' }];
 await row('index.add', BLOCKS, (d, i) => addIndex.add(d.hashes, requestKeys[i]!, entry));
 await row('lookup', BLOCKS, async (_d, i) => {
   const found = await addIndex.lookup(requestKeys[i]!);
-  if (found.size !== BLOCKS) throw new Error(`lookup found ${found.size} of ${BLOCKS}`);
+  if (found.length !== BLOCKS) throw new Error(`lookup found ${found.length} of ${BLOCKS}`);
 });
 const walkOptions = { blockSize: BLOCK_SIZE, root, endpointKeys: [POD, '10.0.0.2:8000'], weights: DEFAULT_TIER_WEIGHTS, estimateRest: () => 0 };
 const docIds = docs.map((d) => Uint32Array.from(d.tokens));
@@ -110,7 +110,7 @@ await row('processor', BLOCKS, async (d) => {
   await processor.drain();
 });
 const check = await processorIndex.lookup(requestKeys[ROUNDS + 1]! as BlockKey[]);
-if (check.size !== BLOCKS) throw new Error(`processor stored ${check.size} of ${BLOCKS} keys`);
+if (check.length !== BLOCKS) throw new Error(`processor stored ${check.length} of ${BLOCKS} keys`);
 await processor.close();
 
 console.log(`KV events: ${BLOCKS} blocks × ${BLOCK_SIZE} tokens per event, ${ROUNDS} rounds (mean CPU time), node ${process.version}`);

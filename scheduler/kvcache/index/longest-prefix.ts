@@ -47,23 +47,20 @@ const confirmedOf: WeightOf = (entries, pod) => {
   return undefined;
 };
 
-/** Entries of block i of a request (undefined: no candidate holds it — the run ends there). */
-type EntriesAt = (i: number) => readonly PodEntry[] | undefined;
-
 /**
- * The one walk behind both numbers: per pod, Σ weightOf over the consecutive leading blocks it
- * holds. The pods are those holding block 0; a pod drops out at its first missing block, keeping
- * its sum, and the walk ends when none is left. Active pods live in two arrays compacted in place
- * — no allocation per block (a 128k-token prompt is ~8k blocks).
+ * The one walk behind both numbers, over a lookup's answer (`run[i]`: the entries of block i, the
+ * leading blocks found): per pod, Σ weightOf over the consecutive leading blocks it holds. The
+ * pods are those holding block 0; a pod drops out at its first missing block, keeping its sum, and
+ * the walk ends when none is left. Active pods live in two arrays compacted in place — no
+ * allocation per block (a 128k-token prompt is ~8k blocks).
  */
-function prefixRun(blocks: number, entriesAt: EntriesAt, weightOf: WeightOf): Map<string, number> {
+function prefixRun(run: ReadonlyArray<readonly PodEntry[]>, weightOf: WeightOf): Map<string, number> {
   const scores = new Map<string, number>();
   const pods: string[] = [];
   const sums: number[] = [];
   let active = -1;
-  for (let block = 0; block < blocks; block++) {
-    const entries = entriesAt(block);
-    if (entries === undefined || entries.length === 0) break;
+  for (const entries of run) {
+    if (entries.length === 0) break;
     if (active < 0) {
       for (const entry of entries) {
         if (pods.includes(entry.pod)) continue;
@@ -93,32 +90,14 @@ function prefixRun(blocks: number, entriesAt: EntriesAt, weightOf: WeightOf): Ma
   return scores;
 }
 
-/** Raw scores of the pods that hold block 0; pods first seen after block 0 score nothing. */
-export function longestPrefixScores(
-  requestKeys: readonly BlockKey[],
-  hits: ReadonlyMap<BlockKey, readonly PodEntry[]>,
-  weights: TierWeights = DEFAULT_TIER_WEIGHTS,
-): Map<string, number> {
-  return prefixRun(requestKeys.length, (i) => hits.get(requestKeys[i]!), tierWeightOf(weights));
+/** Raw scores of the pods that hold block 0 (`run`: a lookup's answer); pods first seen after block 0 score nothing. */
+export function longestPrefixScores(run: ReadonlyArray<readonly PodEntry[]>, weights: TierWeights = DEFAULT_TIER_WEIGHTS): Map<string, number> {
+  return prefixRun(run, tierWeightOf(weights));
 }
 
 /** Confirmed consecutive leading blocks per pod: every tier counts 1, speculative entries 0. */
-export function confirmedPrefixBlocks(requestKeys: readonly BlockKey[], hits: ReadonlyMap<BlockKey, readonly PodEntry[]>): Map<string, number> {
-  return prefixRun(requestKeys.length, (i) => hits.get(requestKeys[i]!), confirmedOf);
-}
-
-/**
- * `longestPrefixScores` over the entries of the leading blocks found, in block order (`run[i]`
- * is block i's): for a caller that collected them while looking blocks up, so no block is looked
- * up by key again (a BigInt-keyed Map costs ~100 ns per access; a long cached prompt is ~8k blocks).
- */
-export function longestPrefixScoresOfRun(run: ReadonlyArray<readonly PodEntry[]>, weights: TierWeights = DEFAULT_TIER_WEIGHTS): Map<string, number> {
-  return prefixRun(run.length, (i) => run[i], tierWeightOf(weights));
-}
-
-/** `confirmedPrefixBlocks` over the entries of the leading blocks found, in block order. */
-export function confirmedPrefixBlocksOfRun(run: ReadonlyArray<readonly PodEntry[]>): Map<string, number> {
-  return prefixRun(run.length, (i) => run[i], confirmedOf);
+export function confirmedPrefixBlocks(run: ReadonlyArray<readonly PodEntry[]>): Map<string, number> {
+  return prefixRun(run, confirmedOf);
 }
 
 /** `min(1, raw/totalBlocks)` for every candidate endpoint key (`ip:port`), 0 when absent. */
@@ -154,7 +133,6 @@ export async function matchLongestPrefix(
   if (totalBlocks === 0 || endpointKeys.length === 0) {
     return { scores: normaliseScores(new Map(), endpointKeys, 0), raw: new Map(), totalBlocks };
   }
-  const hits = await index.lookup(requestKeys, new Set(endpointKeys));
-  const raw = longestPrefixScores(requestKeys, hits, weights);
+  const raw = longestPrefixScores(await index.lookup(requestKeys, new Set(endpointKeys)), weights);
   return { scores: normaliseScores(raw, endpointKeys, totalBlocks), raw, totalBlocks };
 }

@@ -55,8 +55,8 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
     this.keys = new BlockKeyLru(this.capacity);
   }
 
-  async lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<Map<BlockKey, PodEntry[]>> {
-    const found = new Map<BlockKey, PodEntry[]>();
+  async lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<PodEntry[][]> {
+    const found: PodEntry[][] = [];
     const filtered = podFilter !== undefined && podFilter.size > 0;
     for (const key of requestKeys) {
       const cache = this.keys.get(key);
@@ -69,7 +69,7 @@ export class MemoryKvBlockIndex implements KvBlockIndex {
         for (const entry of cache) if (podFilter.has(entry.pod)) pods.push(entry);
       }
       if (pods.length === 0) break;
-      found.set(key, pods);
+      found.push(pods);
     }
     return found;
   }

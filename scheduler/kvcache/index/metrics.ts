@@ -91,12 +91,12 @@ export class KvCacheMetrics {
 export function instrumentIndex(index: KvBlockIndex, metrics: KvCacheMetrics): KvBlockIndex {
   metrics.observeIndex(index);
   return {
-    async lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<Map<BlockKey, PodEntry[]>> {
+    async lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<PodEntry[][]> {
       const found = await index.lookup(requestKeys, podFilter);
       metrics.lookups.inc();
-      if (found.size > 0) {
+      if (found.length > 0) {
         metrics.lookupHits.inc();
-        metrics.lookupBlocks.inc(found.size);
+        metrics.lookupBlocks.inc(found.length);
       }
       return found;
     },

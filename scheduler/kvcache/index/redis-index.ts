@@ -167,8 +167,8 @@ export class RedisKvBlockIndex implements KvBlockIndex {
     return new RedisKvBlockIndex(client, backendType, config.address);
   }
 
-  async lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<Map<BlockKey, PodEntry[]>> {
-    const found = new Map<BlockKey, PodEntry[]>();
+  async lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<PodEntry[][]> {
+    const found: PodEntry[][] = [];
     const filtered = podFilter !== undefined && podFilter.size > 0;
     for (let start = 0; start < requestKeys.length; start += LOOKUP_CHUNK) {
       const chunk = requestKeys.slice(start, start + LOOKUP_CHUNK);
@@ -185,7 +185,7 @@ export class RedisKvBlockIndex implements KvBlockIndex {
           }
         }
         if (pods.length === 0) return found; // the prefix chain breaks here
-        found.set(chunk[i]!, pods);
+        found.push(pods);
       }
     }
     return found;

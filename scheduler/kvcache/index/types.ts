@@ -23,11 +23,13 @@ export type KeyType = 'engine' | 'request';
 
 export interface KvBlockIndex {
   /**
-   * Pods holding each of `requestKeys`, scanning in order and stopping at the first key with no
-   * (filtered) pods — a prefix cannot continue past a gap. `podFilter` keeps only those pod ids;
-   * absent or empty = all pods. Keys after the stop are absent from the result.
+   * The leading run of `requestKeys` some (filtered) pod holds: scanning in order, stopping at the
+   * first key with no pods — a prefix cannot continue past a gap. `result[i]` is the non-empty list
+   * of pod entries of `requestKeys[i]`; `result.length` is the number of leading keys found.
+   * `podFilter` keeps only those pod ids; absent or empty = all pods. (llm-d answers a map keyed by
+   * block key; an array in key order spares every caller a BigInt-keyed map per block.)
    */
-  lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<Map<BlockKey, PodEntry[]>>;
+  lookup(requestKeys: readonly BlockKey[], podFilter?: ReadonlySet<string>): Promise<PodEntry[][]>;
   /**
    * Records `entries` on every request key. With `engineKeys`, also maps the pod's engine keys to
    * request keys by ratio (`ratioPairs`), replacing earlier mappings of those engine keys; all

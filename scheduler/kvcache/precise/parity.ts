@@ -104,9 +104,8 @@ export class ParityMonitor {
     let confirmed = 0;
     try {
       const found = await this.index.lookup(keys, new Set([pod]));
-      for (const key of keys) {
-        const entries = found.get(key);
-        if (entries === undefined || !entries.some((entry) => entry.pod === pod && entry.speculative !== true)) break;
+      for (const entries of found) {
+        if (!entries.some((entry) => entry.pod === pod && entry.speculative !== true)) break;
         confirmed++;
       }
     } catch (err) {

@@ -22,7 +22,7 @@
 import { blockKeys, type BlockKey } from '../../../src/kvblock/keys.js';
 import type { TokenStream, TokenStreamRest } from '../../../src/tokenization/token-stream.js';
 import { withSpan } from '../../../src/telemetry/tracing.js';
-import { confirmedPrefixBlocksOfRun, longestPrefixScoresOfRun, normaliseScores, type TierWeights } from '../index/longest-prefix.js';
+import { confirmedPrefixBlocks, longestPrefixScores, normaliseScores, type TierWeights } from '../index/longest-prefix.js';
 import type { KvBlockIndex, PodEntry } from '../index/types.js';
 
 /** Instrumentation scope of llm-d-kv-cache's spans. */
@@ -115,15 +115,11 @@ export function walkPrefix(index: KvBlockIndex, model: string, stream: TokenStre
         attributes: { 'llm_d.kv_cache.index.lookup.block_count': fresh.length, 'llm_d.kv_cache.lookup.pod_filter_count': filter.size },
       }, async (lookupSpan) => {
         const result = await index.lookup(fresh, filter);
-        lookupSpan.setAttributes({ 'llm_d.kv_cache.lookup.cache_hit': result.size > 0, 'llm_d.kv_cache.lookup.blocks_found': result.size });
+        lookupSpan.setAttributes({ 'llm_d.kv_cache.lookup.cache_hit': result.length > 0, 'llm_d.kv_cache.lookup.blocks_found': result.length });
         return result;
       });
-      for (const key of fresh) {
-        const entries = found.get(key);
-        if (entries === undefined) break;
-        run.push(entries);
-      }
-      if (run.length < keys.length) {
+      for (const entries of found) run.push(entries);
+      if (found.length < fresh.length) {
         stopped = true;
         break;
       }
@@ -134,9 +130,9 @@ export function walkPrefix(index: KvBlockIndex, model: string, stream: TokenStre
     const result = await withSpan(KV_CACHE_TRACER, 'llm_d.kv_cache.scorer.compute', {
       attributes: { 'llm_d.kv_cache.scorer.algorithm': 'LongestPrefix', 'llm_d.kv_cache.scorer.key_count': keys.length },
     }, (computeSpan) => {
-      const raw = longestPrefixScoresOfRun(run, weights);
+      const raw = longestPrefixScores(run, weights);
       const scores = normaliseScores(raw, endpointKeys, totalBlocks);
-      const cachedBlocks = confirmedPrefixBlocksOfRun(run);
+      const cachedBlocks = confirmedPrefixBlocks(run);
       const { max, avg } = maxAndAvg(raw.values());
       computeSpan.setAttributes({ 'llm_d.kv_cache.score.max': max, 'llm_d.kv_cache.score.avg': avg, 'llm_d.kv_cache.scorer.pods_scored': raw.size });
       return { keys, scores, cachedBlocks };

@@ -31,7 +31,7 @@ describe('multimodal extra keys', () => {
     await processor.drain();
     const tainted = blockKeys(tokens, 16, rootKey('', MODEL), [null, [{ Hash: 'img-hash' }]]);
     const plain = blockKeys(tokens, 16, rootKey('', MODEL));
-    expect((await index.lookup(tainted)).size).toBe(2);
+    expect((await index.lookup(tainted)).length).toBe(2);
     expect(tainted[1]).not.toBe(plain[1]);
     await processor.close();
   });

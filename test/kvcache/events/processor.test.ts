@@ -27,7 +27,7 @@ function newProcessor(blockSize: number, target: KvBlockIndex = index, extra: { 
 
 async function podsAt(keys: BlockKey[]): Promise<string[][]> {
   const found = await index.lookup(keys);
-  return keys.map((key) => (found.get(key) ?? []).map((e) => `${e.pod}@${e.tier}`).sort());
+  return keys.map((_key, i) => (found[i] ?? []).map((e) => `${e.pod}@${e.tier}`).sort());
 }
 
 beforeEach(() => {
@@ -60,7 +60,7 @@ describe('BlockStored → canonical request keys', () => {
     for (const engineKey of hashes(1, 4)) expect(await index.getRequestKeys(A, engineKey)).toEqual([key]);
     processor.submit(message(A, [removed([3n])]));
     await processor.drain();
-    expect((await index.lookup([key!])).size).toBe(0);
+    expect((await index.lookup([key!])).length).toBe(0);
   });
 
   it('1:many (128 → 64) — one engine key maps to two request keys; the last continues chains', async () => {
@@ -97,7 +97,7 @@ describe('BlockStored → canonical request keys', () => {
     processor.submit(message(A, [stored(hashes(5, 4), 4n, TOKENS.slice(64, 128), 16)]));
     await processor.drain();
     const keys = keysOf(128, 16);
-    expect((await index.lookup(keys)).size).toBe(8);
+    expect((await index.lookup(keys)).length).toBe(8);
     expect(await index.getRequestKeys(A, 8n)).toEqual([keys[7]]);
   });
 
@@ -140,7 +140,7 @@ describe('per-pod state', () => {
     processor.submit(message(B, [removed([2n, 3n])]));
     await processor.drain();
     expect(await podsAt([keys[0]!])).toEqual([[`${A}@gpu`, `${B}@gpu`]]);
-    expect((await index.lookup(keys.slice(1))).size).toBe(0);
+    expect((await index.lookup(keys.slice(1))).length).toBe(0);
   });
 
   it('AllBlocksCleared clears that pod only', async () => {
@@ -242,7 +242,7 @@ class SlowIndex implements KvBlockIndex {
     for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
   }
 
-  lookup(keys: readonly BlockKey[], filter?: ReadonlySet<string>): Promise<Map<BlockKey, PodEntry[]>> {
+  lookup(keys: readonly BlockKey[], filter?: ReadonlySet<string>): Promise<PodEntry[][]> {
     return this.inner.lookup(keys, filter);
   }
 

@@ -101,17 +101,17 @@ describe.each([
     const other = range(5000, 64);
 
     kv.admit('r1', first, MODEL);
-    await waitFor(async () => (await index.lookup(keysOf(first))).size === 3, 'the first prompt to be indexed');
+    await waitFor(async () => (await index.lookup(keysOf(first))).length === 3, 'the first prompt to be indexed');
     kv.admit('r2', second, MODEL);
-    await waitFor(async () => (await index.lookup(keysOf(second))).size === 4, 'the chained block to be indexed');
+    await waitFor(async () => (await index.lookup(keysOf(second))).length === 4, 'the chained block to be indexed');
     const match = await matchLongestPrefix(index, keysOf(second), [POD, '127.0.0.2:8000']);
     expect(match.scores).toEqual(new Map([[POD, 1], ['127.0.0.2:8000', 0]]));
 
     kv.release('r1');
     kv.release('r2');
     kv.admit('r3', other, MODEL); // evicts the four idle blocks, oldest first
-    await waitFor(async () => (await index.lookup(keysOf(other))).size === 4, 'the third prompt to be indexed');
-    await waitFor(async () => (await index.lookup(keysOf(second))).size === 0, 'the evicted blocks to leave the index');
+    await waitFor(async () => (await index.lookup(keysOf(other))).length === 4, 'the third prompt to be indexed');
+    await waitFor(async () => (await index.lookup(keysOf(second))).length === 0, 'the evicted blocks to leave the index');
 
     kv.discard(); // /sleep → AllBlocksCleared
     await waitFor(async () => (await index.size()) === 0, 'AllBlocksCleared to empty the index');

@@ -16,9 +16,9 @@ describe('MemoryKvBlockIndex caps (inMemoryConfig)', () => {
     await index.lookup([1n]); // 1 becomes the most recent; 2 is now the oldest
     await index.add(null, [4n], [gpu('a:1')]);
     expect(await index.size()).toBe(3);
-    expect((await index.lookup([2n])).size).toBe(0);
-    expect((await index.lookup([1n])).size).toBe(1);
-    expect((await index.lookup([3n, 4n])).size).toBe(2);
+    expect((await index.lookup([2n])).length).toBe(0);
+    expect((await index.lookup([1n])).length).toBe(1);
+    expect((await index.lookup([3n, 4n])).length).toBe(2);
   });
 
   it('podCacheSize bounds entries per key; the 11th distinct entry pushes out the least recently added', async () => {
@@ -26,7 +26,7 @@ describe('MemoryKvBlockIndex caps (inMemoryConfig)', () => {
     for (let i = 0; i < 10; i++) await index.add(null, [1n], [gpu(`10.0.0.${i}:8000`)]);
     await index.add(null, [1n], [gpu('10.0.0.0:8000')]); // re-adding refreshes pod 0
     await index.add(null, [1n], [gpu('10.0.0.10:8000')]);
-    const pods = (await index.lookup([1n])).get(1n)!.map((e) => e.pod);
+    const pods = (await index.lookup([1n]))[0]!.map((e) => e.pod);
     expect(pods).toHaveLength(10);
     expect(pods).not.toContain('10.0.0.1:8000');
     expect(pods).toContain('10.0.0.0:8000');
@@ -36,7 +36,7 @@ describe('MemoryKvBlockIndex caps (inMemoryConfig)', () => {
   it('a small podCacheSize counts tiers and speculative entries as distinct entries', async () => {
     const index = new MemoryKvBlockIndex({ podCacheSize: 2 });
     await index.add(null, [1n], [gpu('a:1'), { pod: 'a:1', tier: 'cpu' }, { pod: 'a:1', tier: '', speculative: true }]);
-    expect((await index.lookup([1n])).get(1n)).toEqual([{ pod: 'a:1', tier: 'cpu' }, { pod: 'a:1', tier: '', speculative: true }]);
+    expect((await index.lookup([1n]))[0]).toEqual([{ pod: 'a:1', tier: 'cpu' }, { pod: 'a:1', tier: '', speculative: true }]);
   });
 
   it('one entry, several, back to one and none: lookups, evictions and clear agree at each step', async () => {
@@ -44,18 +44,18 @@ describe('MemoryKvBlockIndex caps (inMemoryConfig)', () => {
     const cpu = (pod: string) => ({ pod, tier: 'cpu' });
     await index.add(null, [1n, 2n], [gpu('a:1')]);
     await index.add(null, [1n], [gpu('a:1')]); // same entry again: still one
-    expect((await index.lookup([1n])).get(1n)).toEqual([gpu('a:1')]);
+    expect((await index.lookup([1n]))[0]).toEqual([gpu('a:1')]);
     await index.add(null, [1n], [cpu('a:1'), gpu('b:2')]);
-    expect((await index.lookup([1n])).get(1n)).toEqual([gpu('a:1'), cpu('a:1'), gpu('b:2')]);
+    expect((await index.lookup([1n]))[0]).toEqual([gpu('a:1'), cpu('a:1'), gpu('b:2')]);
     await index.add(null, [1n], [gpu('a:1')]); // refresh: a:1@gpu becomes the newest
     await index.add(null, [1n], [gpu('c:3')]); // the oldest (a:1@cpu) goes
-    expect((await index.lookup([1n])).get(1n)).toEqual([gpu('b:2'), gpu('a:1'), gpu('c:3')]);
-    expect((await index.lookup([1n], new Set(['c:3']))).get(1n)).toEqual([gpu('c:3')]);
+    expect((await index.lookup([1n]))[0]).toEqual([gpu('b:2'), gpu('a:1'), gpu('c:3')]);
+    expect((await index.lookup([1n], new Set(['c:3'])))[0]).toEqual([gpu('c:3')]);
     await index.evict(1n, 'request', [gpu('b:2'), gpu('c:3')]);
-    expect((await index.lookup([1n])).get(1n)).toEqual([gpu('a:1')]);
+    expect((await index.lookup([1n]))[0]).toEqual([gpu('a:1')]);
     await index.evict(2n, 'request', [cpu('a:1')]); // another tier: the key keeps its entry
-    expect((await index.lookup([2n])).get(2n)).toEqual([gpu('a:1')]);
-    expect((await index.lookup([2n], new Set(['b:2']))).size).toBe(0);
+    expect((await index.lookup([2n]))[0]).toEqual([gpu('a:1')]);
+    expect((await index.lookup([2n], new Set(['b:2']))).length).toBe(0);
     await index.add(null, [2n], [{ pod: 'a:1', tier: 'gpu', speculative: true }]);
     await index.clear('a:1');
     expect(await index.size()).toBe(0);

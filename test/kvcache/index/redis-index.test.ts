@@ -67,10 +67,10 @@ describe('RedisKvBlockIndex specifics', () => {
     const first = await open();
     const second = await open();
     await first.add([101n], [1n], [{ pod: 'a:1', tier: 'gpu' }]);
-    expect((await second.lookup([1n])).get(1n)).toEqual([{ pod: 'a:1', tier: 'gpu' }]);
+    expect((await second.lookup([1n]))[0]).toEqual([{ pod: 'a:1', tier: 'gpu' }]);
     expect(await second.getRequestKeys('a:1', 101n)).toEqual([1n]);
     await second.evict(101n, 'engine', [{ pod: 'a:1', tier: 'gpu' }]);
-    expect((await first.lookup([1n])).size).toBe(0);
+    expect((await first.lookup([1n])).length).toBe(0);
     await second.add([7n], [2n], [{ pod: 'b:1', tier: 'gpu' }]);
     await first.clear('b:1');
     expect(await second.size()).toBe(0);
@@ -104,7 +104,7 @@ describe('RedisKvBlockIndex specifics', () => {
     const bounded = <T>(call: () => Promise<T>): Promise<T> => settleWithin(call(), 1000, () => new Error('still pending after 1 s'));
     try {
       await index.add([9n], [1n], [entry]);
-      expect((await index.lookup([1n])).get(1n)).toEqual([entry]);
+      expect((await index.lookup([1n]))[0]).toEqual([entry]);
       await own.stop();
       await poll(() => bounded(() => index.lookup([1n])).then(() => false, (err: Error) => !/still pending/.test(err.message)), {
         what: 'a lookup failing while redis-server is stopped',
@@ -122,8 +122,8 @@ describe('RedisKvBlockIndex specifics', () => {
       }
       back = await startRedisServer({ port: own.port });
       await poll(() => bounded(() => index.add([10n], [2n], [entry])).then(() => true), { what: 'writes succeeding once redis-server is back' });
-      expect((await index.lookup([2n])).get(2n)).toEqual([entry]);
-      expect((await index.lookup([1n])).size).toBe(0); // the restarted server kept nothing (no persistence)
+      expect((await index.lookup([2n]))[0]).toEqual([entry]);
+      expect((await index.lookup([1n])).length).toBe(0); // the restarted server kept nothing (no persistence)
     } finally {
       await index.close();
       await back?.stop();
@@ -167,7 +167,7 @@ describe('RedisKvBlockIndex specifics', () => {
         timeoutMs: 30_000,
         intervalMs: 200,
       });
-      expect((await index.lookup([3n])).get(3n)).toEqual([entry]);
+      expect((await index.lookup([3n]))[0]).toEqual([entry]);
       // Closing while the server is silent again ends within the 5 s bound (a graceful close
       // would wait for the pending PING's answer for ever).
       own.pause();

@@ -65,8 +65,8 @@ describe('parity samples', () => {
 describe('per-model state and series from client model names', () => {
   /** Holds every key confirmed on every pod. */
   const everything: KvBlockIndex = {
-    lookup: async (keys: readonly BlockKey[], pods?: ReadonlySet<string>) =>
-      new Map(keys.map((key): [BlockKey, PodEntry[]] => [key, [...(pods ?? [])].map((pod) => ({ pod, tier: 'gpu' }))])),
+    lookup: async (keys: readonly BlockKey[], pods?: ReadonlySet<string>): Promise<PodEntry[][]> =>
+      keys.map(() => [...(pods ?? [])].map((pod) => ({ pod, tier: 'gpu' }))),
   } as unknown as KvBlockIndex;
 
   it('parity keeps windows and series for the most recent MAX_MODEL_SERIES models only', async () => {

@@ -90,13 +90,13 @@ dataLayer:
         publisher.blockStored({ type: 'BlockStored', blockHashes: KEYS, parentBlockHash: null, tokenIds: TOKENS, blockSize: BLOCK, loraId: null, loraName: null, medium: 'GPU' });
         publisher.flush();
         await new Promise((resolve) => setTimeout(resolve, 20));
-        return (await index.lookup(KEYS)).get(KEYS[0]!)?.some((entry) => entry.pod === '127.0.0.2:8000') === true;
+        return (await index.lookup(KEYS))[0]?.some((entry) => entry.pod === '127.0.0.2:8000') === true;
       }, 'pod a\'s events');
       await publisher.close();
 
       store.replaceAll([pod('pod-b', '127.0.0.3')]);
       expect([...subscriber.endpoints().keys()]).toEqual(['127.0.0.3']);
-      await waitFor(async () => (await index.lookup(KEYS)).size === 0, 'pod a\'s blocks cleared');
+      await waitFor(async () => (await index.lookup(KEYS)).length === 0, 'pod a\'s blocks cleared');
 
       store.replaceAll([]); // the events are authoritative: an empty pool closes every socket
       expect(subscriber.endpoints().size).toBe(0);

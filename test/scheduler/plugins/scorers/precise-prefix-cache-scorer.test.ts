@@ -317,7 +317,7 @@ describe('speculative indexing', () => {
     const ctx = makeContext([decode!, prefill!, other!]);
     await plugin.produce(ctx, request(), [decode!, prefill!, other!]);
     plugin.preRequest(ctx, request(), makeResult({ decode: [decode!], prefill: [prefill!] }, 'decode'));
-    await waitFor(async () => (await plugin.index!.lookup(KEYS)).size === 4, 'the guesses to be added');
+    await waitFor(async () => (await plugin.index!.lookup(KEYS)).length === 4, 'the guesses to be added');
     const next = makeContext([decode!, prefill!, other!]);
     await plugin.produce(next, request(), [decode!, prefill!, other!]);
     expect(scoresByName(await plugin.score(next, request(), [decode!, prefill!, other!]))).toEqual({ e0: 1, e1: 1, e2: 0 });
