@@ -14,8 +14,8 @@ const P = '10.0.0.1:8000';
 const Q = '10.0.0.2:8000';
 const R = '10.0.0.3:8000';
 const e = (pod: string, tier: string): PodEntry => ({ pod, tier });
-/** A lookup's answer: the entries of each leading block found, in block order. */
 const keys = (n: number): BlockKey[] => Array.from({ length: n }, (_, i) => BigInt(i + 1));
+/** A lookup's answer: the entries of each leading block found, in block order. */
 const hits = (...blocks: PodEntry[][]): PodEntry[][] => blocks;
 
 describe('LongestPrefix raw scores', () => {
