@@ -16,7 +16,7 @@
  * scores — for comparison. Every prompt's unique
  * part is new text (no piece of it was seen before).
  *
- *   npx tsc -p tsconfig.json && node dist/bench/epp-long.js [--quick]
+ *   npx tsc -p tsconfig.json && node dist/bench/epp-long.js [--quick] [--only chat:32000] [--iterations N]
  */
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -35,6 +35,9 @@ const PODS = ['10.0.0.1:8000', '10.0.0.2:8000', '10.0.0.3:8000', '10.0.0.4:8000'
 const quick = process.argv.includes('--quick');
 /** `--only chat:128000` runs one case (profiling). */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+/** `--iterations N`: early-exit decisions per row (full: a third) instead of the size-based default — less noise. */
+const iterationsFlag = process.argv.includes('--iterations') ? Number(process.argv[process.argv.indexOf('--iterations') + 1]) : undefined;
+if (iterationsFlag !== undefined && (!Number.isInteger(iterationsFlag) || iterationsFlag <= 0)) throw new Error('--iterations must be a positive integer');
 const silentLogger = createLogger('bench', 'silent');
 
 
@@ -87,7 +90,7 @@ async function main(): Promise<void> {
     const prompts = new PromptTokenizer({ searchDirs: [models] });
     for (const [shape, tokens, name] of cases) {
       if (only !== undefined && only !== `${shape}:${tokens}`) continue;
-      const iterations = quick ? 5 : tokens >= 100000 ? 12 : tokens >= 30000 ? 30 : 100;
+      const iterations = iterationsFlag ?? (quick ? 5 : tokens >= 100000 ? 12 : tokens >= 30000 ? 30 : 100);
       await seedCache(cache, prompts, shape, tokens);
       const bodies = Array.from({ length: iterations + 1 }, (_, i) => prompt(shape, tokens, i + 1).body);
       const early = await measure('early-exit', iterations, async (i) => {
