@@ -36,14 +36,14 @@ import { exchange, extProcClient, headersMessage, type ExtProcClient } from './e
 import { MODEL, prompt, type Shape } from './long-prompts.js';
 import { eppConfig, startSims } from './routing-cluster.js';
 import { freePort } from '../src/http/free-port.js';
+import { positiveIntFlag } from './args.js';
 import { quantileOf } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const onlyDoor = process.argv.includes('--door') ? process.argv[process.argv.indexOf('--door') + 1] : undefined;
 /** `--iterations N`: requests per row instead of the size-based default (longer runs, less noise on a shared host). */
-const iterationsFlag = process.argv.includes('--iterations') ? Number(process.argv[process.argv.indexOf('--iterations') + 1]) : undefined;
-if (iterationsFlag !== undefined && (!Number.isInteger(iterationsFlag) || iterationsFlag <= 0)) throw new Error('--iterations must be a positive integer');
+const iterationsFlag = positiveIntFlag(process.argv, 'iterations');
 
 function bodyOf(shape: Shape, tokens: number, iteration: number): Buffer {
   const { body } = prompt(shape, tokens, iteration);
@@ -174,6 +174,29 @@ function printRow(shape: Shape, name: string, pool: string, row: Row): void {
   console.log(`| ${shape} | ${name} | ${row.door} | ${pool} | ${f(quantileOf(row.scheduling, 0.5))} | ${f(quantileOf(row.scheduling, 0.99))} | ${roundTrip} | ${f(row.cpuMs)} | ${Math.round(1000 / row.cpuMs)} | ${Math.round(row.faults)} |`);
 }
 
+/**
+ * Four simulators (their tokenizer and KV-event endpoint added per run). Caches large enough that
+ * nothing is evicted during the run: the sims publish one event per ZMQ message, so an eviction
+ * storm would be thousands of BlockRemoved messages per request (vLLM batches a step's events) and
+ * the EPP's CPU would measure that.
+ */
+const SIMS = {
+  sims: 4, maxNumSeqs: 8, kvCacheSize: 1_048_576, prefillMsPerToken: 0, interTokenLatencyMs: 0, timeFactorUnderLoad: 1, seed: 7, maxModelLen: 1_000_000,
+};
+
+type Case = [Shape, number, string];
+
+/** One prompt's rows: the requests through each selected door, printed with `pool` in its column. */
+async function measureDoors(epp: Epp, [shape, tokens, name]: Case, pool: string, label: string): Promise<void> {
+  const iterations = iterationsFlag ?? (quick ? 4 : tokens >= 100_000 ? 10 : tokens >= 30_000 ? 20 : 40);
+  for (const [d, door] of (['gateway', 'ext_proc'] as const).entries()) {
+    if (onlyDoor !== undefined && onlyDoor !== door) continue;
+    // Unique bodies per door: a gateway request leaves its whole prompt cached on a pod.
+    const bodies = Array.from({ length: iterations }, (_, i) => bodyOf(shape, tokens, 1000 * (d + 1) + i));
+    printRow(shape, name, pool, await measure(epp, door, bodies, label));
+  }
+}
+
 async function main(): Promise<void> {
   const { prepareModels } = (await import(pathToFileURL(`${ROOT}/scripts/prepare-models.mjs`).href)) as { prepareModels: () => Promise<string> };
   const tokenizerDir = join(await prepareModels(), 'models--Qwen--Qwen3-0.6B');
@@ -182,7 +205,7 @@ async function main(): Promise<void> {
   console.log(`# epp-long-frontdoor — ${MODEL}, 4 simulators with its tokenizer, Node ${process.version}, ${cores} core(s); times in ms\n`);
   console.log('| shape | prompt | front door | pool | scheduling p50 | scheduling p99 | round trip p50 | EPP CPU/request | requests/s per core | page faults/request |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
-  const cases: Array<[Shape, number, string]> = [
+  const cases: Case[] = [
     ['chat', 4000, '~4k tok'], ['chat', 32000, '~32k tok'], ['chat', 128000, '~128k tok'],
     ['doc', 4000, '~4k tok'], ['doc', 32000, '~32k tok'], ['doc', 64000, '~200 KB'], ['doc', 128000, '~128k tok'],
   ];
@@ -192,13 +215,7 @@ async function main(): Promise<void> {
       // A fresh cluster per pool size: the new EPP's index starts empty, so the pods must too (a
       // pod that already holds a seed publishes nothing when it serves it again).
       const kvEndpoint = `tcp://127.0.0.1:${await freePort()}`;
-      // Caches large enough that nothing is evicted during the run: the sims publish one event per
-      // ZMQ message, so an eviction storm would be thousands of BlockRemoved messages per request
-      // (vLLM batches a step's events) and the EPP's CPU would measure that.
-      const sims = await startSims({
-        sims: 4, maxNumSeqs: 8, kvCacheSize: 1_048_576, prefillMsPerToken: 0, interTokenLatencyMs: 0, timeFactorUnderLoad: 1, seed: 7,
-        tokenizer: tokenizerDir, maxModelLen: 1_000_000,
-      }, kvEndpoint);
+      const sims = await startSims({ ...SIMS, tokenizer: tokenizerDir }, kvEndpoint);
       const config = eppConfig('precise', kvEndpoint, tokenizerDir).replace('    tokenProcessorConfig:', `    tokenizerPool:\n      workers: ${workers}\n    tokenProcessorConfig:`);
       const epp = await startEpp(config, sims, dir);
       try {
@@ -208,15 +225,8 @@ async function main(): Promise<void> {
         for (const [shape, tokens, name] of cases) {
           if (only !== undefined && only !== `${shape}:${tokens}`) continue;
           await seed(epp, shape, tokens);
-          const iterations = iterationsFlag ?? (quick ? 4 : tokens >= 100_000 ? 10 : tokens >= 30_000 ? 20 : 40);
           await measure(epp, 'ext_proc', [bodyOf(shape, tokens, 999)], `warm-${shape}-${tokens}-${workers}`);
-          for (const [d, door] of (['gateway', 'ext_proc'] as const).entries()) {
-            if (onlyDoor !== undefined && onlyDoor !== door) continue;
-            // Unique bodies per door: a gateway request leaves its whole prompt cached on a pod.
-            const bodies = Array.from({ length: iterations }, (_, i) => bodyOf(shape, tokens, 1000 * (d + 1) + i));
-            const row = await measure(epp, door, bodies, `${shape}-${tokens}-${workers}`);
-            printRow(shape, name, String(workers), row);
-          }
+          await measureDoors(epp, [shape, tokens, name], String(workers), `${shape}-${tokens}-${workers}`);
         }
         if (workers === cores && (only === undefined || only === 'sweep')) sweep = await sizeSweep(epp);
       } finally {
@@ -237,23 +247,16 @@ async function main(): Promise<void> {
  * through each front door, parse it and send it on. The precise rows minus these are what precise
  * prefix routing itself costs. Pool column `none`.
  */
-async function baseline(cases: ReadonlyArray<[Shape, number, string]>, dir: string): Promise<void> {
-  const sims = await startSims({
-    sims: 4, maxNumSeqs: 8, kvCacheSize: 1_048_576, prefillMsPerToken: 0, interTokenLatencyMs: 0, timeFactorUnderLoad: 1, seed: 7, maxModelLen: 1_000_000,
-  });
-  const epp = await startEpp(eppConfig('load', 'tcp://127.0.0.1:1'), sims, dir);
+async function baseline(cases: readonly Case[], dir: string): Promise<void> {
+  const sims = await startSims(SIMS);
+  const epp = await startEpp(eppConfig('load', ''), sims, dir); // 'load' subscribes to no KV events
   try {
     await warmUp(epp);
     await measureIdle(epp);
     console.log(`<!-- no precise scorer: idle EPP background CPU ${(epp.idleNsPerMs / 1e3).toFixed(1)} ms/s, subtracted -->`);
     for (const [shape, tokens, name] of cases) {
       if (only !== undefined && only !== `${shape}:${tokens}`) continue;
-      const iterations = iterationsFlag ?? (quick ? 4 : tokens >= 100_000 ? 10 : tokens >= 30_000 ? 20 : 40);
-      for (const [d, door] of (['gateway', 'ext_proc'] as const).entries()) {
-        if (onlyDoor !== undefined && onlyDoor !== door) continue;
-        const bodies = Array.from({ length: iterations }, (_, i) => bodyOf(shape, tokens, 1000 * (d + 1) + i));
-        printRow(shape, name, 'none', await measure(epp, door, bodies, `base-${shape}-${tokens}`));
-      }
+      await measureDoors(epp, [shape, tokens, name], 'none', `base-${shape}-${tokens}`);
     }
   } finally {
     await epp.close();

@@ -28,6 +28,7 @@ import { matchLongestPrefix } from '../scheduler/kvcache/index/longest-prefix.js
 import { parsePrecisePrefixConfig } from '../scheduler/kvcache/precise/config.js';
 import { PrecisePrefixCache } from '../scheduler/kvcache/precise/service.js';
 import { MODEL, prompt, type Shape } from './long-prompts.js';
+import { positiveIntFlag } from './args.js';
 import { quantileOf } from './stats.js';
 
 const BLOCK = 16;
@@ -36,8 +37,7 @@ const quick = process.argv.includes('--quick');
 /** `--only chat:128000` runs one case (profiling). */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 /** `--iterations N`: early-exit decisions per row (full: a third) instead of the size-based default — less noise. */
-const iterationsFlag = process.argv.includes('--iterations') ? Number(process.argv[process.argv.indexOf('--iterations') + 1]) : undefined;
-if (iterationsFlag !== undefined && (!Number.isInteger(iterationsFlag) || iterationsFlag <= 0)) throw new Error('--iterations must be a positive integer');
+const iterationsFlag = positiveIntFlag(process.argv, 'iterations');
 const silentLogger = createLogger('bench', 'silent');
 
 
