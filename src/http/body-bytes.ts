@@ -2,6 +2,8 @@
  * A request body as the chunks it arrived in (Envoy streams a body to ext_proc in pieces of
  * ~64 KiB; the gateway reads it as one Buffer), used without joining them:
  *
+ * - `chunks()` for a reader that works piece by piece (the JSON parser of large bodies,
+ *   src/openai/piecewise-json.ts);
  * - `text()` decodes chunk by chunk with one UTF-8 decoder, which carries a character split
  *   across two chunks over to the next — the result equals `Buffer.concat(chunks).toString()`,
  *   invalid bytes included (U+FFFD in the same places);
@@ -12,7 +14,7 @@
  * Why: joining costs a fresh allocation as large as the body on every request. For a 200 KB body
  * that is a malloc'd block that the allocator maps and unmaps around each request — page faults
  * that cost more than the copy itself (~0.5 ms per 200 KB on the development VM), and more garbage
- * for V8 to account for — while the parser needs text, and Envoy wants the bytes back in chunks.
+ * for V8 to account for — while the parser reads the chunks, and Envoy wants them back as chunks.
  */
 import { StringDecoder } from 'node:string_decoder';
 
@@ -35,6 +37,11 @@ export class BodyBytes {
     let length = 0;
     for (const chunk of chunks) length += chunk.length;
     return new BodyBytes(chunks.filter((chunk) => chunk.length > 0), length);
+  }
+
+  /** The non-empty chunks, in order (do not change them). */
+  chunks(): readonly Buffer[] {
+    return this.parts;
   }
 
   /** The body as UTF-8 text (decoded anew on every call). */

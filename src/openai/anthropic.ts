@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { OpenAIError } from './errors.js';
-import { parseJsonObject, validateBody } from './parse.js';
+import { parseJsonObject, validateBody, type RawBody } from './parse.js';
 import type { ChatCompletionsBody } from './types.js';
 
 const TextBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
@@ -66,7 +66,7 @@ export function messagesToChat(body: AnthropicMessagesBody): ChatCompletionsBody
 }
 
 /** Bytes → the Messages body and its chat-completions equivalent; 400 OpenAIError when invalid. */
-export function parseAnthropicMessages(raw: string | Uint8Array): { messages: AnthropicMessagesBody; chat: ChatCompletionsBody } {
+export function parseAnthropicMessages(raw: RawBody): { messages: AnthropicMessagesBody; chat: ChatCompletionsBody } {
   const result = AnthropicMessagesBody.safeParse(parseJsonObject(raw));
   if (!result.success) {
     const issue = result.error.issues[0];

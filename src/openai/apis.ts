@@ -14,7 +14,7 @@
  * plugins read, so a Messages request counts, hashes and tokenizes as its chat equivalent.
  */
 import { parseAnthropicMessages } from './anthropic.js';
-import { parseInferenceBody } from './parse.js';
+import { parseInferenceBody, type RawBody } from './parse.js';
 import type { ApiKind, InferenceBody } from './types.js';
 
 /** An OpenAI API (`ApiKind`) or the Anthropic Messages API. */
@@ -72,7 +72,7 @@ export interface ParsedApiBody {
 }
 
 /** Bytes of `api`'s request → the parsed view; a 400 OpenAIError when invalid. */
-export function parseApiBody(api: InferenceApi, raw: string | Uint8Array): ParsedApiBody {
+export function parseApiBody(api: InferenceApi, raw: RawBody): ParsedApiBody {
   if (api === 'messages') return { api, body: { api: 'chat_completions', body: parseAnthropicMessages(raw).chat } };
   return { api, body: parseInferenceBody(api, raw) };
 }

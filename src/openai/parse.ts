@@ -3,16 +3,32 @@
  * 400 OpenAIErrors naming the offending field, in the words a client can act on.
  */
 import type { z } from 'zod';
+import { BodyBytes } from '../http/body-bytes.js';
 import { OpenAIError } from './errors.js';
+import { parseJsonPieces } from './piecewise-json.js';
 import * as schema from './schema.js';
 import type { ApiKind, InferenceBody } from './types.js';
 
+/** A request body as text, as bytes, or as the chunks it arrived in. */
+export type RawBody = string | Uint8Array | BodyBytes;
+
+/**
+ * Bodies from this size are parsed piecewise (piecewise-json.ts: no string as large as the body);
+ * a smaller body's strings stay well under V8's 128 KB large-object size anyway.
+ */
+const PIECEWISE_FROM = 32 * 1024;
+
+function parseJson(raw: RawBody): unknown {
+  if (typeof raw === 'string') return JSON.parse(raw);
+  if (raw instanceof BodyBytes) return raw.length >= PIECEWISE_FROM ? parseJsonPieces(raw.chunks()) : JSON.parse(raw.text());
+  return JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+}
+
 /** JSON.parse that requires a top-level object; 400 otherwise. */
-export function parseJsonObject(raw: string | Uint8Array): Record<string, unknown> {
-  const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+export function parseJsonObject(raw: RawBody): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(raw);
   } catch (err) {
     throw new OpenAIError(400, `request body is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
@@ -78,6 +94,6 @@ export function validateBody(api: ApiKind, value: Record<string, unknown>): Infe
 }
 
 /** Bytes → typed body. */
-export function parseInferenceBody(api: ApiKind, raw: string | Uint8Array): InferenceBody {
+export function parseInferenceBody(api: ApiKind, raw: RawBody): InferenceBody {
   return validateBody(api, parseJsonObject(raw));
 }

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BodyBytes } from '../../src/http/body-bytes.js';
 import { seededRandom } from '../../src/random.js';
-
-/** `bytes` cut at random points into 1..maxCut-byte chunks (each its own Buffer, as gRPC hands them over). */
-function cut(bytes: Buffer, random: () => number, maxCut: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  for (let offset = 0; offset < bytes.length;) {
-    const size = 1 + Math.floor(random() * maxCut);
-    chunks.push(Buffer.from(bytes.subarray(offset, offset + size)));
-    offset += size;
-  }
-  return chunks;
-}
+import { cutRandomly as cut } from '../helpers/chunks.js';
 
 describe('BodyBytes', () => {
   it('decodes chunks to the same text as the joined bytes: split multi-byte characters, invalid bytes, a BOM', () => {

@@ -26,7 +26,7 @@ export class AnthropicParser implements RequestParser {
   constructor(readonly name: string = ANTHROPIC_PARSER_TYPE) {}
 
   parse(path: string, raw: BodyBytes): ParsedApiBody | undefined {
-    return apiForPathSuffix(path) === 'messages' ? parseApiBody('messages', raw.text()) : undefined;
+    return apiForPathSuffix(path) === 'messages' ? parseApiBody('messages', raw) : undefined;
   }
 }
 

@@ -33,7 +33,7 @@ export class OpenAiParser implements RequestParser {
 
   parse(path: string, raw: BodyBytes): ParsedApiBody | undefined {
     const api = apiForPathSuffix(path);
-    return api === undefined || api === 'messages' ? undefined : parseApiBody(api, raw.text());
+    return api === undefined || api === 'messages' ? undefined : parseApiBody(api, raw);
   }
 }
 
