@@ -135,6 +135,27 @@ describe('parseJsonPieces', () => {
     expect(Object.hasOwn(proto, '__proto__')).toBe(true);
   });
 
+  it('hostile shapes: dense quotes and long backslash runs go to JSON.parse whole, long runs of escapes or stray bytes are still cut, arrays are walked by index', () => {
+    const cases: Array<[string, Buffer, WholeReason | undefined]> = [
+      ['escaped quotes only', Buffer.from(`{"a": "${'\\"'.repeat(100_000)}"}`), 'dense'],
+      // The run ends past the first cut (4096 bytes in): the cut's parity check would walk it.
+      ['a backslash run past 512', Buffer.from(`{"a": "${'x'.repeat(3500)}${'\\\\'.repeat(600)}${'x'.repeat(40_000)}"}`), 'dense'],
+      ['a backslash run before the closing quote', Buffer.from(`{"a": "${'x'.repeat(40_000)}${'\\\\'.repeat(300)}"}`), 'dense'],
+      ['newline escapes only', Buffer.from(`{"a": "${'\\n'.repeat(100_000)}"}`), undefined],
+      ['stray continuation bytes', Buffer.concat([Buffer.from('{"a": "'), Buffer.alloc(200_000, 0x80), Buffer.from('"}')]), undefined],
+      ['\\u escapes only', Buffer.from(`{"a": "${'\\u00e9\\uD83D\\uDE00'.repeat(20_000)}"}`), undefined],
+      ['a long array after the big string', Buffer.from(`["${'x'.repeat(20_000)}"${',0'.repeat(200_000)}, "${'y'.repeat(20_000)}"]`), undefined],
+    ];
+    for (const [name, bytes, reason] of cases) {
+      const reasons: WholeReason[] = [];
+      const chunks = cut(bytes, seededRandom(9), 70_000);
+      expect(outcome(() => parseJsonPieces(chunks, { piece: 4096, onWhole: (r) => reasons.push(r) })), name).toBe(outcome(() => JSON.parse(bytes.toString('utf8'))));
+      expect(reasons, name).toEqual(reason === undefined ? [] : [reason]);
+    }
+    expect(() => parseJsonPieces([Buffer.from('{}')], { piece: 0 })).toThrow(RangeError);
+    expect(() => parseJsonPieces([Buffer.from('{}')], { bigString: 1.5 })).toThrow(RangeError);
+  });
+
   it('parseJsonObject on a large BodyBytes: same 400s as on its text', () => {
     const long = 'x'.repeat(50_000);
     for (const text of [`{"a": "${long}"`, `{"a": "${long}\u0001"}`, `["${long}"]`, `{"a": "${long}\\q"}`]) {
