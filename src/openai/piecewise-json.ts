@@ -38,6 +38,7 @@
  * UTF-8 continuation bytes longer than three cannot continue a character).
  */
 import { ByteWindows } from '../http/byte-windows.js';
+import { isWhitespace } from './raw-json.js';
 
 export interface PiecewiseOptions {
   /** Raw bytes from which a string value is decoded in pieces (default 16 KiB). */
@@ -61,7 +62,6 @@ const LETTER_U = 0x75;
 const QUOTE_BUDGET = { base: 1024, bytesPerQuote: 16 };
 
 const isContinuation = (byte: number): boolean => (byte & 0xc0) === 0x80;
-const isWhitespace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 
 /** Thrown on a backslash run longer than LONGEST_RUN: the body goes to JSON.parse whole. */
 const TOO_DENSE = new Error('backslash run too long for a piecewise parse');

@@ -14,7 +14,8 @@ interface Member {
   end: number;
 }
 
-function isWhitespace(code: number): boolean {
+/** JSON whitespace: space, line feed, carriage return, tab. */
+export function isWhitespace(code: number): boolean {
   return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }
 
