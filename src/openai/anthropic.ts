@@ -16,6 +16,7 @@
 import { z } from 'zod';
 import { OpenAIError } from './errors.js';
 import { parseJsonObject, validateBody, type RawBody } from './parse.js';
+import { carryRopes } from './ropes.js';
 import type { ChatCompletionsBody } from './types.js';
 
 const TextBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
@@ -67,11 +68,14 @@ export function messagesToChat(body: AnthropicMessagesBody): ChatCompletionsBody
 
 /** Bytes → the Messages body and its chat-completions equivalent; 400 OpenAIError when invalid. */
 export function parseAnthropicMessages(raw: RawBody): { messages: AnthropicMessagesBody; chat: ChatCompletionsBody } {
-  const result = AnthropicMessagesBody.safeParse(parseJsonObject(raw));
+  const json = parseJsonObject(raw);
+  const result = AnthropicMessagesBody.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
     const path = issue?.path.map(String).join('.') ?? '';
     throw new OpenAIError(400, `invalid request body: ${path ? `${path}: ` : ''}${issue?.message ?? 'invalid'}`, { param: path || null });
   }
-  return { messages: result.data, chat: messagesToChat(result.data) };
+  const chat = messagesToChat(result.data);
+  carryRopes(json, chat);
+  return { messages: result.data, chat };
 }

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { BodyBytes } from '../http/body-bytes.js';
 import { OpenAIError } from './errors.js';
 import { parseJsonPieces } from './piecewise-json.js';
+import { attachRopes, carryRopes, type Rope } from './ropes.js';
 import * as schema from './schema.js';
 import type { ApiKind, InferenceBody } from './types.js';
 
@@ -18,23 +19,28 @@ export type RawBody = string | Uint8Array | BodyBytes;
  */
 const PIECEWISE_FROM = 32 * 1024;
 
-function parseJson(raw: RawBody): unknown {
+function parseJson(raw: RawBody, ropes: Rope[]): unknown {
   if (typeof raw === 'string') return JSON.parse(raw);
-  if (raw instanceof BodyBytes) return raw.length >= PIECEWISE_FROM ? parseJsonPieces(raw.chunks()) : JSON.parse(raw.text());
+  if (raw instanceof BodyBytes) return raw.length >= PIECEWISE_FROM ? parseJsonPieces(raw.chunks(), { ropes }) : JSON.parse(raw.text());
   return JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
 }
 
-/** JSON.parse that requires a top-level object; 400 otherwise. */
+/**
+ * JSON.parse that requires a top-level object; 400 otherwise. Long string values decoded in
+ * pieces are recorded for the object (ropes.ts).
+ */
 export function parseJsonObject(raw: RawBody): Record<string, unknown> {
   let value: unknown;
+  const ropes: Rope[] = [];
   try {
-    value = parseJson(raw);
+    value = parseJson(raw, ropes);
   } catch (err) {
     throw new OpenAIError(400, `request body is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new OpenAIError(400, 'request body must be a JSON object');
   }
+  attachRopes(value, ropes);
   return value as Record<string, unknown>;
 }
 
@@ -90,6 +96,7 @@ export function validateBody(api: ApiKind, value: Record<string, unknown>): Infe
     const { message, param } = first ? formatIssue(first, value) : { message: 'invalid request body', param: null };
     throw new OpenAIError(400, `invalid request body: ${message}`, { param });
   }
+  carryRopes(value, result.data);
   return { api, body: result.data } as InferenceBody;
 }
 

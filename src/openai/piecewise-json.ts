@@ -39,6 +39,7 @@
  */
 import { ByteWindows } from '../http/byte-windows.js';
 import { isWhitespace } from './raw-json.js';
+import type { Rope } from './ropes.js';
 
 export interface PiecewiseOptions {
   /** Raw bytes from which a string value is decoded in pieces (default 16 KiB). */
@@ -51,6 +52,8 @@ export interface PiecewiseOptions {
    * unless this module is wrong).
    */
   onWhole?: (reason: WholeReason) => void;
+  /** Filled with each long value decoded in pieces, and its pieces (ropes.ts). */
+  ropes?: Rope[];
 }
 
 export type WholeReason = 'no big string' | 'big key' | 'nul escape' | 'dense' | 'invalid';
@@ -141,15 +144,18 @@ function safeCut(bytes: ByteWindows, at: number, end: number, floor: number): nu
 const NOT_LITERAL = /[\u0000-\u001f"\\]/;
 
 /** The string whose JSON content is [start, end), as a rope of pieces. Throws on invalid content. */
-function decodeBig(bytes: ByteWindows, start: number, end: number, piece: number): string {
+function decodeBig(bytes: ByteWindows, start: number, end: number, piece: number): Rope {
   let value = '';
+  const pieces: string[] = [];
   for (let from = start; from < end;) {
     const to = from + piece >= end ? end : safeCut(bytes, from + piece, end, from);
     const text = bytes.text(from, to);
-    value += NOT_LITERAL.test(text) ? (JSON.parse(`"${text}"`) as string) : text;
+    const decoded = NOT_LITERAL.test(text) ? (JSON.parse(`"${text}"`) as string) : text;
+    if (decoded.length > 0) pieces.push(decoded);
+    value += decoded;
     from = to;
   }
-  return value;
+  return { text: value, pieces };
 }
 
 const PLACEHOLDER = '\u0000';
@@ -224,7 +230,9 @@ export function parseJsonPieces(chunks: readonly Buffer[], options: PiecewiseOpt
     skeleton += bytes.text(from, bytes.length);
     if (skeleton.split('\\u0000').length !== big.length + 1) return whole('nul escape');
     const root = JSON.parse(skeleton) as unknown;
-    return substitute(root, big.map(([start, end]) => decodeBig(bytes, start, end, piece)));
+    const ropes = big.map(([start, end]) => decodeBig(bytes, start, end, piece));
+    options.ropes?.push(...ropes);
+    return substitute(root, ropes.map((rope) => rope.text));
   } catch (err) {
     if (err === TOO_DENSE) return whole('dense');
     // Invalid somewhere: JSON.parse of the whole text says where, in its own words.

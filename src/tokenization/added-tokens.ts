@@ -18,9 +18,13 @@
  * Long runs can further be cut into chunks at points safe-cuts.ts proves harmless for the
  * tokenizer's pre-tokenizer (when it knows it), so they encode in parallel.
  *
+ * Text in parts (text-parts.ts) gives the same pieces as the string it stands for: the added
+ * tokens are searched window by window (forEachMatch), and the runs are cut by the same code.
+ *
  * The tokenization tests check the equality on random conversations with Qwen3 and Llama 3.1.
  */
 import { safeCutFinder, type CutFinder } from './safe-cuts.js';
+import type { PromptText, TextReader } from './text-parts.js';
 import type { AddedTokenInfo, TokenizerMeta } from './tokenizer-meta.js';
 
 export type { AddedTokenInfo, TokenizerMeta };
@@ -48,8 +52,45 @@ export function unsplittableReason(meta: TokenizerMeta): string | undefined {
   return undefined;
 }
 
+/**
+ * Calls `found(start, end, content)` for each match of `pattern` (global; literal alternatives of
+ * at most `longest` characters, longest first) in `text`, as `pattern.exec` finds them in the
+ * whole string. Parts are searched one at a time behind the end of the previous one (at most
+ * `longest - 1` characters): a match is taken only where every alternative fits in what was read,
+ * so it and the absence of an earlier one are what the whole text gives.
+ */
+export function forEachMatch(pattern: RegExp, longest: number, text: PromptText, found: (start: number, end: number, content: string) => void): void {
+  if (typeof text === 'string') {
+    pattern.lastIndex = 0;
+    for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+      found(match.index, pattern.lastIndex, match[0]);
+    }
+    return;
+  }
+  let behind = '';
+  let offset = 0;
+  const parts = text.parts;
+  for (let i = 0; i < parts.length; i++) {
+    const window = behind + parts[i]!;
+    const last = i === parts.length - 1;
+    // A match starting before `limit` is decided by characters already read.
+    const limit = last ? window.length : window.length - longest + 1;
+    let resume = 0;
+    pattern.lastIndex = 0;
+    for (let match = pattern.exec(window); match !== null && match.index < limit; match = pattern.exec(window)) {
+      found(offset + match.index, offset + pattern.lastIndex, match[0]);
+      resume = pattern.lastIndex;
+    }
+    const keep = Math.max(resume, limit, 0);
+    behind = window.slice(keep);
+    offset += keep;
+  }
+}
+
 export class AddedTokenSplitter {
   private readonly pattern: RegExp | undefined;
+  /** The longest matched token, in UTF-16 units. */
+  private readonly longest: number;
   /** content → id, for the tokens we cut at. */
   private readonly atomic = new Map<string, number>();
 
@@ -66,6 +107,7 @@ export class AddedTokenSplitter {
       .sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
       .map(escapeRegExp);
     this.pattern = alternatives.length > 0 ? new RegExp(alternatives.join('|'), 'g') : undefined;
+    this.longest = Math.max(1, ...matched.map((token) => token.content.length));
   }
 
   /** A splitter for this tokenizer, or undefined when it could not split anything without changing ids. */
@@ -86,26 +128,24 @@ export class AddedTokenSplitter {
    * `text` as ordinary runs (never empty) and atomic token ids, in order; runs longer than
    * `chunkChars` (0 = never) are cut into chunks of about that size where that is safe.
    */
-  split(text: string, chunkChars = 0): Piece[] {
+  split(text: PromptText, chunkChars = 0): Piece[] {
     const pieces: Piece[] = [];
     let runStart = 0;
-    const pattern = this.pattern;
-    if (pattern) {
-      pattern.lastIndex = 0;
-      for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
-        const id = this.atomic.get(match[0]);
-        if (id === undefined) continue; // matched, but stays inside the run (lstrip/rstrip token)
-        if (match.index > runStart) this.pushRun(pieces, text, runStart, match.index, chunkChars);
+    if (this.pattern) {
+      forEachMatch(this.pattern, this.longest, text, (start, end, content) => {
+        const id = this.atomic.get(content);
+        if (id === undefined) return; // matched, but stays inside the run (lstrip/rstrip token)
+        if (start > runStart) this.pushRun(pieces, text, runStart, start, chunkChars);
         pieces.push(id);
-        runStart = pattern.lastIndex;
-      }
+        runStart = end;
+      });
     }
     if (runStart < text.length) this.pushRun(pieces, text, runStart, text.length, chunkChars);
     return pieces;
   }
 
   /** Pushes `text[start, end)`, cut into ~chunkChars chunks where that is provably safe. */
-  private pushRun(pieces: Piece[], text: string, start: number, end: number, chunkChars: number): void {
+  private pushRun(pieces: Piece[], text: TextReader, start: number, end: number, chunkChars: number): void {
     if (this.findCut && chunkChars > 0) {
       while (end - start > chunkChars) {
         const cut = this.findCut(text, start + chunkChars, end);

@@ -21,6 +21,9 @@ import { detectContentFormat } from './content-format.js';
 import type { ModelConfig, ModelTemplates } from './model-files.js';
 import { TemplateError } from './errors.js';
 import { renderTemplate } from './template-globals.js';
+import { renderTemplateParts } from './rope-render.js';
+import type { PromptText } from './text-parts.js';
+import { ropesOf } from '../openai/ropes.js';
 
 export interface CompiledTemplate {
   readonly template: Template;
@@ -114,6 +117,28 @@ export class ChatTemplates {
 
   /** The prompt text for a chat request to a model with the given templates and special tokens. */
   render(body: ChatCompletionsBody, model: ModelConfig): string {
+    const { template, context, continueFinal, finalContent } = this.prepare(body, model);
+    const rendered = failsAsTemplateError(() => renderTemplate(template, context));
+    return continueFinal ? cutAfterFinalMessage(rendered, finalContent) : rendered;
+  }
+
+  /**
+   * The same text, in parts when the body's long values were parsed in pieces
+   * (src/openai/ropes.ts): then neither they nor the prompt become one large string
+   * (rope-render.ts). `continue_final_message` needs the whole text and renders it whole.
+   */
+  renderText(body: ChatCompletionsBody, model: ModelConfig): PromptText {
+    const ropes = ropesOf(body);
+    const { template, context, continueFinal, finalContent } = this.prepare(body, model);
+    if (continueFinal || ropes.length === 0) {
+      const rendered = failsAsTemplateError(() => renderTemplate(template, context));
+      return continueFinal ? cutAfterFinalMessage(rendered, finalContent) : rendered;
+    }
+    return failsAsTemplateError(() => renderTemplateParts(template, context, ropes));
+  }
+
+  /** The template and its variables for a request (transformers' `render_jinja_template`). */
+  private prepare(body: ChatCompletionsBody, model: ModelConfig): Prepared {
     const merged: Record<string, unknown> = {
       tools: body.tools ?? null,
       documents: body.documents ?? null,
@@ -142,14 +167,23 @@ export class ChatTemplates {
     context.tools = tools;
     context.documents = merged.documents ?? null;
     context.add_generation_prompt = addGenerationPrompt;
+    return { template, context, continueFinal, finalContent: messages.at(-1)?.content };
+  }
+}
 
-    let rendered: string;
-    try {
-      rendered = renderTemplate(template, context);
-    } catch (error) {
-      if (error instanceof TemplateError) throw error;
-      throw new TemplateError(`chat template failed: ${(error as Error).message}`, { cause: error });
-    }
-    return continueFinal ? cutAfterFinalMessage(rendered, messages.at(-1)?.content) : rendered;
+interface Prepared {
+  template: Template;
+  context: Record<string, unknown>;
+  continueFinal: boolean;
+  finalContent: unknown;
+}
+
+/** Runs a render; its failures become TemplateErrors. */
+function failsAsTemplateError<T>(render: () => T): T {
+  try {
+    return render();
+  } catch (error) {
+    if (error instanceof TemplateError) throw error;
+    throw new TemplateError(`chat template failed: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -13,10 +13,12 @@
  * run in a worker thread by default (worker-encoder.ts), off the caller's event loop.
  */
 import type { ChatCompletionsBody, ChatMessage, CompletionsBody, InferenceBody, ResponsesBody } from '../openai/types.js';
+import { carryRopes, RopeMatcher, ropesOf } from '../openai/ropes.js';
 import { ChatTemplates, type ChatTemplatesOptions } from './chat-template.js';
 import { TokenizationError } from './errors.js';
 import type { SegmentCacheStats } from './segment-cache.js';
 import { SegmentedEncoder, type SegmentedEncoderOptions } from './segmented-encoder.js';
+import { TextParts } from './text-parts.js';
 import { IdsStream, type TokenStream } from './token-stream.js';
 import { TokenizerStore, type TokenizerStoreOptions } from './tokenizer-store.js';
 
@@ -67,11 +69,15 @@ export class PromptTokenizer {
       case 'responses': {
         const body = request.api === 'responses' ? responsesAsChat(request.body) : request.body;
         const tokenizer = await this.store.get(model);
-        return this.segmented.stream(tokenizer, this.templates.render(body, tokenizer.config), false, firstChars);
+        return this.segmented.stream(tokenizer, this.templates.renderText(body, tokenizer.config), false, firstChars);
       }
       case 'completions': {
         const prompt = completionPrompt(request.body.prompt);
-        if (typeof prompt === 'string') return this.segmented.stream(await this.store.get(model), prompt, true, firstChars);
+        if (typeof prompt === 'string') {
+          // A long prompt parsed in pieces is split in its pieces (text-parts.ts).
+          const pieces = new RopeMatcher(ropesOf(request.body)).find(prompt)?.pieces;
+          return this.segmented.stream(await this.store.get(model), pieces ? new TextParts(pieces) : prompt, true, firstChars);
+        }
         return new IdsStream(prompt, firstChars === undefined ? undefined : Math.ceil(firstChars / 4));
       }
     }
@@ -141,5 +147,7 @@ export function responsesAsChat(body: ResponsesBody): ChatCompletionsBody {
       messages.push({ role: message.role as string, content: message.content as ChatMessage['content'] });
     }
   }
-  return { model: body.model, messages } as ChatCompletionsBody;
+  const chat = { model: body.model, messages } as ChatCompletionsBody;
+  carryRopes(body, chat);
+  return chat;
 }

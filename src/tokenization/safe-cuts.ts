@@ -18,6 +18,7 @@
  * NFC cannot compose across "\n" or " ". The property test checks random texts against whole-text
  * encoding for both models.
  */
+import type { TextReader } from './text-parts.js';
 import type { TokenizerMeta } from './tokenizer-meta.js';
 
 /** The pre-tokenizer regexes this reasoning covers (Qwen2/2.5/3, Llama 3/3.1/3.2/3.3). */
@@ -26,8 +27,8 @@ const KNOWN_PATTERNS = new Set([
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 ]);
 
-/** Finds the first safe cut in `text[from, end)`, or -1. */
-export type CutFinder = (text: string, from: number, end: number) => number;
+/** Finds the first safe cut in `text[from, end)`, or -1 (it reads text[from - 1, end) only). */
+export type CutFinder = (text: TextReader, from: number, end: number) => number;
 
 type Section = Record<string, unknown> | null | undefined;
 
@@ -45,7 +46,7 @@ function isKnownPreTokenizer(section: Section): boolean {
 const isAsciiLetter = (code: number): boolean => (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
 const isAsciiGraphic = (code: number): boolean => code >= 0x21 && code <= 0x7e;
 
-function findCut(text: string, from: number, end: number): number {
+function findCut(text: TextReader, from: number, end: number): number {
   for (let p = Math.max(from, 1); p < end; p++) {
     const code = text.charCodeAt(p);
     const previous = text.charCodeAt(p - 1);

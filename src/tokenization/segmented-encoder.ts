@@ -10,6 +10,7 @@
  * prefix/suffix, or whose text cannot be split, are encoded whole.
  */
 import { SegmentCache, type SegmentCacheStats } from './segment-cache.js';
+import { wholeText, type PromptText } from './text-parts.js';
 import { IdsStream, PieceStream, type TokenStream } from './token-stream.js';
 import type { ModelTokenizer } from './tokenizer-store.js';
 
@@ -47,12 +48,13 @@ export class SegmentedEncoder {
 
   /**
    * The same ids as `encode`, produced batch by batch (token-stream.ts) so the caller can stop
-   * early. A tokenizer whose text cannot be split is encoded whole on the first call.
+   * early. A tokenizer whose text cannot be split is encoded whole on the first call. Text in
+   * parts is split without being joined (text-parts.ts).
    */
-  async stream(tokenizer: ModelTokenizer, text: string, addSpecialTokens: boolean, firstChars?: number): Promise<TokenStream> {
+  async stream(tokenizer: ModelTokenizer, text: PromptText, addSpecialTokens: boolean, firstChars?: number): Promise<TokenStream> {
     const affixes = addSpecialTokens ? await tokenizer.specialAffixes() : undefined;
     if (!tokenizer.splitter || !this.cache || (addSpecialTokens && !affixes)) {
-      return new IdsStream((await tokenizer.encode([text], addSpecialTokens))[0]!, Number.MAX_SAFE_INTEGER);
+      return new IdsStream((await tokenizer.encode([wholeText(text)], addSpecialTokens))[0]!, Number.MAX_SAFE_INTEGER);
     }
     const pieces = tokenizer.splitter.split(text, this.chunkChars);
     const cache = this.cache;

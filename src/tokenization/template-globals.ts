@@ -100,10 +100,15 @@ function globalScope(): Environment {
 
 const GLOBALS = globalScope();
 
-/** Renders a compiled template with `context` as its variables (shadowing the globals). */
-export function renderTemplate(template: Template, context: Readonly<Record<string, unknown>>): string {
+/** A render's scope: `context` as its variables, in a child of the globals (shadowing them). */
+export function templateScope(context: Readonly<Record<string, unknown>>): Environment {
   const scope = new Environment(GLOBALS);
   for (const [name, value] of Object.entries(context)) scope.set(name, value);
-  const result = new Interpreter(scope).run(template.parsed) as { value: unknown };
+  return scope;
+}
+
+/** Renders a compiled template with `context` as its variables (shadowing the globals). */
+export function renderTemplate(template: Template, context: Readonly<Record<string, unknown>>): string {
+  const result = new Interpreter(templateScope(context)).run(template.parsed) as { value: unknown };
   return String(result.value);
 }

@@ -4,28 +4,14 @@
  * cutting the rendered prompt at atomic added tokens and encoding the pieces separately (and from
  * the cache on later turns) gives exactly the ids of encoding the whole prompt in one call.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatCompletionsBody, ChatMessage } from '../../src/openai/types.js';
 import { InProcessEncoder } from '../../src/tokenization/encoder.js';
-import { PromptTokenizer } from '../../src/tokenization/prompt-tokens.js';
-import { ensureModels, LLAMA31, QWEN3 } from '../helpers/models.js';
+import { LLAMA31, QWEN3 } from '../helpers/models.js';
 import { seededRandom } from '../../src/random.js';
+import { randomText, suitePromptTokenizers } from '../helpers/prompt-text.js';
 
 const prng = seededRandom;
-
-const FRAGMENTS = [
-  'hello', ' world', 'Hello', '  ', '\n', '\n\n', '\t', ' \n ', '123', '4567', '3.14', "don't", "'s", 'ünïcödé', 'é',
-  '漢字かな', '🙂', '👩‍💻', '<|im_start|>', '<|im_end|>', '<|eot_id|>', '<|start_header_id|>', '<|im_', '|>', '<', '>',
-  '```ts\nconst x = 1;\n```', '{"a": [1, 2]}', 'https://example.com/a?b=c', '...', '!!', ' - ', 'x'.repeat(40),
-  '\r\n', "'s", " 's", "'LL", '\n-', '\n1', '\n ', ' \n', 'a b c', 'Zz', '\u0301', 'ﬁ', '٣',
-];
-
-function randomText(next: () => number, maxParts: number): string {
-  let text = '';
-  const parts = 1 + Math.floor(next() * maxParts);
-  for (let i = 0; i < parts; i++) text += FRAGMENTS[Math.floor(next() * FRAGMENTS.length)]!;
-  return text;
-}
 
 function randomConversation(next: () => number): ChatMessage[] {
   const messages: ChatMessage[] = [];
@@ -42,23 +28,11 @@ function body(messages: ChatMessage[]): ChatCompletionsBody {
   return { model: 'm', messages } as ChatCompletionsBody;
 }
 
-let prompts: PromptTokenizer;
-/** Cuts long runs every ~40 chars, so chunk boundaries land everywhere the safe-cut rules allow. */
-let chunked: PromptTokenizer;
-
-beforeAll(async () => {
-  prompts = new PromptTokenizer({ searchDirs: [await ensureModels()] });
-  chunked = new PromptTokenizer({ store: prompts.store, chunkChars: 40 });
-});
-
-afterAll(async () => {
-  await chunked.close();
-  await prompts.close();
-});
+const tokenizers = suitePromptTokenizers();
 
 describe.each([QWEN3, LLAMA31])('%s', (model) => {
   it('segment-wise encoding equals whole-prompt encoding on random conversations', async () => {
-    const tokenizer = await prompts.store.get(model);
+    const tokenizer = await tokenizers.whole.store.get(model);
     expect(tokenizer.splitter).toBeDefined();
     // The property is not trivial: a cut inside ordinary text does change the ids.
     const [hel, lo, hello] = await tokenizer.encode(['hel', 'lo', 'hello'], false);
@@ -66,20 +40,20 @@ describe.each([QWEN3, LLAMA31])('%s', (model) => {
     const next = prng(model.length * 7919);
     for (let i = 0; i < 150; i++) {
       const conversation = randomConversation(next);
-      const { tokens, text } = await prompts.tokenizeRequest(model, { api: 'chat_completions', body: body(conversation) });
+      const { tokens, text } = await tokenizers.whole.tokenizeRequest(model, { api: 'chat_completions', body: body(conversation) });
       const [whole] = await tokenizer.encode([text!], false);
       expect([...tokens], `conversation ${i}: ${JSON.stringify(text)}`).toEqual([...whole!]);
     }
   });
 
   it('chunking long runs at safe cuts equals whole-prompt encoding on random conversations', async () => {
-    const tokenizer = await chunked.store.get(model);
+    const tokenizer = await tokenizers.chunked.store.get(model);
     expect(tokenizer.splitter!.chunks).toBe(true);
     const next = prng(model.length * 104729);
     let cuts = 0;
     for (let i = 0; i < 300; i++) {
       const conversation = randomConversation(next);
-      const { tokens, text } = await chunked.tokenizeRequest(model, { api: 'chat_completions', body: body(conversation) });
+      const { tokens, text } = await tokenizers.chunked.tokenizeRequest(model, { api: 'chat_completions', body: body(conversation) });
       cuts += tokenizer.splitter!.split(text!, 40).length - tokenizer.splitter!.split(text!).length;
       const [whole] = await tokenizer.encode([text!], false);
       expect([...tokens], `conversation ${i}: ${JSON.stringify(text)}`).toEqual([...whole!]);
@@ -88,27 +62,27 @@ describe.each([QWEN3, LLAMA31])('%s', (model) => {
   });
 
   it('a follow-up turn reuses cached pieces and still equals whole-prompt encoding', async () => {
-    const tokenizer = await prompts.store.get(model);
+    const tokenizer = await tokenizers.whole.store.get(model);
     const messages: ChatMessage[] = [
       { role: 'system', content: 'You are a careful assistant. '.repeat(20) },
       { role: 'user', content: 'Summarise the following text:\n' + 'lorem ipsum dolor sit amet '.repeat(50) },
     ];
-    await prompts.tokenizeRequest(model, { api: 'chat_completions', body: body(messages) });
-    const before = prompts.segmentCacheStats()!;
+    await tokenizers.whole.tokenizeRequest(model, { api: 'chat_completions', body: body(messages) });
+    const before = tokenizers.whole.segmentCacheStats()!;
     messages.push({ role: 'assistant', content: 'It is placeholder text.' }, { role: 'user', content: 'Translate it.' });
-    const { tokens, text } = await prompts.tokenizeRequest(model, { api: 'chat_completions', body: body(messages) });
-    const after = prompts.segmentCacheStats()!;
+    const { tokens, text } = await tokenizers.whole.tokenizeRequest(model, { api: 'chat_completions', body: body(messages) });
+    const after = tokenizers.whole.segmentCacheStats()!;
     expect(after.hits - before.hits).toBeGreaterThanOrEqual(2);
     const [whole] = await tokenizer.encode([text!], false);
     expect([...tokens]).toEqual([...whole!]);
   });
 
   it('completion prompts get the special tokens the tokenizer adds (Llama: BOS), segmented or not', async () => {
-    const tokenizer = await prompts.store.get(model);
+    const tokenizer = await tokenizers.whole.store.get(model);
     const next = prng(42);
     for (let i = 0; i < 30; i++) {
       const prompt = randomText(next, 30);
-      const { tokens } = await prompts.tokenizeRequest(model, { api: 'completions', body: { model, prompt } as never });
+      const { tokens } = await tokenizers.whole.tokenizeRequest(model, { api: 'completions', body: { model, prompt } as never });
       const [whole] = await tokenizer.encode([prompt], true);
       expect([...tokens], JSON.stringify(prompt)).toEqual([...whole!]);
     }
@@ -119,7 +93,7 @@ describe.each([QWEN3, LLAMA31])('%s', (model) => {
 
 describe('encoders', () => {
   it('the in-process encoder and the worker agree', async () => {
-    const tokenizer = await prompts.store.get(QWEN3);
+    const tokenizer = await tokenizers.whole.store.get(QWEN3);
     const inProcess = new InProcessEncoder();
     try {
       const texts = ['<|im_start|>user\nhi there<|im_end|>', '漢字 🙂 123'];
