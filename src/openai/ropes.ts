@@ -75,7 +75,7 @@ export class RopeMatcher {
     if (!group) return undefined;
     const { ropes } = group;
     for (let step = 0; step < 2 * ropes.length; step++) {
-      // at, at+1, at-1, at+2, at-2, …
+      // at, at-1, at+1, at-2, at+2, …
       const offset = step % 2 === 0 ? step / 2 : -(step + 1) / 2;
       const index = group.at + offset;
       if (index < 0 || index >= ropes.length) continue;

@@ -22,32 +22,17 @@
  * This drives `@huggingface/jinja`'s Interpreter from outside: its value classes are taken from
  * values it makes, and a few of its methods are wrapped on our instance (checked at load).
  */
-import { Environment, Interpreter, type Template } from '@huggingface/jinja';
+import { Interpreter, type Environment, type Template } from '@huggingface/jinja';
 import { RopeMatcher, type Rope } from '../openai/ropes.js';
-import { head, includes, MARK, SpanTable, tail, trimmed } from './rope-spans.js';
+import { ArrayValue, BooleanValue, IntegerValue, isA, isScalar, Marks, MAX_DEPTH, ObjectValue, READ, StringValue, type Value } from './rope-marks.js';
+import { head, includes, SpanTable, tail, trimmed } from './rope-spans.js';
 import type { PromptText } from './text-parts.js';
 import { renderTemplate, templateScope } from './template-globals.js';
 
-type Value = { type: string; value: unknown; toString(): string; builtins: Map<string, Value> };
-type ValueClass = new (value?: unknown) => Value;
 type AstNode = { type: string; [field: string]: unknown };
 type Method = (this: Patched, ...args: never[]) => Value;
 type Patched = Record<string, Method> & { run(program: unknown): Value };
 
-/** A runtime value class of the interpreter, found from a value it converts. */
-function runtimeClass(sample: unknown, type: string): ValueClass {
-  const scope = new Environment();
-  scope.set('sample', sample);
-  const value = scope.lookupVariable('sample') as unknown as Value;
-  if (value.type !== type) throw new Error(`@huggingface/jinja changed: ${typeof sample} became ${value.type}, not ${type}`);
-  return value.constructor as ValueClass;
-}
-
-const StringValue = runtimeClass('', 'StringValue');
-const ArrayValue = runtimeClass([], 'ArrayValue');
-const ObjectValue = runtimeClass({}, 'ObjectValue');
-const IntegerValue = runtimeClass(0, 'IntegerValue');
-const BooleanValue = runtimeClass(true, 'BooleanValue');
 const BASE = Interpreter.prototype as unknown as Record<string, Method>;
 const WRAPPED = ['evaluate', 'evaluateBlock', 'evaluateBinaryExpression', 'evaluateMemberExpression', 'evaluateCallExpression', 'evaluateArguments', 'evaluateSet', 'applyFilter', 'evaluateTestExpression'];
 for (const name of WRAPPED) {
@@ -60,49 +45,10 @@ const TYPE_TESTS = new Set(['boolean', 'callable', 'false', 'true', 'none', 'str
 const LIST_FILTERS = new Set(['safe', 'list', 'first', 'last', 'length', 'reverse', 'join']);
 /** Methods of a mapping that only move its values. */
 const MAPPING_METHODS = new Set(['get', 'items', 'keys', 'values']);
-/** Deeper structures are treated as marked (they are not chat messages). */
-const MAX_DEPTH = 32;
-
-/** `instanceof`, without narrowing (every class here makes a `Value`). */
-const isA = (value: unknown, type: ValueClass): boolean => value instanceof type;
-
-/** Thrown to stop a render that read a marked value. */
-const READ = new Error('a long value was read beyond concatenation');
 
 /** An already evaluated operand, handed back by `evaluate`. */
 const EVALUATED = 'RopeEvaluated';
 const evaluated = (value: Value): AstNode => ({ type: EVALUATED, value });
-
-const isScalar = (value: Value): boolean => isA(value, StringValue) || value.type === 'IntegerValue' || value.type === 'FloatValue' || value.type === 'BooleanValue';
-
-/**
- * Whether values hold a marker anywhere: strings by their text, lists and mappings (namespaces
- * included) by their items, remembered per value until a namespace is assigned to (the only
- * value a template can change) — a template testing a long list in a loop stays linear.
- */
-class Marks {
-  private generation = 0;
-  private readonly known = new WeakMap<object, { generation: number; marked: boolean }>();
-
-  /** A namespace attribute was assigned: what was remembered may be stale. */
-  changed(): void {
-    this.generation++;
-  }
-
-  of(value: Value, depth = 0): boolean {
-    const inner = value.value;
-    if (typeof inner === 'string') return inner.includes(MARK);
-    if (!Array.isArray(inner) && !(inner instanceof Map)) return false;
-    if (depth > MAX_DEPTH) return true;
-    const known = this.known.get(value);
-    if (known?.generation === this.generation) return known.marked;
-    let marked = false;
-    if (Array.isArray(inner)) marked = inner.some((item: Value) => this.of(item, depth + 1));
-    else for (const [key, item] of inner as Map<string, Value>) if ((marked = key.includes(MARK) || this.of(item, depth + 1))) break;
-    this.known.set(value, { generation: this.generation, marked });
-    return marked;
-  }
-}
 
 function filterName(node: AstNode): string | undefined {
   if (node.type === 'Identifier') return node.value as string;
@@ -114,7 +60,7 @@ function filterName(node: AstNode): string | undefined {
 function watchingInterpreter(scope: Environment, table: SpanTable): Patched {
   const it = new Interpreter(scope) as unknown as Patched;
   const base = (name: string, self: Patched, ...args: unknown[]): Value => (BASE[name] as (...a: unknown[]) => Value).apply(self, args);
-  const marks = new Marks();
+  const marks = new Marks(table);
   const marked = (value: Value): boolean => marks.of(value);
 
   it.evaluate = function (this: Patched, node: AstNode, env: Environment): Value {
@@ -126,13 +72,17 @@ function watchingInterpreter(scope: Environment, table: SpanTable): Patched {
 
   it.evaluateBlock = function (this: Patched, statements: AstNode[], env: Environment): Value {
     let out = '';
+    const printed: Value[] = [];
     for (const statement of statements) {
       const value = this.evaluate!(statement as never, env as never);
       if (value.type === 'NullValue' || value.type === 'UndefinedValue') continue;
       if (!isScalar(value) && marked(value)) throw READ; // a list or mapping printed as its repr
       out += value.toString();
+      printed.push(value);
     }
-    return new StringValue(out);
+    const block = new StringValue(out);
+    marks.made(block, printed);
+    return block;
   } as Method;
 
   it.evaluateSet = function (this: Patched, node: AstNode, env: Environment): Value {
@@ -156,7 +106,9 @@ function watchingInterpreter(scope: Environment, table: SpanTable): Patched {
       const key = (op === 'in' || op === 'not in') && isA(left, StringValue) && !marked(left) && isA(right, ObjectValue);
       if (!concatenation && !lists && !key) throw READ;
     }
-    return base('evaluateBinaryExpression', this, { ...node, left: evaluated(left), right: evaluated(right) }, env);
+    const result = base('evaluateBinaryExpression', this, { ...node, left: evaluated(left), right: evaluated(right) }, env);
+    if ((op === '+' || op === '~') && isA(result, StringValue)) marks.made(result, [left, right]);
+    return result;
   } as Method;
 
   // `value.startswith(…)` / `value.endswith(…)` on a long value: the same builtin, on the head or
@@ -223,7 +175,9 @@ function watchingInterpreter(scope: Environment, table: SpanTable): Patched {
       const moves = isA(operand, StringValue) ? name === 'safe' : items ? LIST_FILTERS.has(name!) : isA(operand, ObjectValue) && name === 'length';
       if (!moves) throw READ;
     }
-    return base('applyFilter', this, operand, filter, env);
+    const result = base('applyFilter', this, operand, filter, env);
+    if (filterName(filter) === 'join' && isA(operand, ArrayValue) && isA(result, StringValue)) marks.made(result, operand.value as Value[]);
+    return result;
   } as Method;
 
   it.evaluateTestExpression = function (this: Patched, node: AstNode, env: Environment): Value {
@@ -235,18 +189,29 @@ function watchingInterpreter(scope: Environment, table: SpanTable): Patched {
   return it;
 }
 
-/** `value` with each long string of `ropes` replaced by its marker (copies what it changes). */
+/**
+ * `value` with each long string of `ropes` replaced by its marker: what holds none is returned
+ * as it is, what changed is copied (`Object.fromEntries` keeps an own `__proto__` key a key).
+ */
 function withMarkers(value: unknown, ropes: RopeMatcher, table: SpanTable, depth = 0): unknown {
   if (typeof value === 'string') {
     const rope = ropes.find(value);
     return rope ? table.marker({ pieces: rope.pieces, length: rope.text.length }) : value;
   }
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
-  if (Array.isArray(value)) return value.map((item) => withMarkers(item, ropes, table, depth + 1));
+  if (Array.isArray(value)) {
+    const items = value.map((item) => withMarkers(item, ropes, table, depth + 1));
+    return items.some((item, i) => item !== value[i]) ? items : value;
+  }
   if (Object.getPrototypeOf(value) !== Object.prototype) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = withMarkers(item, ropes, table, depth + 1);
-  return out;
+  const entries = Object.entries(value);
+  let changed = false;
+  for (const entry of entries) {
+    const item = withMarkers(entry[1], ropes, table, depth + 1);
+    changed ||= item !== entry[1];
+    entry[1] = item;
+  }
+  return changed ? Object.fromEntries(entries) : value;
 }
 
 /**

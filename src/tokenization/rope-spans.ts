@@ -19,7 +19,7 @@ export interface Span {
 export const MARK = '\uFDD0';
 const CLOSE = '\uFDD1';
 /** The longest string V8 makes (the plain render fails past it; so must the render in parts). */
-const MAX_STRING_LENGTH = (1 << 29) - 24;
+export const MAX_STRING_LENGTH = (1 << 29) - 24;
 
 export class SpanTable {
   private readonly nonce = randomBytes(6).toString('hex');
@@ -38,6 +38,17 @@ export class SpanTable {
     this.pattern.lastIndex = 0;
     const match = this.pattern.exec(text);
     return match && match.index === 0 && match[0].length === text.length ? this.spans[Number(match[1])] : undefined;
+  }
+
+  /** How many characters longer `text` is with its markers replaced by their spans (may be negative). */
+  extraLength(text: string): number {
+    let extra = 0;
+    if (!text.includes(MARK)) return extra;
+    this.pattern.lastIndex = 0;
+    for (let match = this.pattern.exec(text); match !== null; match = this.pattern.exec(text)) {
+      extra += this.spans[Number(match[1])]!.length - match[0].length;
+    }
+    return extra;
   }
 
   /**

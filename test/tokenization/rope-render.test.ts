@@ -86,6 +86,14 @@ describe('rendering with long values in pieces', () => {
     expect(templates.renderText(plain, model(loop('{{ m.content }}')))).toBe(LONG);
   });
 
+  it('objects around the long values keep their keys, an own __proto__ included', () => {
+    const kwargs = JSON.parse('{"chat_template_kwargs": {"o": {"__proto__": 1, "b": 2}}}') as Record<string, unknown>;
+    const body = ropeBody([user(LONG)], next, kwargs);
+    const { parts, text } = compare(body, model('{{ o|length }}{% for k in o %}{{ k }},{% endfor %}{{ o|tojson }}' + loop('{{ m.content }}')));
+    expect(parts).toBe(true);
+    expect(text.startsWith('2__proto__,b,')).toBe(true);
+  });
+
   it("a template that fails fails with the plain render's error", () => {
     const body = ropeBody([user(LONG)], next);
     const config = model(loop("{% if m.content.startswith('  Sec') %}{{ raise_exception('no sections: ' + m.content[:9]) }}{% endif %}"));
@@ -97,6 +105,10 @@ describe('rendering with long values in pieces', () => {
     const huge = model(`{% for i in range(${2 ** 9 + 1}) %}{{ messages[0].content }}{% endfor %}`);
     expect(() => templates.render(big, huge)).toThrow('Invalid string length');
     expect(() => templates.renderText(big, huge)).toThrow('Invalid string length');
+    // … also when the too-long string is only built, never printed (markers are short).
+    const built = model("{% set ns = namespace(s='') %}{% set ns.s = messages[0].content %}{% for i in range(10) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}ok");
+    expect(() => templates.render(big, built)).toThrow('Invalid string length');
+    expect(() => templates.renderText(big, built)).toThrow('Invalid string length');
   });
 
   it('ropes come from the parser for long values of large bodies, through validation', () => {
