@@ -117,9 +117,7 @@ export class ChatTemplates {
 
   /** The prompt text for a chat request to a model with the given templates and special tokens. */
   render(body: ChatCompletionsBody, model: ModelConfig): string {
-    const { template, context, continueFinal, finalContent } = this.prepare(body, model);
-    const rendered = failsAsTemplateError(() => renderTemplate(template, context));
-    return continueFinal ? cutAfterFinalMessage(rendered, finalContent) : rendered;
+    return renderWhole(this.prepare(body, model));
   }
 
   /**
@@ -128,13 +126,9 @@ export class ChatTemplates {
    * (rope-render.ts). `continue_final_message` needs the whole text and renders it whole.
    */
   renderText(body: ChatCompletionsBody, model: ModelConfig): PromptText {
-    const ropes = ropesOf(body);
-    const { template, context, continueFinal, finalContent } = this.prepare(body, model);
-    if (continueFinal || ropes.length === 0) {
-      const rendered = failsAsTemplateError(() => renderTemplate(template, context));
-      return continueFinal ? cutAfterFinalMessage(rendered, finalContent) : rendered;
-    }
-    return failsAsTemplateError(() => renderTemplateParts(template, context, ropes));
+    const prepared = this.prepare(body, model);
+    if (prepared.continueFinal) return renderWhole(prepared);
+    return failsAsTemplateError(() => renderTemplateParts(prepared.template, prepared.context, ropesOf(body)));
   }
 
   /** The template and its variables for a request (transformers' `render_jinja_template`). */
@@ -176,6 +170,12 @@ interface Prepared {
   context: Record<string, unknown>;
   continueFinal: boolean;
   finalContent: unknown;
+}
+
+/** The prepared template rendered as one string (cut after the final message when continuing it). */
+function renderWhole({ template, context, continueFinal, finalContent }: Prepared): string {
+  const rendered = failsAsTemplateError(() => renderTemplate(template, context));
+  return continueFinal ? cutAfterFinalMessage(rendered, finalContent) : rendered;
 }
 
 /** Runs a render; its failures become TemplateErrors. */

@@ -112,11 +112,15 @@ export function includes(span: Span, needle: string): boolean {
 
 /** The span's text trimmed as JS `trim` does (the interpreter's `trim` filter), as pieces. */
 export function trimmed(span: Span): Span {
-  const pieces = [...span.pieces];
-  while (pieces.length > 0 && pieces[0]!.trimStart() === '') pieces.shift();
-  if (pieces.length > 0) pieces[0] = pieces[0]!.trimStart();
-  while (pieces.length > 0 && pieces.at(-1)!.trimEnd() === '') pieces.pop();
-  if (pieces.length > 0) pieces[pieces.length - 1] = pieces.at(-1)!.trimEnd();
+  const all = span.pieces;
+  let first = 0;
+  while (first < all.length && all[first]!.trimStart() === '') first++;
+  let last = all.length - 1;
+  while (last > first && all[last]!.trimEnd() === '') last--;
+  if (first >= all.length) return { pieces: [], length: 0 };
+  const pieces = all.slice(first, last + 1);
+  pieces[0] = pieces[0]!.trimStart();
+  pieces[pieces.length - 1] = pieces.at(-1)!.trimEnd();
   let length = 0;
   for (const piece of pieces) length += piece.length;
   return { pieces, length };
